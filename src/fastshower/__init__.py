@@ -1,0 +1,10 @@
+"""fastshower: fast particle-physics simulation with deep generative models."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fastshower")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]
