@@ -1,0 +1,173 @@
+"""The ``fastshower`` command: parse, validate, call one library function.
+
+Bad input ends with a one-line error naming the value and what is allowed, exit code 2, no
+traceback and no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import click
+
+from fastshower import __version__
+
+
+def _fail(message: str) -> None:
+    raise click.UsageError(message)
+
+
+def _energy_range(value: str) -> tuple[float, float]:
+    """``10`` -> (10, 10); ``1:100`` -> (1, 100)."""
+    parts = value.split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (1, 2):
+        _fail(f"--energy {value!r} is not an energy in GeV (10) or a range (1:100)")
+    return (numbers[0], numbers[-1])
+
+
+def _point(value: str) -> tuple[float, float]:
+    try:
+        x, y = (float(p) for p in value.split(","))
+    except ValueError:
+        _fail(f"--position {value!r} is not a point X,Y in mm (e.g. 0,0)")
+    return (x, y)
+
+
+def _writable_output(path: Path) -> Path:
+    path = path.expanduser().resolve()
+    parent = path.parent
+    if path.is_dir():
+        _fail(f"--out {path} is a directory: give a file name")
+    if not parent.is_dir():
+        _fail(f"--out {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        _fail(f"--out {path}: the folder {parent} is not writable")
+    return path
+
+
+def _one_line_warnings() -> None:
+    """Physics warnings (e.g. energy outside 1-100 GeV) as one readable line, not a traceback."""
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        click.echo(f"warning: {message}", err=True)
+
+    warnings.showwarning = show
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fastshower")
+def main() -> None:
+    """Fast particle-physics simulation: Geant4 reference showers and the generators that learn them."""
+    _one_line_warnings()
+
+
+@main.group()
+def simulate() -> None:
+    """Make reference samples with the real simulation (Geant4)."""
+
+
+@simulate.command("calo")
+@click.option("--particle", required=True, help="e+, e-, gamma, pi+ or pi-.")
+@click.option("--energy", required=True, help="Incident energy in GeV: 10, or uniform 1:100.")
+@click.option("--events", type=int, required=True, help="Number of showers.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output HDF5 file.")
+@click.option("--position", default="0,0", show_default=True, help="Incidence point X,Y (mm).")
+@click.option(
+    "--position-spread",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Half-width (mm) of the square the incidence point is drawn from, uniformly.",
+)
+@click.option("--chunk-size", type=int, default=100, show_default=True, help="Showers per chunk.")
+@click.option("--workers", type=int, default=None, help="Local worker processes [all cores].")
+@click.option("--scheduler", default=None, help="Address of a running Dask scheduler.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def simulate_calo(
+    particle: str,
+    energy: str,
+    events: int,
+    seed: int,
+    out: Path,
+    position: str,
+    position_spread: float,
+    chunk_size: int,
+    workers: int | None,
+    scheduler: str | None,
+    no_progress: bool,
+) -> None:
+    """Geant4 showers in the CaloGAN calorimeter, produced in resumable chunks on Dask.
+
+    Rerun the same command after an interruption: finished chunks are kept.
+    """
+    from fastshower.simulate.calo import CaloJob, CaloSettings
+    from fastshower.simulate.production import produce
+
+    if events <= 0:
+        _fail(f"--events {events}: the number of showers must be positive")
+    if chunk_size <= 0:
+        _fail(f"--chunk-size {chunk_size}: must be positive")
+    if workers is not None and workers < 0:
+        _fail(f"--workers {workers}: must be 0 (in-process) or more")
+    if workers is not None and scheduler is not None:
+        _fail("give either --workers or --scheduler, not both")
+    try:
+        settings = CaloSettings(
+            particle=particle,
+            energy_gev=_energy_range(energy),
+            position_mm=_point(position),
+            position_spread_mm=position_spread,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    path = _writable_output(out)
+    try:
+        produce(
+            CaloJob(settings),
+            path,
+            n_events=events,
+            seed=seed,
+            chunk_size=chunk_size,
+            workers=workers,
+            scheduler=scheduler,
+            progress=not no_progress,
+        )
+    except ValueError as error:  # settings that clash with an earlier run, bad files
+        _fail(str(error))
+    click.echo(f"wrote {events} showers to {path}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the demo's data and plots.",
+)
+@click.option("--events", type=int, default=100, show_default=True, help="e+ showers to simulate.")
+@click.option("--workers", type=int, default=None, help="Local worker processes [all cores].")
+def demo(out: Path, events: int, workers: int | None) -> None:
+    """Simulate a small e+ sample with Geant4 and plot it: real showers within minutes."""
+    from fastshower.demo import run_demo
+
+    if events <= 0:
+        _fail(f"--events {events}: must be positive")
+    out = out.expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _fail(f"--out {out}: cannot create the folder ({error.strerror})")
+    for path in run_demo(out, n_events=events, workers=workers):
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

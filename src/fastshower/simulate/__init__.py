@@ -1,0 +1,1 @@
+"""Reference simulation: Geant4 showers (calo), production machinery (production)."""
