@@ -15,8 +15,14 @@ import click
 from fastshower import __version__
 
 
+class BadInput(click.ClickException):
+    """A refused value: 'Error: <message>' on one line, exit code 2 (as for usage errors)."""
+
+    exit_code = 2
+
+
 def _fail(message: str) -> None:
-    raise click.UsageError(message)
+    raise BadInput(message)
 
 
 def _energy_range(value: str) -> tuple[float, float]:

@@ -17,19 +17,25 @@ first use and reuses it, so a Dask worker pays the initialisation once.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from fastshower.detector import CALORIMETER, Calorimeter
+from fastshower.io import SHOWER_SCHEMA, Schema
 from fastshower.particles import canonical_name, pdg_code
 from fastshower.simulate import g4data
 
 __all__ = [
     "ENERGY_LIMITS_GEV",
+    "CaloJob",
     "CaloSettings",
     "geant4_info",
     "simulate_showers",
@@ -115,6 +121,43 @@ def simulate_showers(settings: CaloSettings, n_events: int, seed: int) -> dict[s
     return arrays
 
 
+@dataclass(frozen=True)
+class CaloJob:
+    """A calorimeter production for ``fastshower.simulate.production.produce``.
+
+    The physics (Geant4 version, physics list, data source) is part of the settings, so a
+    production never resumes with chunks made by other physics; a worker whose Geant4 data
+    differs from the client's refuses to run rather than mix them silently.
+    """
+
+    calo: CaloSettings
+
+    @property
+    def schema(self) -> Schema:
+        return SHOWER_SCHEMA
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        physics = {k: v for k, v in geant4_info().items() if not k.endswith("_paths")}
+        return {"calo": self.calo.to_dict(), "physics": physics}
+
+    def run_chunk(self, n_events: int, seed: int) -> dict[str, np.ndarray]:
+        return simulate_showers(self.calo, n_events, seed)
+
+    def provenance(self) -> dict[str, Any]:
+        lo, hi = self.calo.energy_gev
+        spectrum = f"fixed {lo:g} GeV" if lo == hi else f"uniform {lo:g}-{hi:g} GeV"
+        return {
+            "generator": "Geant4",
+            "detector": "CaloGAN",
+            "particle_name": self.calo.particle,
+            "energy_spectrum": spectrum,
+            "scoring": "volume scorers (step inside the cell), C++ side",
+            **geant4_info(),
+            "calo_settings": self.calo.to_dict(),
+        }
+
+
 def geant4_info() -> dict[str, str]:
     """Geant4 version, physics list and data source, for provenance (starts no run)."""
     physics = g4data.configure()
@@ -142,8 +185,25 @@ _RUNNER: _Runner | None = None
 def _runner() -> _Runner:
     global _RUNNER
     if _RUNNER is None:
-        _RUNNER = _Runner(CALORIMETER)
+        with _stdout_silenced():
+            _RUNNER = _Runner(CALORIMETER)
     return _RUNNER
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Hide Geant4's start-up banners and tables (G4cout goes to the C++ stdout); G4cerr, where
+    Geant4 reports warnings and errors, stays visible."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class _Runner:
@@ -192,7 +252,8 @@ class _Runner:
         self._event = 0
         self._z0 = z0
         g4.HepRandom.setTheSeed(int(seed) % (2**31 - 1))
-        self.run_manager.BeamOn(n)
+        with _stdout_silenced():
+            self.run_manager.BeamOn(n)
         if self._event != n:
             raise RuntimeError(f"Geant4 processed {self._event} of {n} events")
         return self._cells.astype(np.float32), self._overflow.astype(np.float32)

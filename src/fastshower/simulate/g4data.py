@@ -65,7 +65,8 @@ class PhysicsData:
 
     def physics_list(self, g4: Any) -> Any:
         """FTFP_BERT: Geant4's reference list; its standard EM physics is option 0."""
-        physics = g4.FTFP_BERT(0)
+        physics = g4.FTFP_BERT()
+        physics.SetVerboseLevel(0)
         return physics
 
 
