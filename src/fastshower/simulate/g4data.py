@@ -28,7 +28,7 @@ __all__ = ["ELEMENTS", "TABLES_VERSION", "PhysicsData", "cache_dir", "configure"
 
 ELEMENTS = (1, 18, 82)
 """Z of every element in the geometry: H ("Galactic" vacuum), Ar, Pb."""
-TABLES_VERSION = "1"
+TABLES_VERSION = "2"
 """Bump when the built tables change, so old caches are rebuilt rather than reused."""
 _MARKER = "fastshower-tables.json"
 

@@ -19,8 +19,12 @@ __all__ = [
     "ALPHA",
     "ELECTRON_MASS_MEV",
     "bremsstrahlung_scaled_dxs",
+    "neutron_capture_barn",
+    "neutron_elastic_barn",
+    "neutron_inelastic_barn",
     "photoelectric_shells",
     "photoelectric_total_barn",
+    "photonuclear_barn",
     "rayleigh_barn",
     "shell_binding_mev",
 ]
@@ -184,7 +188,10 @@ def photoelectric_shells(z: int, energy_mev: np.ndarray) -> np.ndarray:
     total = np.array([xrl.CSb_Photo(z, e * 1000.0) for e in grid])
     shell_sum = partials.sum(axis=0)
     fraction = np.divide(partials, shell_sum, out=np.zeros_like(partials), where=shell_sum > 0)
-    fraction[0, shell_sum <= 0] = 1.0  # hydrogen's partial table is degenerate: one shell
+    # No listed shell open: hydrogen (one shell, degenerate partial table), or below the lowest
+    # listed edge (Pb under 136 eV: outer shells xraylib lists no partials for). The outermost
+    # listed shell takes it, never K, which would be open 88 keV below its edge.
+    fraction[-1, shell_sum <= 0] = 1.0
     out = fraction * total
     beyond = energy > e_top
     out = out[:, :-1]
@@ -238,14 +245,13 @@ neutron scattering opens. Elements not in the geometry get a generic 1 MeV."""
 
 
 def _neutron_thermal(z: int) -> tuple[float, float]:
-    """Evaluated thermal (2200 m/s) absorption and scattering cross sections in barn (Sears 1992,
-    via the ``periodictable`` package)."""
+    """Evaluated thermal (2200 m/s) absorption and bound-atom scattering cross sections in barn
+    (Sears 1992, via the ``periodictable`` package, whose ``total`` is the total *scattering*
+    cross section, coherent + incoherent)."""
     import periodictable
 
     neutron = periodictable.elements[z].neutron
-    absorption = float(neutron.absorption or 0.0)
-    scattering = float(neutron.total or 0.0) - absorption
-    return absorption, max(scattering, 0.0)
+    return float(neutron.absorption or 0.0), float(neutron.total or 0.0)
 
 
 def _black_disk_barn(z: int, energy_mev: np.ndarray) -> np.ndarray:
@@ -269,10 +275,13 @@ def neutron_capture_barn(z: int, energy_mev: np.ndarray) -> np.ndarray:
 
 
 def neutron_elastic_barn(z: int, energy_mev: np.ndarray) -> np.ndarray:
-    """Elastic scattering: the evaluated thermal value at low energy, the black-disk shape-elastic
-    value once that is smaller (fast neutrons, where lambda-bar shrinks towards R)."""
+    """Elastic scattering: s-wave potential scattering (the evaluated thermal value, constant) while
+    kR << 1, i.e. below 10 keV; the black-disk shape-elastic value pi (R + lambda-bar)^2 once
+    kR >~ 1, above 1 MeV; interpolated in ln E between the two (no resonances)."""
+    energy = np.asarray(energy_mev, dtype=float)
     _, scattering = _neutron_thermal(z)
-    return np.minimum(scattering, _black_disk_barn(z, energy_mev))
+    weight = np.clip(np.log(energy / 1e-2) / np.log(1.0 / 1e-2), 0.0, 1.0)
+    return (1 - weight) * scattering + weight * _black_disk_barn(z, energy)
 
 
 def neutron_inelastic_barn(z: int, energy_mev: np.ndarray) -> np.ndarray:
