@@ -20,9 +20,14 @@ import time
 # One core: Geant4 runs serially, and BLAS threads must not hide behind the figures.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from fastshower.simulate.calo import CaloSettings, geant4_info, simulate_showers  # noqa: E402
+from fastshower.simulate.calo import CaloSettings, geant4_info, simulate_showers
 
-SPECTRA = {"1 GeV": (1.0, 1.0), "10 GeV": (10.0, 10.0), "100 GeV": (100.0, 100.0), "1-100 GeV": (1.0, 100.0)}
+SPECTRA = {
+    "1 GeV": (1.0, 1.0),
+    "10 GeV": (10.0, 10.0),
+    "100 GeV": (100.0, 100.0),
+    "1-100 GeV": (1.0, 100.0),
+}
 
 
 def time_per_shower(settings: CaloSettings, n_events: int, repeats: int, seed: int) -> list[float]:
@@ -56,11 +61,21 @@ def main() -> None:
             median = statistics.median(times)
             spread = (max(times) - min(times)) / 2
             print(f"{particle:>8} {label:>10} {median:10.1f} {spread:8.1f}", flush=True)
-            rows.append({"particle": particle, "energy": label, "ms_per_shower": median,
-                         "spread_ms": spread, "events": args.events, "repeats": args.repeats})
+            rows.append(
+                {
+                    "particle": particle,
+                    "energy": label,
+                    "ms_per_shower": median,
+                    "spread_ms": spread,
+                    "events": args.events,
+                    "repeats": args.repeats,
+                }
+            )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"geant4": info, "machine": platform.platform(), "results": rows}, f, indent=2)
+            json.dump(
+                {"geant4": info, "machine": platform.platform(), "results": rows}, f, indent=2
+            )
 
 
 if __name__ == "__main__":

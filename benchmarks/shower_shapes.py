@@ -37,7 +37,9 @@ ENERGIES = (10.0, 50.0, 100.0)
 def observables(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     data = read_showers(path)
     n = len(data)
-    layer_e = np.stack([data[l.key].reshape(n, -1).sum(1) for l in CALORIMETER.layers], axis=1)
+    layer_e = np.stack(
+        [data[layer.key].reshape(n, -1).sum(1) for layer in CALORIMETER.layers], axis=1
+    )
     total = layer_e.sum(1)
     out = {f"f_{i}": layer_e[:, i] / total for i in range(3)}
     for i, layer in enumerate(CALORIMETER.layers):
@@ -58,11 +60,16 @@ def fit_in_log_energy(energy: np.ndarray, values: np.ndarray) -> tuple[np.ndarra
 
 
 def main(paths: list[str]) -> None:
-    print(f"{'observable':>20} {'E/GeV':>6} {'fastshower':>18} {'Geant4 10.5':>12} {'pull/scatter':>12}")
+    header = ("observable", "E/GeV", "fastshower", "Geant4 10.5", "pull/scatter")
+    print("{:>20} {:>6} {:>18} {:>12} {:>12}".format(*header))
     for path in paths:
         energy, obs = observables(path)
         fitted = np.ptp(energy) > 1.0
-        columns = range(len(ENERGIES)) if fitted else [int(np.argmin(abs(np.median(energy) - np.array(ENERGIES))))]
+        columns = (
+            range(len(ENERGIES))
+            if fitted
+            else [int(np.argmin(abs(np.median(energy) - np.array(ENERGIES))))]
+        )
         for column in columns:
             for name, values in obs.items():
                 ref, scatter = REFERENCE[name]
@@ -73,7 +80,8 @@ def main(paths: list[str]) -> None:
                     mean, err = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
                 ours = f"{mean:.3f} +- {err:.3f}"
                 label = f"{ENERGIES[column]:.0f}{'*' if fitted else ''}"
-                print(f"{name:>20} {label:>6} {ours:>18} {ref[column]:12.3f} {(mean - ref[column]) / scatter:12.2f}")
+                pull = (mean - ref[column]) / scatter
+                print(f"{name:>20} {label:>6} {ours:>18} {ref[column]:12.3f} {pull:12.2f}")
     print("(* : straight-line fit in ln E over a 1-100 GeV sample, as the reference)")
 
 

@@ -60,7 +60,7 @@ def _writable_output(path: Path) -> Path:
 def _one_line_warnings() -> None:
     """Physics warnings (e.g. energy outside 1-100 GeV) as one readable line, not a traceback."""
 
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    def show(message, category, filename, lineno, file=None, line=None):
         click.echo(f"warning: {message}", err=True)
 
     warnings.showwarning = show
@@ -69,7 +69,7 @@ def _one_line_warnings() -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fastshower")
 def main() -> None:
-    """Fast particle-physics simulation: Geant4 reference showers and the generators that learn them."""
+    """Fast particle-physics simulation: Geant4 reference showers and generators that learn them."""
     _one_line_warnings()
 
 

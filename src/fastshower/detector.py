@@ -11,6 +11,7 @@ mm, cell energies in MeV, incident energies in GeV.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -144,7 +145,7 @@ class Calorimeter:
             z2 = z0 + self.sampling_thickness_mm
             for material, lo, hi in ((self.absorber.name, z0, z1), (self.gap.name, z1, z2)):
                 edges = [lo, *[c for c in cuts if lo < c < hi], hi]
-                for a, b in zip(edges[:-1], edges[1:]):
+                for a, b in itertools.pairwise(edges):
                     slabs.append((material, a, b, self.layer_of_z(0.5 * (a + b))))
         return tuple(slabs)
 

@@ -18,6 +18,7 @@ first use and reuses it, so a Dask worker pays the initialisation once.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import sys
@@ -112,7 +113,7 @@ def simulate_showers(settings: CaloSettings, n_events: int, seed: int) -> dict[s
     cells, overflow = runner.run(settings.particle, energy, position, seed)
     arrays: dict[str, np.ndarray] = {
         layer.key: cells[:, start:stop].reshape(n_events, *layer.shape)
-        for layer, (start, stop) in zip(CALORIMETER.layers, _cell_slices(CALORIMETER))
+        for layer, (start, stop) in zip(CALORIMETER.layers, _cell_slices(CALORIMETER), strict=False)
     }
     arrays["overflow"] = overflow
     arrays["energy"] = energy.astype(np.float32).reshape(-1, 1)
@@ -168,7 +169,7 @@ def geant4_info() -> dict[str, str]:
 
 def _cell_slices(calo: Calorimeter) -> list[tuple[int, int]]:
     bounds = np.cumsum([0] + [layer.n_cells for layer in calo.layers])
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 def _geant4() -> Any:
@@ -246,12 +247,12 @@ class _Runner:
         n = len(energy_gev)
         self.gun.SetParticleDefinition(g4.G4ParticleTable.GetParticleTable().FindParticle(particle))
         z0 = self.calo.gun_z_mm
-        self._queue = [(e, x, y) for e, (x, y) in zip(energy_gev, position_mm)]
+        self._queue = [(e, x, y) for e, (x, y) in zip(energy_gev, position_mm, strict=False)]
         self._cells = np.zeros((n, self.n_cells), dtype=np.float64)
         self._overflow = np.zeros((n, len(self.calo.layers)), dtype=np.float64)
         self._event = 0
         self._z0 = z0
-        g4.HepRandom.setTheSeed(int(seed) % (2**31 - 1))
+        g4.HepRandom.setTheSeed(_geant4_seed(seed))
         with _stdout_silenced():
             self.run_manager.BeamOn(n)
         if self._event != n:
@@ -270,13 +271,18 @@ class _Runner:
         i = self._event
         row = self._cells[i]
         for layer, ((start, _stop), cid, sid) in enumerate(
-            zip(self.slices, self.cell_ids, self.slab_ids)
+            zip(self.slices, self.cell_ids, self.slab_ids, strict=False)
         ):
             for key, value in hce.GetHC(cid):
                 row[start + key] += value
             for _key, value in hce.GetHC(sid):
                 self._overflow[i, layer] += value
         self._event += 1
+
+
+def _geant4_seed(seed: int) -> int:
+    """Geant4 wants a positive C long, and refuses 0: fold any integer into 1 .. 2^31 - 2."""
+    return int(seed) % (2**31 - 2) + 1
 
 
 def _quiet(g4: Any) -> None:
@@ -296,7 +302,7 @@ def _quiet(g4: Any) -> None:
 
 def _make_primary_action(g4: Any, runner: _Runner) -> Any:
     class PrimaryGenerator(g4.G4VUserPrimaryGeneratorAction):
-        def GeneratePrimaries(self, event: Any) -> None:  # noqa: N802 (Geant4 API)
+        def GeneratePrimaries(self, event: Any) -> None:
             runner.generate(event)
 
     return PrimaryGenerator()
@@ -304,7 +310,7 @@ def _make_primary_action(g4: Any, runner: _Runner) -> Any:
 
 def _make_event_action(g4: Any, runner: _Runner) -> Any:
     class EventAction(g4.G4UserEventAction):
-        def EndOfEventAction(self, event: Any) -> None:  # noqa: N802 (Geant4 API)
+        def EndOfEventAction(self, event: Any) -> None:
             runner.record(event)
 
     return EventAction()
@@ -322,7 +328,7 @@ def _make_detector_construction(g4: Any, calo: Calorimeter) -> Any:
             self.cell_volumes: dict[int, list[Any]] = {i: [] for i in range(len(calo.layers))}
             self.slab_volumes: dict[int, list[Any]] = {i: [] for i in range(len(calo.layers))}
 
-        def Construct(self) -> Any:  # noqa: N802 (Geant4 API)
+        def Construct(self) -> Any:
             materials = _materials(g4, calo)
             self.keep += list(materials.values())
             half_xy = calo.transverse_size_mm / 2
@@ -381,7 +387,7 @@ def _make_detector_construction(g4: Any, calo: Calorimeter) -> Any:
             self.slab_volumes[layer].append(slab_lv)
             return slab_lv
 
-        def ConstructSDandField(self) -> None:  # noqa: N802 (Geant4 API)
+        def ConstructSDandField(self) -> None:
             sdm = g4.G4SDManager.GetSDMpointer()
             for i, spec in enumerate(calo.layers):
                 # Touchable depths inside a cell: 0 cell (iy), 1 strip (ix), 2 read-out square.
@@ -412,6 +418,9 @@ def _materials(g4: Any, calo: Calorimeter) -> dict[str, Any]:
             out[m.name] = nist.FindOrBuildMaterial(m.nist_name)
         else:
             out[m.name] = g4.G4Material(
-                m.name, float(m.z), m.molar_mass_g_mol * g4.g / g4.mole, m.density_g_cm3 * g4.g / g4.cm3
+                m.name,
+                float(m.z),
+                m.molar_mass_g_mol * g4.g / g4.mole,
+                m.density_g_cm3 * g4.g / g4.cm3,
             )
     return out

@@ -22,11 +22,13 @@ __all__ = ["write_tables"]
 
 BARN_MM2 = 1e-22
 # Seltzer-Berger's grid: 32 photon-energy fractions k/T, 57 electron energies 1 keV - 10 GeV.
-SB_KAPPA = np.array(
-    [1e-12, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]
-    + [0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995, 0.9999]
-    + [0.99995, 0.99999, 1.0]
-)
+# fmt: off
+SB_KAPPA = np.array([
+    1e-12, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6,
+    0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995,
+    0.9999, 0.99995, 0.99999, 1.0,
+])
+# fmt: on
 SB_LOG_T = np.linspace(np.log(1e-3), np.log(1e4), 57)
 PHOTON_MIN_MEV, PHOTON_MAX_MEV = 1e-4, 1e8  # Geant4's EM tables span 100 eV - 100 TeV
 NEUTRON_MIN_MEV, NEUTRON_MAX_MEV = 1e-11, 20.0
@@ -91,7 +93,7 @@ def _write_vector(path: Path, energy: np.ndarray, value: np.ndarray) -> None:
     """G4PhysicsVector's ascii format: 'emin emax n', 'n', then one 'E value' pair per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{energy[0]:.10g} {energy[-1]:.10g} {len(energy)}", str(len(energy))]
-    lines += [f"{e:.10g} {v:.10g}" for e, v in zip(energy, value)]
+    lines += [f"{e:.10g} {v:.10g}" for e, v in zip(energy, value, strict=False)]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -141,7 +143,7 @@ def _write_photoelectric(folder: Path, z: int) -> None:
             rows = grid >= binding[i]
             e, v = grid[rows], per_shell[i, rows] * e3[rows]
             blocks.append(f"{e[0]:.10g} {e[-1]:.10g} {len(e)} {i}")
-            blocks += [f"{a:.10g} {b:.10g}" for a, b in zip(e, v)]
+            blocks += [f"{a:.10g} {b:.10g}" for a, b in zip(e, v, strict=False)]
         (folder / f"pe-ss-cs-{z}.dat").write_text("\n".join(blocks) + "\n")
     never = 10 * PHOTON_MAX_MEV  # parametrisation thresholds beyond any photon's energy
     for kind in ("high", "low"):

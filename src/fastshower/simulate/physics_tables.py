@@ -54,9 +54,7 @@ def _radiation_logarithms(z: int) -> tuple[float, float]:
     return math.log(184.15 * z ** (-1 / 3)), math.log(1194.0 * z ** (-2 / 3))
 
 
-def bremsstrahlung_scaled_dxs(
-    z: int, kinetic_mev: np.ndarray, kappa: np.ndarray
-) -> np.ndarray:
+def bremsstrahlung_scaled_dxs(z: int, kinetic_mev: np.ndarray, kappa: np.ndarray) -> np.ndarray:
     """Seltzer-Berger's scaled bremsstrahlung cross section chi = (beta^2 / Z^2) k dsigma/dk (mb).
 
     The Seltzer-Berger tables themselves are not on any registry. This is Tsai's (Rev. Mod.
@@ -78,12 +76,16 @@ def bremsstrahlung_scaled_dxs(
     z13 = z ** (1 / 3)
     gamma = 100 * ELECTRON_MASS_MEV * k / (energy * e_out * z13)
     eps = 100 * ELECTRON_MASS_MEV * k / (energy * e_out * z13**2)
-    phi1 = 20.863 - 2 * np.log1p((0.55846 * gamma) ** 2) - 4 * (
-        1 - 0.6 * np.exp(-0.9 * gamma) - 0.4 * np.exp(-1.5 * gamma)
+    phi1 = (
+        20.863
+        - 2 * np.log1p((0.55846 * gamma) ** 2)
+        - 4 * (1 - 0.6 * np.exp(-0.9 * gamma) - 0.4 * np.exp(-1.5 * gamma))
     )
     phi1_minus_phi2 = (2 / 3) / (1 + 6.5 * gamma + 6 * gamma**2)
-    psi1 = 28.340 - 2 * np.log1p((3.621 * eps) ** 2) - 4 * (
-        1 - 0.7 * np.exp(-8 * eps) - 0.3 * np.exp(-29.2 * eps)
+    psi1 = (
+        28.340
+        - 2 * np.log1p((3.621 * eps) ** 2)
+        - 4 * (1 - 0.7 * np.exp(-8 * eps) - 0.3 * np.exp(-29.2 * eps))
     )
     psi1_minus_psi2 = (2 / 3) / (1 + 40 * eps + 400 * eps**2)
     if z <= 4:
@@ -141,10 +143,7 @@ def _sauter_tail(energy_mev: np.ndarray | float) -> np.ndarray:
         return (
             (g * g - 1) ** 1.5
             / g**5
-            * (
-                4 / 3
-                + g * (g - 2) / (g + 1) * (1 - 1 / (2 * g * b * b) * log_ratio)
-            )
+            * (4 / 3 + g * (g - 2) / (g + 1) * (1 - 1 / (2 * g * b * b) * log_ratio))
             / (g - 1) ** 4
             * g**4
         )

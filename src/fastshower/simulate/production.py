@@ -325,7 +325,10 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             n_workers=workers or _cpu_count(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,  # no port clashes between concurrent productions
+            # No dashboard, and its HTTP server (which the scheduler starts even without one)
+            # on a free port rather than 8787: concurrent productions neither clash nor warn.
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -1,0 +1,90 @@
+"""Shower plots and the demo, on a tiny real Geant4 sample (about a second to simulate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from fastshower.demo import demo_chunk_size, run_demo
+from fastshower.evaluate.plots import (
+    plot_average_shower,
+    plot_layer_energy_vs_incident,
+    plot_shower_observables,
+)
+from fastshower.io import read_showers
+from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PLOTS: list[Callable[..., Path]] = [
+    plot_average_shower,
+    plot_layer_energy_vs_incident,
+    plot_shower_observables,
+]
+
+
+def is_png(path: Path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data.startswith(PNG_SIGNATURE)
+
+
+@pytest.fixture(scope="module")
+def showers() -> dict[str, np.ndarray]:
+    return simulate_showers(CaloSettings("e+", (2.0, 5.0)), 6, seed=3)
+
+
+@pytest.mark.parametrize("plot", PLOTS, ids=lambda f: f.__name__)
+def test_plot_writes_png(plot: Callable[..., Path], showers, tmp_path: Path) -> None:
+    """A PNG at the given path; no pyplot figure left open (no memory growth across calls) and
+    the caller's matplotlib settings untouched (the mplhep style is applied in a context)."""
+    import matplotlib.pyplot as plt
+
+    before = dict(matplotlib.rcParams)
+    path = plot(showers, tmp_path / "plot.png")
+    assert path == tmp_path / "plot.png"
+    assert is_png(path)
+    assert plt.get_fignums() == []
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_plots_accept_fixed_energy_and_empty_showers(showers, tmp_path: Path) -> None:
+    """One incident energy (a single profile bin) and showers with no energy at all."""
+    arrays = {key: value.copy() for key, value in showers.items()}
+    arrays["energy"][:] = 3.0
+    for key in ("layer_0", "layer_1", "layer_2", "overflow"):
+        arrays[key][:2] = 0.0
+    for i, plot in enumerate(PLOTS):
+        assert is_png(plot(arrays, tmp_path / f"{i}.png"))
+
+
+def test_plot_refuses_wrong_layer_shape(showers, tmp_path: Path) -> None:
+    arrays = {**showers, "layer_0": showers["layer_0"].reshape(6, 96, 3)}
+    with pytest.raises(
+        ValueError, match=r"layer_0 has shape \(6, 96, 3\); expected \(N >= 1, 3, 96\)"
+    ):
+        plot_average_shower(arrays, tmp_path / "plot.png")
+
+
+def test_demo_chunks() -> None:
+    assert demo_chunk_size(1) == 1
+    assert demo_chunk_size(100) == 5
+    assert demo_chunk_size(10**6) == 500
+
+
+def test_run_demo(tmp_path: Path) -> None:
+    paths = run_demo(tmp_path, n_events=4, workers=0, progress=False)
+    assert all(p.is_file() and p.parent == tmp_path for p in paths)
+    h5 = [p for p in paths if p.suffix == ".h5"]
+    pngs = [p for p in paths if p.suffix == ".png"]
+    assert len(h5) == 1 and len(pngs) == 3
+    assert all(is_png(p) for p in pngs)
+    data = read_showers(h5[0])
+    assert len(data) == 4 and data.provenance["particle_name"] == "e+"
+    assert np.all((data["energy"] >= 1.0) & (data["energy"] <= 100.0))
+    # a rerun reuses the finished sample instead of simulating again
+    mtime = h5[0].stat().st_mtime_ns
+    assert run_demo(tmp_path, n_events=4, workers=0, progress=False) == paths
+    assert h5[0].stat().st_mtime_ns == mtime
