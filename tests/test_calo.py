@@ -231,3 +231,15 @@ def test_job_provenance_names_geant4_and_the_physics() -> None:
     assert prov["energy_spectrum"] == "uniform 1-100 GeV" and prov["particle_name"] == "e-"
     assert job.settings["calo"] == job.calo.to_dict()
     assert job.settings["physics"]["physics_list"] == "FTFP_BERT"
+
+
+def test_job_refuses_to_run_with_other_physics() -> None:
+    """A worker whose Geant4 data differs from the client's must not add chunks to the file."""
+    from fastshower.simulate.calo import CaloJob
+
+    job = CaloJob(CaloSettings("e+", (2.0, 2.0)))
+    assert job.settings["physics"]["physics_list"] == "FTFP_BERT"
+    assert len(job.run_chunk(1, seed=5)["energy"]) == 1
+    other = CaloJob(job.calo, physics={**job.physics, "physics_data": "some other tables"})
+    with pytest.raises(RuntimeError, match="refusing to mix"):
+        other.run_chunk(1, seed=5)

@@ -24,7 +24,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -132,6 +132,8 @@ class CaloJob:
     """
 
     calo: CaloSettings
+    physics: dict[str, str] = field(default_factory=lambda: _physics_identity())
+    """The client's physics, fixed when the job is made; every worker must run the same."""
 
     @property
     def schema(self) -> Schema:
@@ -139,10 +141,15 @@ class CaloJob:
 
     @property
     def settings(self) -> dict[str, Any]:
-        physics = {k: v for k, v in geant4_info().items() if not k.endswith("_paths")}
-        return {"calo": self.calo.to_dict(), "physics": physics}
+        return {"calo": self.calo.to_dict(), "physics": self.physics}
 
     def run_chunk(self, n_events: int, seed: int) -> dict[str, np.ndarray]:
+        here = _physics_identity()
+        if here != self.physics:
+            raise RuntimeError(
+                f"this worker's Geant4 physics {here} differs from the production's "
+                f"{self.physics}: refusing to mix them in one file"
+            )
         return simulate_showers(self.calo, n_events, seed)
 
     def provenance(self) -> dict[str, Any]:
@@ -157,6 +164,11 @@ class CaloJob:
             **geant4_info(),
             "calo_settings": self.calo.to_dict(),
         }
+
+
+def _physics_identity() -> dict[str, str]:
+    """What makes two samples' physics the same (paths to the data may differ between hosts)."""
+    return {k: v for k, v in geant4_info().items() if not k.endswith("_paths")}
 
 
 def geant4_info() -> dict[str, str]:
