@@ -243,3 +243,23 @@ def test_job_refuses_to_run_with_other_physics() -> None:
     other = CaloJob(job.calo, physics={**job.physics, "physics_data": "some other tables"})
     with pytest.raises(RuntimeError, match="refusing to mix"):
         other.run_chunk(1, seed=5)
+
+
+def test_processes_started_after_configure_see_the_same_physics() -> None:
+    """``configure`` exports the tables' paths, so Dask workers inherit them: they must still
+    recognise them as fastshower's tables (not official data) and agree with the client."""
+    import json
+    import subprocess
+    import sys
+
+    from fastshower.simulate.calo import _physics_identity
+
+    here = _physics_identity()
+    code = (
+        "import json; from fastshower.simulate.calo import _physics_identity; "
+        "print(json.dumps(_physics_identity()))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == here

@@ -101,9 +101,11 @@ def _real_datasets() -> dict[str, str] | None:
     """Paths of the official data sets, if the environment names them; None if it names none."""
     found: dict[str, str] = {}
     data_dir = os.environ.get("GEANT4_DATA_DIR")
+    if data_dir and _built_here(Path(data_dir)):
+        data_dir = None
     for name, (variable, folder) in DATASETS.items():
         given = os.environ.get(variable)
-        if given and not (Path(given).parent / _MARKER).exists():  # our own tables are not real
+        if given and not _built_here(Path(given).parent):
             found[name] = given
         elif data_dir and (Path(data_dir) / folder).is_dir():
             found[name] = str(Path(data_dir) / folder)
@@ -119,6 +121,12 @@ def _real_datasets() -> dict[str, str] | None:
             " its own tables)"
         )
     return found
+
+
+def _built_here(root: Path) -> bool:
+    """Whether ``root`` holds tables built by ``configure`` (which exports their paths, so that
+    processes it starts, such as Dask workers, inherit them): they are not official data."""
+    return (root / _MARKER).exists()
 
 
 def _ensure_tables(root: Path) -> Path:
