@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastshower.io import read_showers
+from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 from fastshower.simulate.calo import CaloSettings, simulate_showers
 from fastshower.simulate.production import parts_dir, plan_chunks
 
@@ -41,6 +41,14 @@ def calo(*args: str, out: str = "x.h5", **options: str) -> list[str]:
     return ["simulate", "calo", *flat, "--no-progress", *args]
 
 
+def jets(*args: str, out: str = "j.h5", **options: str) -> list[str]:
+    """``simulate jets`` with small, valid defaults; ``options`` override them."""
+    request = {"process": "qcd", "events": "2", "workers": "0", "out": out}
+    request.update(options)
+    flat = [item for key, value in request.items() for item in (f"--{key}", value)]
+    return ["simulate", "jets", *flat, "--no-progress", *args]
+
+
 BAD_INPUTS = {
     "unknown-particle": (
         calo(particle="mu+"),
@@ -50,13 +58,23 @@ BAD_INPUTS = {
     "energy-too-low": (calo(energy="0.01"), r"energy 0.01 GeV is outside the allowed 0.1-1000"),
     "energy-not-a-number": (calo(energy="ten"), r"--energy 'ten' is not an energy in GeV"),
     "energy-inverted": (calo(energy="50:10"), r"energy range 50:10 GeV is inverted"),
-    "zero-events": (calo(events="0"), r"--events 0: the number of showers must be positive"),
-    "negative-events": (calo(events="-3"), r"--events -3: the number of showers must be positive"),
+    "zero-events": (calo(events="0"), r"--events 0: the number of events must be positive"),
+    "negative-events": (calo(events="-3"), r"--events -3: the number of events must be positive"),
     "zero-chunk-size": (calo(**{"chunk-size": "0"}), r"--chunk-size 0: must be positive"),
     "negative-workers": (calo(workers="-1"), r"--workers -1: must be 0"),
     "position-outside": (calo(position="300,0"), r"incidence point \(300.0, 0.0\)"),
     "missing-folder": (calo(out="missing/x.h5"), r"--out .*x.h5: the folder .*missing does not"),
     "out-is-a-folder": (calo(out="."), r"--out .* is a directory: give a file name"),
+    "unknown-process": (jets(process="z"), r"unknown process 'z': allowed are w, qcd"),
+    "pt-window-inverted": (
+        jets(**{"pt-window": "300:250"}),
+        r"pT window 300:250 GeV is not allowed: need 0 <= low < high",
+    ),
+    "pt-window-garbled": (jets(**{"pt-window": "250"}), r"--pt-window '250' is not a window"),
+    "mass-window-inverted": (jets(**{"mass-window": "100:60"}), r"mass window 100:60 GeV"),
+    "pthat-for-w": (jets(process="w", pthat="100:500"), r"applies to QCD only"),
+    "jets-unwritable": (jets(out="missing/j.h5"), r"--out .*j.h5: the folder .*missing does not"),
+    "jets-zero-events": (jets(events="0"), r"--events 0: the number of events must be positive"),
 }
 
 
@@ -80,6 +98,16 @@ def test_out_under_a_file_is_refused(tmp_path: Path) -> None:
         r"Error: --out .*notes.txt/x.h5: the folder .* does not exist\n", done.stderr
     )
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_small_jet_production(tmp_path: Path) -> None:
+    done = fastshower(*jets(events="3", **{"mass-window": "0:1000"}), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "j.h5"
+    assert done.stdout.strip() == f"wrote 3 jets to {out}"
+    data = read_dataset(out, JET_SCHEMA)
+    assert len(data) == 3 and (data["signal"] == 0).all()
+    assert data.provenance["jet_settings"]["mass_window_gev"] == [0.0, 1000.0]
 
 
 def test_small_production(tmp_path: Path) -> None:

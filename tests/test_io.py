@@ -301,3 +301,39 @@ def test_generic_schema(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data["image"], arrays["image"])
     with pytest.raises(DatasetError, match=r"holds 'toy' data; expected 'showers'"):
         read_showers(path)
+
+
+def jet_arrays(n: int = N) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(4)
+    arrays = {f.key: rng.uniform(0.0, 1.0, (n, *f.shape)).astype(np.float32)
+              for f in fio.JET_SCHEMA.fields}  # fmt: skip
+    arrays["signal"] = (np.arange(n) % 2).astype(np.float32)
+    return arrays
+
+
+def test_jet_images_round_trip_and_refusals(tmp_path: Path) -> None:
+    arrays = jet_arrays()
+    path = write_dataset(tmp_path / "jets.h5", arrays, fio.JET_SCHEMA, {"process": "w"})
+    data = read_dataset(path, fio.JET_SCHEMA)
+    np.testing.assert_array_equal(data["image"], arrays["image"])
+    assert data.provenance["schema"] == "jet_images"
+    with pytest.raises(DatasetError, match=r"holds 'jet_images' data; expected 'showers'"):
+        read_showers(path)
+
+    squashed = {**arrays, "image": arrays["image"][:, :24, :]}
+    with pytest.raises(DatasetError, match=r"'image' .* per-event shape \(24, 25\); the schema "
+                                           r"needs \(25, 25\)"):  # fmt: skip
+        write_dataset(tmp_path / "bad.h5", squashed, fio.JET_SCHEMA, {})
+    with pytest.raises(DatasetError, match=r"'signal' .* holds 0.5 at event 0"):
+        write_dataset(tmp_path / "bad.h5", {**arrays, "signal": np.full(N, 0.5)},
+                      fio.JET_SCHEMA, {})  # fmt: skip
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_published_lagan_file_is_read_with_a_warning(tmp_path: Path) -> None:
+    arrays = {k: v for k, v in jet_arrays().items() if k != "pt_hat"}
+    arrays["image"][0, 0, 0] = -0.01  # the original's interpolated rotation left such pixels
+    path = raw_file(tmp_path / "jet-images_Mass60-100.h5", arrays, provenance=False)
+    with pytest.warns(UserWarning, match=r"treating as a published LAGAN file"):
+        data = read_dataset(path, fio.JET_SCHEMA)
+    assert set(data.arrays) == set(arrays) and data.provenance == {}

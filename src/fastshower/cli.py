@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,6 +36,15 @@ def _energy_range(value: str) -> tuple[float, float]:
     if len(numbers) not in (1, 2):
         _fail(f"--energy {value!r} is not an energy in GeV (10) or a range (1:100)")
     return (numbers[0], numbers[-1])
+
+
+def _window(option: str, value: str) -> tuple[float, float]:
+    """``250:300`` -> (250, 300); the order is checked by the settings."""
+    try:
+        lo, hi = (float(p) for p in value.split(":"))
+    except ValueError:
+        _fail(f"{option} {value!r} is not a window LOW:HIGH in GeV (e.g. 250:300)")
+    return (lo, hi)
 
 
 def _point(value: str) -> tuple[float, float]:
@@ -78,65 +88,58 @@ def simulate() -> None:
     """Make reference samples with the real simulation (Geant4)."""
 
 
-@simulate.command("calo")
-@click.option("--particle", required=True, help="e+, e-, gamma, pi+ or pi-.")
-@click.option("--energy", required=True, help="Incident energy in GeV: 10, or uniform 1:100.")
-@click.option("--events", type=int, required=True, help="Number of showers.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output HDF5 file.")
-@click.option("--position", default="0,0", show_default=True, help="Incidence point X,Y (mm).")
-@click.option(
-    "--position-spread",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Half-width (mm) of the square the incidence point is drawn from, uniformly.",
-)
-@click.option("--chunk-size", type=int, default=100, show_default=True, help="Showers per chunk.")
-@click.option("--workers", type=int, default=None, help="Local worker processes [all cores].")
-@click.option("--scheduler", default=None, help="Address of a running Dask scheduler.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def simulate_calo(
-    particle: str,
-    energy: str,
+def _production_options(default_chunk: int) -> Any:
+    """The options every production command shares: output, seed, chunks, where to run."""
+
+    def decorate(command: Any) -> Any:
+        options = [
+            click.option("--events", type=int, required=True, help="Number of events to keep."),
+            click.option("--seed", type=int, default=1, show_default=True, help="Random seed."),
+            click.option(
+                "--out", type=click.Path(path_type=Path), required=True, help="Output HDF5 file."
+            ),
+            click.option(
+                "--chunk-size", type=int, default=default_chunk, show_default=True,
+                help="Events per chunk (the unit of resumption).",
+            ),
+            click.option("--workers", type=int, default=None, help="Local processes [all cores]."),
+            click.option("--scheduler", default=None, help="Address of a running Dask scheduler."),
+            click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+        ]  # fmt: skip
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _produce(
+    job: Any,
+    out: Path,
     events: int,
     seed: int,
-    out: Path,
-    position: str,
-    position_spread: float,
     chunk_size: int,
     workers: int | None,
     scheduler: str | None,
     no_progress: bool,
-) -> None:
-    """Geant4 showers in the CaloGAN calorimeter, produced in resumable chunks on Dask.
-
-    Rerun the same command after an interruption: finished chunks are kept.
-    """
-    from fastshower.simulate.calo import CaloJob, CaloSettings
+) -> Path:
+    """Check the production options, then run (or resume) the production."""
     from fastshower.simulate.production import produce
 
     if events <= 0:
-        _fail(f"--events {events}: the number of showers must be positive")
+        _fail(f"--events {events}: the number of events must be positive")
     if chunk_size <= 0:
         _fail(f"--chunk-size {chunk_size}: must be positive")
+    if seed < 0:
+        _fail(f"--seed {seed}: must be 0 or more")
     if workers is not None and workers < 0:
         _fail(f"--workers {workers}: must be 0 (in-process) or more")
     if workers is not None and scheduler is not None:
         _fail("give either --workers or --scheduler, not both")
-    try:
-        settings = CaloSettings(
-            particle=particle,
-            energy_gev=_energy_range(energy),
-            position_mm=_point(position),
-            position_spread_mm=position_spread,
-        )
-    except ValueError as error:
-        _fail(str(error))
     path = _writable_output(out)
     try:
-        produce(
-            CaloJob(settings),
+        return produce(
+            job,
             path,
             n_events=events,
             seed=seed,
@@ -147,7 +150,90 @@ def simulate_calo(
         )
     except ValueError as error:  # settings that clash with an earlier run, bad files
         _fail(str(error))
-    click.echo(f"wrote {events} showers to {path}")
+        raise  # unreachable: _fail raises
+
+
+@simulate.command("calo")
+@click.option("--particle", required=True, help="e+, e-, gamma, pi+ or pi-.")
+@click.option("--energy", required=True, help="Incident energy in GeV: 10, or uniform 1:100.")
+@click.option("--position", default="0,0", show_default=True, help="Incidence point X,Y (mm).")
+@click.option(
+    "--position-spread",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Half-width (mm) of the square the incidence point is drawn from, uniformly.",
+)
+@_production_options(default_chunk=100)
+def simulate_calo(
+    particle: str,
+    energy: str,
+    position: str,
+    position_spread: float,
+    **production: Any,
+) -> None:
+    """Geant4 showers in the CaloGAN calorimeter, produced in resumable chunks on Dask.
+
+    Rerun the same command after an interruption: finished chunks are kept.
+    """
+    from fastshower.simulate.calo import CaloJob, CaloSettings
+
+    try:
+        settings = CaloSettings(
+            particle=particle,
+            energy_gev=_energy_range(energy),
+            position_mm=_point(position),
+            position_spread_mm=position_spread,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    path = _produce(CaloJob(settings), **production)
+    click.echo(f"wrote {production['events']} showers to {path}")
+
+
+@simulate.command("jets")
+@click.option("--process", required=True, help="w (W' -> WZ, signal) or qcd (background).")
+@click.option("--pt-window", default="250:300", show_default=True, help="Trimmed jet pT, GeV.")
+@click.option("--mass-window", default=None, help="Trimmed jet mass window LOW:HIGH in GeV.")
+@click.option(
+    "--pthat",
+    default=None,
+    help="QCD only: Pythia's pT-hat range LOW:HIGH in GeV [200:400; LAGAN used 100:500].",
+)
+@click.option(
+    "--preprocessing",
+    type=click.Choice(["exact", "lagan"]),
+    default="exact",
+    show_default=True,
+    help="exact: rotate constituents, then pixelate; lagan: rotate the image (cubic).",
+)
+@_production_options(default_chunk=100)
+def simulate_jets(
+    process: str,
+    pt_window: str,
+    mass_window: str | None,
+    pthat: str | None,
+    preprocessing: str,
+    **production: Any,
+) -> None:
+    """Jet images from Pythia 8 and FastJet (LAGAN's recipe), in resumable chunks on Dask.
+
+    Rerun the same command after an interruption: finished chunks are kept.
+    """
+    from fastshower.simulate.jets import JetJob, JetSettings
+
+    try:
+        settings = JetSettings(
+            process=process,
+            preprocessing=preprocessing,
+            pt_window_gev=_window("--pt-window", pt_window),
+            mass_window_gev=_window("--mass-window", mass_window) if mass_window else None,
+            pthat_window_gev=_window("--pthat", pthat) if pthat else None,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    path = _produce(JetJob(settings), **production)
+    click.echo(f"wrote {production['events']} jets to {path}")
 
 
 @main.command()

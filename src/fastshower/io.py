@@ -14,7 +14,8 @@ Provenance convention (root attributes of the file):
 
 ``fastshower_version``, ``created_utc`` and ``schema`` are always present in files written here;
 a file without ``fastshower_version`` has no fastshower provenance and is refused, except that a
-file holding a schema's published keys (the CaloGAN files of arXiv:1705.02355) is read with a
+file holding a schema's published keys (the CaloGAN files of arXiv:1705.02355, the LAGAN jet
+images of arXiv:1701.05927) is read with a
 warning.
 
 Files are written under a temporary name in the target directory and renamed on success
@@ -40,9 +41,11 @@ import numpy as np
 
 from fastshower import __version__
 from fastshower.detector import CALORIMETER
+from fastshower.observables.jets import IMAGE_GRID
 from fastshower.particles import PARTICLES
 
 __all__ = [
+    "JET_SCHEMA",
     "SCHEMAS",
     "SHOWER_SCHEMA",
     "Dataset",
@@ -161,7 +164,39 @@ def _shower_schema() -> Schema:
 SHOWER_SCHEMA = _shower_schema()
 """Calorimeter showers in the CaloGAN layout (``fastshower.detector.CALORIMETER``)."""
 
-SCHEMAS: dict[str, Schema] = {SHOWER_SCHEMA.name: SHOWER_SCHEMA}
+
+def _jet_schema() -> Schema:
+    def scalar(key: str, unit: str, description: str, **kw: Any) -> Field:
+        return Field(key, (), "float32", unit, description, **kw)
+
+    tau = "N-subjettiness tau_{} (one-pass WTA kt axes, beta = 1, R0 = 1)"
+    return Schema(
+        "jet_images",
+        (
+            # No minimum: LAGAN's interpolated rotation leaves negative pixels.
+            Field("image", (IMAGE_GRID.n, IMAGE_GRID.n), "float32", "GeV",
+                  "pT per pixel, rows +y to -y, columns -x to +x"),
+            scalar("signal", "", "1 for W' -> WZ jets, 0 for QCD", allowed=(0, 1)),
+            scalar("jet_pt", "GeV", "trimmed jet pT", minimum=0.0),
+            scalar("jet_eta", "", "trimmed jet pseudorapidity"),
+            scalar("jet_phi", "rad", "trimmed jet azimuth"),
+            scalar("jet_mass", "GeV", "trimmed jet mass", minimum=0.0),
+            scalar("jet_delta_R", "", "Delta R of the two leading subjets (0 if one)",
+                   minimum=0.0),
+            *(scalar(f"tau_{n}", "", tau.format(n), minimum=0.0) for n in (1, 2, 3)),
+            scalar("tau_21", "", "tau_2 / tau_1"),
+            scalar("tau_32", "", "tau_3 / tau_2"),
+            scalar("pt_hat", "GeV", "pT of Pythia's hard 2 -> 2 process (0 for 2 -> 1)",
+                   required=False, minimum=0.0),
+        ),
+        published="LAGAN",
+    )  # fmt: skip
+
+
+JET_SCHEMA = _jet_schema()
+"""Jet images and jet observables in the LAGAN layout (arXiv:1701.05927), plus ``pt_hat``."""
+
+SCHEMAS: dict[str, Schema] = {s.name: s for s in (SHOWER_SCHEMA, JET_SCHEMA)}
 """Every schema by name, as recorded in the files' ``schema`` attribute."""
 
 

@@ -17,18 +17,15 @@ first use and reuses it, so a Dask worker pays the initialisation once.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-import os
-import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from fastshower._stdout import stdout_silenced
 from fastshower.detector import CALORIMETER, Calorimeter
 from fastshower.io import SHOWER_SCHEMA, Schema
 from fastshower.particles import canonical_name, pdg_code
@@ -198,25 +195,9 @@ _RUNNER: _Runner | None = None
 def _runner() -> _Runner:
     global _RUNNER
     if _RUNNER is None:
-        with _stdout_silenced():
+        with stdout_silenced():
             _RUNNER = _Runner(CALORIMETER)
     return _RUNNER
-
-
-@contextlib.contextmanager
-def _stdout_silenced() -> Iterator[None]:
-    """Hide Geant4's start-up banners and tables (G4cout goes to the C++ stdout); G4cerr, where
-    Geant4 reports warnings and errors, stays visible."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 class _Runner:
@@ -265,7 +246,7 @@ class _Runner:
         self._event = 0
         self._z0 = z0
         g4.HepRandom.setTheSeed(_geant4_seed(seed))
-        with _stdout_silenced():
+        with stdout_silenced():
             self.run_manager.BeamOn(n)
         if self._event != n:
             raise RuntimeError(f"Geant4 processed {self._event} of {n} events")

@@ -1,0 +1,1 @@
+"""Physics observables of showers and jets, as pure functions of arrays."""
