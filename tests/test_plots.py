@@ -1,4 +1,4 @@
-"""Shower plots and the demo, on a tiny real Geant4 sample (about a second to simulate)."""
+"""Shower and jet plots and the demo, on tiny real Geant4 and Pythia samples."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastshower.evaluate.plots import (
     plot_layer_energy_vs_incident,
     plot_shower_observables,
 )
-from fastshower.io import read_showers
+from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 from fastshower.simulate.calo import CaloSettings, simulate_showers
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -75,16 +75,31 @@ def test_demo_chunks() -> None:
 
 
 def test_run_demo(tmp_path: Path) -> None:
-    paths = run_demo(tmp_path, n_events=4, workers=0, progress=False)
+    paths = run_demo(tmp_path, n_events=4, workers=0, n_jets=4, progress=False)
     assert all(p.is_file() and p.parent == tmp_path for p in paths)
     h5 = [p for p in paths if p.suffix == ".h5"]
     pngs = [p for p in paths if p.suffix == ".png"]
-    assert len(h5) == 1 and len(pngs) == 3
+    assert len(h5) == 3 and len(pngs) == 5
     assert all(is_png(p) for p in pngs)
+    assert {p.name for p in h5[1:]} == {"jets-w-demo-4-seed1.h5", "jets-qcd-demo-4-seed1.h5"}
+    assert {len(read_dataset(p, JET_SCHEMA)) for p in h5[1:]} == {4}
     data = read_showers(h5[0])
     assert len(data) == 4 and data.provenance["particle_name"] == "e+"
     assert np.all((data["energy"] >= 1.0) & (data["energy"] <= 100.0))
     # a rerun reuses the finished sample instead of simulating again
     mtime = h5[0].stat().st_mtime_ns
-    assert run_demo(tmp_path, n_events=4, workers=0, progress=False) == paths
+    assert run_demo(tmp_path, n_events=4, workers=0, n_jets=4, progress=False) == paths
     assert h5[0].stat().st_mtime_ns == mtime
+
+
+def test_jet_plots_write_png(tmp_path: Path) -> None:
+    from fastshower.evaluate.jet_plots import plot_average_jet_images, plot_jet_observables
+
+    rng = np.random.default_rng(0)
+    images = rng.exponential(1.0, (10, 25, 25)) * (rng.uniform(size=(10, 25, 25)) < 0.1)
+    sample = {"image": images, "jet_mass": rng.uniform(0, 150, 10), "tau_21": rng.uniform(size=10)}
+    samples = {"a": sample, "b": {k: v[:5] for k, v in sample.items()}}
+    assert is_png(plot_average_jet_images(samples, tmp_path / "images.png"))
+    assert is_png(plot_jet_observables(samples, tmp_path / "observables.png"))
+    with pytest.raises(ValueError, match="no images"):
+        plot_average_jet_images({"empty": {"image": np.zeros((0, 25, 25))}}, tmp_path / "x.png")

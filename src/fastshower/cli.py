@@ -245,19 +245,22 @@ def simulate_jets(
     help="Folder for the demo's data and plots.",
 )
 @click.option("--events", type=int, default=100, show_default=True, help="e+ showers to simulate.")
+@click.option("--jets", type=int, default=200, show_default=True, help="W and QCD jets, each.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [all cores].")
-def demo(out: Path, events: int, workers: int | None) -> None:
-    """Simulate a small e+ sample with Geant4 and plot it: real showers within minutes."""
+def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
+    """Simulate small e+ and W/QCD jet samples and plot them: real physics within minutes."""
     from fastshower.demo import run_demo
 
     if events <= 0:
         _fail(f"--events {events}: must be positive")
+    if jets <= 0:
+        _fail(f"--jets {jets}: must be positive")
     out = out.expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         _fail(f"--out {out}: cannot create the folder ({error.strerror})")
-    for path in run_demo(out, n_events=events, workers=workers):
+    for path in run_demo(out, n_events=events, workers=workers, n_jets=jets):
         click.echo(f"wrote {path}")
 
 

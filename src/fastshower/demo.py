@@ -1,9 +1,10 @@
-"""The first thing to run: real Geant4 e+ showers and their plots, within minutes.
+"""The first thing to run: real Geant4 e+ showers, real Pythia jets and their plots, in minutes.
 
 ``fastshower demo`` calls ``run_demo``: it simulates a small sample of positrons, uniform in
 1-100 GeV (CaloGAN's range), with the same resumable production as ``fastshower simulate calo``,
 reads the file back the way any user would, and writes the standard shower plots next to it.
-At about 0.9 s per shower per core, the default 100 showers take one to two minutes on 2 cores.
+At about 0.9 s per shower per core, the default 100 showers take one to two minutes on 2 cores;
+200 W and 200 QCD jets (Pythia 8 + FastJet, ``fastshower.simulate.jets``) take about a minute more.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastshower.evaluate.plots import (
     plot_layer_energy_vs_incident,
     plot_shower_observables,
 )
-from fastshower.io import read_showers
+from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 from fastshower.simulate.calo import CaloJob, CaloSettings
 from fastshower.simulate.production import DEFAULT_CHUNK_SIZE, produce
 
@@ -39,18 +40,29 @@ def run_demo(
     workers: int | None = None,
     seed: int = 1,
     *,
+    n_jets: int = 200,
     progress: bool = True,
 ) -> list[Path]:
-    """Simulate ``n_events`` e+ showers into the folder ``out`` and plot them.
+    """Simulate ``n_events`` e+ showers and ``n_jets`` W and QCD jets into the folder ``out``,
+    and plot them.
 
-    Returns the written files: the HDF5 sample, then the plots (PNG). The sample's name holds
-    the event count and seed, so rerunning the same demo reuses the finished file (or resumes
-    an interrupted one) and a demo of another size does not clash with it. ``workers`` is the
+    Returns the written files: each HDF5 sample, then its plots (PNG). A sample's name holds
+    its size and seed, so rerunning the same demo reuses the finished files (or resumes
+    interrupted ones) and a demo of another size does not clash with them. ``workers`` is the
     number of local processes (default: one per core; 0 runs in this process, without dask).
-    Prints nothing but the production's progress bar (``progress=False`` hides it).
+    Prints nothing but the productions' progress bars (``progress=False`` hides them).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    return [
+        *_shower_demo(out, n_events, workers, seed, progress),
+        *_jet_demo(out, n_jets, workers, seed, progress),
+    ]
+
+
+def _shower_demo(
+    out: Path, n_events: int, workers: int | None, seed: int, progress: bool
+) -> list[Path]:
     sample = produce(
         CaloJob(DEMO_SETTINGS),
         out / f"eplus-demo-{n_events}ev-seed{seed}.h5",
@@ -68,4 +80,29 @@ def run_demo(
         plot_average_shower(arrays, out / "eplus-average-shower.png", label=label),
         plot_layer_energy_vs_incident(arrays, out / "eplus-energy-response.png", label=label),
         plot_shower_observables(arrays, out / "eplus-shower-observables.png", label=label),
+    ]
+
+
+def _jet_demo(out: Path, n_jets: int, workers: int | None, seed: int, progress: bool) -> list[Path]:
+    """W' -> WZ and QCD jets in LAGAN's window, their average images, mass and tau_21."""
+    from fastshower.evaluate.jet_plots import plot_average_jet_images, plot_jet_observables
+    from fastshower.simulate.jets import JetJob, JetSettings
+
+    files, samples = [], {}
+    for process, label in (("w", "W jets"), ("qcd", "QCD jets")):
+        sample = produce(
+            JetJob(JetSettings(process)),
+            out / f"jets-{process}-demo-{n_jets}-seed{seed}.h5",
+            n_events=n_jets,
+            seed=seed,
+            chunk_size=demo_chunk_size(n_jets),
+            workers=workers,
+            progress=progress,
+        )
+        files.append(sample)
+        samples[f"Pythia 8 {label}"] = read_dataset(sample, JET_SCHEMA).arrays
+    return [
+        *files,
+        plot_average_jet_images(samples, out / "jets-average-images.png"),
+        plot_jet_observables(samples, out / "jets-mass-tau21.png"),
     ]

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import hist
-import matplotlib.style
 import mplhep
 import numpy as np
 from matplotlib import colormaps
@@ -30,6 +28,9 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from fastshower.detector import CALORIMETER
+from fastshower.evaluate.figures import REFERENCE_COLOUR
+from fastshower.evaluate.figures import save as _save
+from fastshower.evaluate.figures import style as _style
 
 __all__ = [
     "plot_average_shower",
@@ -37,27 +38,7 @@ __all__ = [
     "plot_shower_observables",
 ]
 
-REFERENCE_COLOUR = "black"
-"""Geant4, the reference, is drawn in black; generated samples get colours."""
-_DPI = 150
-_STYLE_OVERRIDES = {
-    # ROOT style is made for one 10x10 inch panel at 26 pt; these figures have several panels.
-    "font.size": 15,
-    "legend.frameon": False,
-    "savefig.dpi": _DPI,
-}
 _LOG_DECADES = 6  # colour range of the average shower: the tails, not the noise floor
-
-
-def _style() -> AbstractContextManager[None]:
-    """The mplhep ROOT look, for the duration of one plot only."""
-    return matplotlib.style.context([mplhep.style.ROOT, _STYLE_OVERRIDES])
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=_DPI)
-    return path
 
 
 def _layer_cells(arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
