@@ -198,7 +198,14 @@ def simulate_calo(
 @click.option(
     "--pthat",
     default=None,
-    help="QCD only: Pythia's pT-hat range LOW:HIGH in GeV [200:400; LAGAN used 100:500].",
+    help="QCD only: Pythia's pT-hat range LOW:HIGH in GeV [LAGAN's 100:500].",
+)
+@click.option(
+    "--parton-veto",
+    type=float,
+    default=None,
+    help="QCD only: drop events whose parton-level jet is below this pT (GeV) once the shower "
+    "reaches 20 GeV [200; 0: off].",
 )
 @click.option(
     "--preprocessing",
@@ -213,6 +220,7 @@ def simulate_jets(
     pt_window: str,
     mass_window: str | None,
     pthat: str | None,
+    parton_veto: float | None,
     preprocessing: str,
     **production: Any,
 ) -> None:
@@ -229,6 +237,7 @@ def simulate_jets(
             pt_window_gev=_window("--pt-window", pt_window),
             mass_window_gev=_window("--mass-window", mass_window) if mass_window else None,
             pthat_window_gev=_window("--pthat", pthat) if pthat else None,
+            parton_veto_gev=parton_veto,
         )
     except ValueError as error:
         _fail(str(error))
