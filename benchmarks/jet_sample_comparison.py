@@ -12,6 +12,7 @@ the peak, with each pixel's standard error). A mass window can be applied to bot
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -68,7 +69,7 @@ def main() -> None:
     if args.plots:
         from fastshower.evaluate.jet_plots import plot_average_jet_images, plot_jet_observables
 
-        named = {f"{label} ({path})": samples[label] for label, path in
+        named = {f"{label}: {Path(path).name}": samples[label] for label, path in
                  (("reference", args.reference), ("test", args.test))}  # fmt: skip
         print(plot_average_jet_images(named, f"{args.plots}-images.png"))
         print(plot_jet_observables(named, f"{args.plots}-observables.png"))
