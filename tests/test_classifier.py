@@ -1,0 +1,99 @@
+"""The classifier test: its pieces on known cases, then on real Geant4 showers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastshower.evaluate.classifier import (
+    MIN_EVENTS,
+    ClassifierConfig,
+    auc,
+    classifier_test,
+    image_features,
+    isotonic_fit,
+    shower_features,
+)
+from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+N_SHOWERS = 300
+FAST = ClassifierConfig(hidden=(128, 128), epochs=25, batch_size=100, learning_rate=1e-3, seed=1)
+
+
+def test_auc_known_cases() -> None:
+    assert auc([2.0, 3.0], [0.0, 1.0]) == 1.0
+    assert auc([0.0, 1.0], [2.0, 3.0]) == 0.0
+    assert auc([1.0, 1.0], [1.0, 1.0]) == 0.5  # ties count half
+    assert auc([0.0, 2.0], [1.0]) == 0.5
+    with pytest.raises(ValueError, match="at least one event of each class"):
+        auc([], [1.0])
+
+
+def test_isotonic_fit_pools_violators() -> None:
+    calibrate = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0]))
+    np.testing.assert_allclose(calibrate([0.1, 0.2, 0.3, 0.4]), [0.0, 0.5, 0.5, 1.0])
+    values = calibrate(np.linspace(0, 1, 11))
+    assert (np.diff(values) >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def two_samples() -> tuple[dict, dict]:
+    """Two independent Geant4 samples: 2 GeV positrons, seeds 1 and 2."""
+    settings = CaloSettings("e+", (2.0, 2.0))
+    return simulate_showers(settings, N_SHOWERS, seed=1), simulate_showers(settings, N_SHOWERS, 2)
+
+
+def test_features_layout(two_samples: tuple[dict, dict]) -> None:
+    a, _ = two_samples
+    plain, normalized = shower_features(a), shower_features(a, normalized=True)
+    assert plain.shape == normalized.shape == (N_SHOWERS, 504 + 1 + 3)
+    shares = normalized[:, :288].sum(axis=1)  # layer 0's cells as shares of its energy
+    np.testing.assert_allclose(shares[shares > 0], 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"layer_1 has shape \(300, 12, 13\)"):
+        shower_features({**a, "layer_1": np.zeros((N_SHOWERS, 12, 13))})
+    with pytest.raises(ValueError, match="non-finite"):
+        shower_features({**a, "energy": np.full((N_SHOWERS, 1), np.nan)})
+    assert image_features(np.zeros((3, 25, 25))).shape == (3, 625)
+
+
+def test_independent_geant4_samples_are_indistinguishable(two_samples: tuple[dict, dict]) -> None:
+    """300 + 300 showers leave 120 in the test split: the AUC's statistical error is about 0.05,
+    so two samples of the same physics must land within 0.5 +- 0.15 (3 sigma)."""
+    a, b = two_samples
+    result = classifier_test(shower_features(a), shower_features(b), FAST)
+    assert result.n_test == 120 and 0.04 < result.auc_uncertainty < 0.06
+    assert abs(result.auc - 0.5) < 0.15, result.summary()
+    assert result.jsd < 0.1
+    again = classifier_test(shower_features(a), shower_features(b), FAST)
+    assert again.auc == result.auc  # seeded
+
+
+def test_scaled_layer_is_caught(two_samples: tuple[dict, dict]) -> None:
+    """Layer 1's cells scaled by 1.5. (At 2 GeV layer 1's energy fluctuates by 22% from shower
+    to shower, so a 1.1 scale is half a standard deviation: no classifier can separate it well
+    from 300 showers; benchmarks/classifier_speed.py measures that case on 10k showers.)"""
+    a, b = two_samples
+    assert 0.15 < b["layer_1"].sum(axis=(1, 2)).std() / b["layer_1"].sum(axis=(1, 2)).mean() < 0.3
+    scaled = {**b, "layer_1": b["layer_1"] * 1.5}
+    result = classifier_test(shower_features(a), shower_features(scaled), FAST)
+    assert result.auc > 0.75, result.summary()
+
+
+def test_moved_shower_core_is_caught_by_the_normalized_variant(
+    two_samples: tuple[dict, dict],
+) -> None:
+    """The normalized variant sees shapes: layer 1's cells moved by one cell (40 mm) along x,
+    layer energies untouched."""
+    a, b = two_samples
+    moved = {**b, "layer_1": np.roll(b["layer_1"], 1, axis=1)}
+    result = classifier_test(
+        shower_features(a, normalized=True), shower_features(moved, normalized=True), FAST
+    )
+    assert result.auc > 0.9, result.summary()
+
+
+def test_too_few_or_mismatched_events_are_refused() -> None:
+    with pytest.raises(ValueError, match=f"at least {MIN_EVENTS} events per sample"):
+        classifier_test(np.zeros((50, 3)), np.zeros((500, 3)))
+    with pytest.raises(ValueError, match="same d"):
+        classifier_test(np.zeros((200, 3)), np.zeros((200, 4)))
