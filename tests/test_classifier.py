@@ -71,7 +71,7 @@ def test_independent_geant4_samples_are_indistinguishable(two_samples: tuple[dic
 def test_scaled_layer_is_caught(two_samples: tuple[dict, dict]) -> None:
     """Layer 1's cells scaled by 1.5. (At 2 GeV layer 1's energy fluctuates by 22% from shower
     to shower, so a 1.1 scale is half a standard deviation: no classifier can separate it well
-    from 300 showers; benchmarks/classifier_speed.py measures that case on 10k showers.)"""
+    from 300 showers; benchmarks/classifier_speed.py measures it on the 10k reference set.)"""
     a, b = two_samples
     assert 0.15 < b["layer_1"].sum(axis=(1, 2)).std() / b["layer_1"].sum(axis=(1, 2)).mean() < 0.3
     scaled = {**b, "layer_1": b["layer_1"] * 1.5}
