@@ -273,5 +273,64 @@ def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
         click.echo(f"wrote {path}")
 
 
+@main.command("evaluate")
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Reference sample (Geant4 showers or Pythia jet images), HDF5.",
+)
+@click.option(
+    "--candidate",
+    "candidates",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Sample to judge against the reference; repeat for several.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for report.html, metrics.json and figures/.",
+)
+@click.option("--epochs", type=int, default=None, help="Classifier training epochs [30].")
+@click.option("--max-events", type=int, default=None, help="Use only the first N events of each.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Classifier, bootstraps.")
+def evaluate_command(
+    reference: Path,
+    candidates: tuple[Path, ...],
+    out: Path,
+    epochs: int | None,
+    max_events: int | None,
+    seed: int,
+) -> None:
+    """Compare candidate samples with a reference: classifier AUCs, distances and plots in a
+    self-contained HTML report, and every number in metrics.json."""
+    from fastshower.evaluate.classifier import ClassifierConfig
+    from fastshower.evaluate.report import evaluate
+
+    if epochs is not None and epochs <= 0:
+        _fail(f"--epochs {epochs}: must be positive")
+    if max_events is not None and max_events <= 0:
+        _fail(f"--max-events {max_events}: must be positive")
+    if seed < 0:
+        _fail(f"--seed {seed}: must be 0 or more")
+    out = out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file: give a folder")
+    config = ClassifierConfig() if epochs is None else ClassifierConfig(epochs=epochs)
+    try:
+        report = evaluate(
+            reference, list(candidates), out, config=config, max_events=max_events, seed=seed
+        )
+    except ValueError as error:  # DatasetError included: bad, incompatible or too small files
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"--out {out}: cannot write the report ({error.strerror or error})")
+    click.echo(f"wrote {report}")
+    click.echo(f"wrote {report.parent / 'metrics.json'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,639 @@
+"""Reference-versus-candidate plots: the figures of ``fastshower evaluate``'s report.
+
+Every figure compares one reference sample (Geant4, Pythia: drawn in black, a grey-filled
+histogram under a black step) with one or more candidate samples (generators: coloured steps,
+one colour per candidate in every figure), and most panels carry a ratio panel (candidate /
+reference) below. Histograms are ``hist.Hist`` objects normalised to the fraction of each
+sample's events, with their statistical errors, drawn with ``mplhep.histplot``; their bins span
+the reference's range (less its extreme 0.5% on either side), so a candidate that leaks out of
+it shows up as a missing fraction.
+
+Inputs are plain mappings: observables as ``name -> 1-D array`` (``shower_observables``,
+``image_observables``), showers and jets in the dataset layout of ``fastshower.io``, classifier
+results as ``fastshower.evaluate.classifier.ClassifierResult``. Candidates are mappings
+``label -> data``; ``colours`` maps the same labels to colours (``candidate_colours``).
+Figures are ``matplotlib.figure.Figure`` objects, never pyplot state, in the house style of
+``fastshower.evaluate.figures``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import hist
+import matplotlib
+import mplhep
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm, SymLogNorm
+from matplotlib.figure import Figure
+
+from fastshower.detector import CALORIMETER
+from fastshower.evaluate.figures import REFERENCE_COLOUR, save, style
+from fastshower.observables.jets import IMAGE_GRID
+
+__all__ = [
+    "CANDIDATE_COLOURS",
+    "JET_CLASSES",
+    "candidate_colours",
+    "jet_class_observables",
+    "plot_average_jet_image_comparison",
+    "plot_average_shower_comparison",
+    "plot_classifier_comparison",
+    "plot_jet_observable_comparison",
+    "plot_observable_comparison",
+    "plot_profile_comparison",
+    "roc_curve",
+]
+
+CANDIDATE_COLOURS = (
+    "tab:red",
+    "tab:blue",
+    "tab:green",
+    "tab:orange",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+)
+"""Colours of the candidates, in order (the reference is ``REFERENCE_COLOUR``)."""
+
+JET_CLASSES = {1: "W jets", 0: "QCD jets"}
+"""Value of the ``signal`` key -> name of the class."""
+
+_REFERENCE_FILL = "0.85"
+_RATIO_LIMITS = (0.0, 2.0)
+_TAIL = 0.005  # histogram ranges leave out this fraction of the reference on either side
+_RATIO_HEIGHT = 0.33  # of the main panel's
+_RATIO_GAP = 0.03
+_LOG_DECADES = 6  # colour range of average showers and images
+_RATIO_DECADE = 1  # average-shower ratio colours span 10^-1 to 10^1
+
+
+def _style() -> contextlib.AbstractContextManager[Any]:
+    """The house style without minor ticks: these figures have up to some 70 small panels,
+    where minor ticks add clutter and double the drawing time."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(style())
+    stack.enter_context(
+        matplotlib.rc_context({"xtick.minor.visible": False, "ytick.minor.visible": False})
+    )
+    return stack
+
+
+def candidate_colours(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per candidate label, in order (cycling after ``len(CANDIDATE_COLOURS)``)."""
+    return {label: CANDIDATE_COLOURS[i % len(CANDIDATE_COLOURS)] for i, label in enumerate(labels)}
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _colours(labels: Sequence[str], colours: Mapping[str, str] | None) -> dict[str, str]:
+    default = candidate_colours(labels)
+    return {label: (colours or {}).get(label, default[label]) for label in labels}
+
+
+# ---------------------------------------------------------------------------------------------
+# histograms of observables
+
+
+def _reference_axis(values: np.ndarray) -> hist.axis.Regular:
+    """About sqrt(N) bins (10 to 50) over the reference's range, less its most extreme
+    ``_TAIL`` on either side (a few far outliers would squeeze the bulk into a few bins); a
+    narrow range around a constant reference."""
+    n_bins = int(np.clip(round(np.sqrt(len(values))), 10, 50))
+    low, high = float(values.min()), float(values.max())
+    lo, hi = (float(q) for q in np.quantile(values, [_TAIL, 1.0 - _TAIL]))
+    pad = 0.05 * (hi - lo)
+    lo, hi = max(low, lo - pad), min(high, hi + pad)
+    if hi <= lo:
+        lo, hi = low, high
+    if hi <= lo:
+        half = max(0.05 * abs(lo), 0.5)
+        lo, hi = lo - half, hi + half
+    return hist.axis.Regular(n_bins, lo, np.nextafter(hi, np.inf))  # the maximum stays inside
+
+
+def _normalised(values: np.ndarray, axis: hist.axis.Regular) -> hist.Hist:
+    """Fractions of all events per bin (entries outside the axis count in the total)."""
+    h = hist.Hist(axis, storage=hist.storage.Weight())
+    h.fill(values, weight=np.full(len(values), 1.0 / max(len(values), 1)))
+    return h
+
+
+def _ratio(candidate: hist.Hist, reference: hist.Hist) -> tuple[np.ndarray, np.ndarray]:
+    """candidate / reference per bin and its error (both samples' errors); NaN where the
+    reference bin is empty."""
+    c, r = candidate.values(), reference.values()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r > 0, c / r, np.nan)
+        rel_c = np.where(c > 0, np.sqrt(candidate.variances()) / c, 0.0)
+        rel_r = np.where(r > 0, np.sqrt(reference.variances()) / r, 0.0)
+    return ratio, np.abs(ratio) * np.hypot(rel_c, rel_r)
+
+
+def _draw_reference(ax: Axes, h: hist.Hist, label: str) -> None:
+    mplhep.histplot(h, ax=ax, histtype="fill", color=_REFERENCE_FILL, flow="none")
+    mplhep.histplot(
+        h, ax=ax, histtype="step", yerr=True, color=REFERENCE_COLOUR, flow="none", label=label
+    )
+
+
+def _draw_ratio_points(
+    ax: Axes,
+    centres: np.ndarray,
+    ratio: np.ndarray,
+    error: np.ndarray,
+    colour: str,
+    half_widths: np.ndarray | None = None,
+) -> None:
+    ok = np.isfinite(ratio)
+    xerr = None if half_widths is None else half_widths[ok]
+    ax.errorbar(
+        centres[ok], ratio[ok], yerr=error[ok], xerr=xerr, fmt="o", ms=3, lw=1, color=colour
+    )
+
+
+def _style_ratio_axis(ax: Axes, xlabel: str, limits: tuple[float, float] = _RATIO_LIMITS) -> None:
+    ax.axhline(1.0, color=REFERENCE_COLOUR, lw=1, ls="--")
+    lo, hi = limits
+    ax.set_ylim(lo, hi)
+    ax.set_yticks([lo + (hi - lo) / 4, (lo + hi) / 2, hi - (hi - lo) / 4])  # clear of the edges
+    ax.set_ylabel("Cand./ref.", fontsize="small")
+    ax.set_xlabel(xlabel)
+
+
+def _panel_pair(fig: Figure, cell: Any) -> tuple[Axes, Axes]:
+    """A main panel and a ratio panel a third its height just below it, sharing x, in one grid
+    cell. The ratio panel is an inset of the main one, so the layout keeps the two together
+    (as separate subplots, constrained layout would leave room between them for the tick
+    labels at their edges)."""
+    main = fig.add_subplot(cell)
+    ratio = main.inset_axes((0.0, -_RATIO_HEIGHT - _RATIO_GAP, 1.0, _RATIO_HEIGHT), sharex=main)
+    main.tick_params(labelbottom=False)
+    return main, ratio
+
+
+def _grid(fig: Figure, n_panels: int, n_cols: int) -> list[Any]:
+    n_cols = max(1, min(n_cols, n_panels))
+    n_rows = -(-n_panels // n_cols)
+    grid = fig.add_gridspec(n_rows, n_cols)
+    return [grid[k // n_cols, k % n_cols] for k in range(n_panels)]
+
+
+def plot_observable_comparison(
+    reference: Mapping[str, np.ndarray],
+    candidates: Mapping[str, Mapping[str, np.ndarray]],
+    keys: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    axis_labels: Mapping[str, str] | None = None,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+    n_cols: int = 3,
+    title: str | None = None,
+    ylabel: str = "Fraction of events",
+) -> Path:
+    """Normalised distributions of ``keys``, one panel each with a ratio panel below.
+
+    Bins span the reference's range, less its extreme 0.5% on either side (about sqrt(N) bins,
+    10 to 50); entries outside count in the fractions but are not drawn. A candidate lacking a
+    key (or with no value) is left out of that panel, and a key the reference lacks is skipped.
+    """
+    keys = [k for k in keys if k in reference and len(reference[k])]
+    if not keys:
+        raise ValueError("none of the requested observables is in the reference")
+    colour_of = _colours(list(candidates), colours)
+    axis_labels = axis_labels or {}
+    with _style():
+        n = min(n_cols, len(keys))
+        fig = Figure(figsize=(5.8 * n, 5.6 * -(-len(keys) // n)), layout="constrained")
+        for cell, key in zip(_grid(fig, len(keys), n_cols), keys, strict=True):
+            main, ratio_ax = _panel_pair(fig, cell)
+            ref_values = np.asarray(reference[key], dtype=np.float64).reshape(-1)
+            axis = _reference_axis(ref_values)
+            ref_h = _normalised(ref_values, axis)
+            _draw_reference(main, ref_h, f"{reference_label} ({len(ref_values)})")
+            for label, sample in candidates.items():
+                if key not in sample or not len(sample[key]):
+                    continue
+                values = np.asarray(sample[key], dtype=np.float64).reshape(-1)
+                h = _normalised(values, axis)
+                mplhep.histplot(
+                    h,
+                    ax=main,
+                    histtype="step",
+                    yerr=True,
+                    color=colour_of[label],
+                    flow="none",
+                    label=f"{label} ({len(values)})",
+                )
+                ratio, error = _ratio(h, ref_h)
+                _draw_ratio_points(ratio_ax, axis.centers, ratio, error, colour_of[label])
+            main.set_xlabel("")  # mplhep names it after the hist axis; the ratio axis has it
+            main.set_ylabel(ylabel, fontsize="small")
+            main.set_ylim(0, main.get_ylim()[1] * 1.35)  # room for the legend
+            main.set_xlim(axis.edges[0], axis.edges[-1])
+            main.legend(loc="upper right", fontsize="x-small")
+            _style_ratio_axis(ratio_ax, axis_labels.get(key, key))
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# profiles against the incident energy
+
+
+def _energy_edges(incident: np.ndarray) -> np.ndarray:
+    """About sqrt(N) equal bins (at most 20) over the reference's incident energies."""
+    n_bins = int(np.clip(round(np.sqrt(len(incident))), 1, 20))
+    lo, hi = float(incident.min()), float(incident.max())
+    if hi <= lo:  # a fixed-energy sample: one bin around it
+        half = max(0.05 * lo, 0.05)
+        lo, hi = lo - half, hi + half
+    return np.linspace(lo, np.nextafter(hi, np.inf), n_bins + 1)
+
+
+def _profile(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of y per bin of x and its standard error; NaN for bins with fewer than 2 events."""
+    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Mean()).fill(x, sample=y)
+    ok = h.counts() >= 2
+    means = np.where(ok, h.values(), np.nan)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(ok, np.sqrt(h.variances()), np.nan)
+    return means, errors
+
+
+def plot_profile_comparison(
+    reference: Mapping[str, np.ndarray],
+    candidates: Mapping[str, Mapping[str, np.ndarray]],
+    keys: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    x_key: str = "incident_energy",
+    x_label: str = "Incident energy [GeV]",
+    axis_labels: Mapping[str, str] | None = None,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+    n_cols: int = 3,
+    title: str | None = None,
+) -> Path:
+    """Mean of each observable (± its standard error) in bins of ``x_key`` (the incident
+    energy), with the ratio of the means (candidate / reference) below.
+
+    Bins (about sqrt(N), at most 20) span the reference's ``x_key`` range; bins with fewer than
+    two events of a sample show no point for it.
+    """
+    keys = [k for k in keys if k in reference]
+    if not keys or x_key not in reference:
+        raise ValueError(f"the reference needs {x_key!r} and at least one of {list(keys)}")
+    colour_of = _colours(list(candidates), colours)
+    axis_labels = axis_labels or {}
+    edges = _energy_edges(np.asarray(reference[x_key], dtype=np.float64))
+    centres, half_widths = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
+    with _style():
+        n = min(n_cols, len(keys))
+        fig = Figure(figsize=(5.8 * n, 5.6 * -(-len(keys) // n)), layout="constrained")
+        for cell, key in zip(_grid(fig, len(keys), n_cols), keys, strict=True):
+            main, ratio_ax = _panel_pair(fig, cell)
+            samples = {reference_label: reference, **candidates}
+            profiles = {}
+            for label, sample in samples.items():
+                if key not in sample or x_key not in sample:
+                    continue
+                x = np.asarray(sample[x_key], dtype=np.float64).reshape(-1)
+                profiles[label] = _profile(x, np.asarray(sample[key], np.float64), edges)
+            ref_mean, ref_error = profiles[reference_label]
+            main.errorbar(
+                centres,
+                ref_mean,
+                yerr=ref_error,
+                xerr=half_widths,
+                fmt="s",
+                ms=6,
+                color=REFERENCE_COLOUR,
+                label=reference_label,
+            )
+            for k, label in enumerate(candidates):
+                if label not in profiles:
+                    continue
+                # side by side in the bin, right of the reference, so that the errors stay visible
+                x = centres + 0.6 * half_widths * (k + 1) / len(candidates)
+                mean, error = profiles[label]
+                main.errorbar(
+                    x, mean, yerr=error, fmt="o", ms=5, color=colour_of[label], label=label
+                )
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(ref_mean != 0, mean / ref_mean, np.nan)
+                    error = np.abs(ratio) * np.hypot(error / mean, ref_error / ref_mean)
+                _draw_ratio_points(ratio_ax, x, ratio, error, colour_of[label])
+            main.set_title(_capitalised(axis_labels.get(key, key)), fontsize="small")
+            main.set_ylabel("Mean per bin ± s.e.", fontsize="small")
+            main.set_xlim(edges[0], edges[-1])
+            main.legend(loc="best", fontsize="x-small")
+            _style_ratio_axis(ratio_ax, x_label, (0.5, 1.5))  # means vary less than bins do
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# average showers
+
+
+def plot_average_shower_comparison(
+    reference: Mapping[str, np.ndarray],
+    candidates: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+) -> Path:
+    """Mean cell energy of every layer (one column per layer) for the reference and each
+    candidate (one row each, one shared log colour scale in MeV), then one row per candidate
+    with the ratio of its mean cells to the reference's (log scale 1/10 to 10, white = equal;
+    cells empty in either sample are left out).
+
+    As ``plots.plot_average_shower``: panels in mm over the same 480 mm square, equal aspect.
+    """
+    samples = {reference_label: reference, **candidates}
+    colour_of = {reference_label: REFERENCE_COLOUR, **_colours(list(candidates), colours)}
+    means = {
+        label: [np.asarray(s[layer.key], np.float64).mean(axis=0) for layer in CALORIMETER.layers]
+        for label, s in samples.items()
+    }
+    positive = np.concatenate([m[m > 0] for ms in means.values() for m in ms])
+    vmax = float(positive.max()) if positive.size else 1.0
+    vmin = max(float(positive.min()), vmax * 10.0**-_LOG_DECADES) if positive.size else vmax / 10
+    energy_norm = LogNorm(vmin=vmin, vmax=vmax)
+    ratio_norm = LogNorm(vmin=10.0**-_RATIO_DECADE, vmax=10.0**_RATIO_DECADE)
+    energy_cmap = colormaps["viridis"].with_extremes(bad="white")
+    ratio_cmap = colormaps["RdBu_r"].with_extremes(bad="white")
+    n_layers = len(CALORIMETER.layers)
+    rows = [(label, False) for label in samples] + [(label, True) for label in candidates]
+    with _style():
+        fig = Figure(figsize=(5.2 * n_layers + 2.2, 4.9 * len(rows)), layout="constrained")
+        axes = np.atleast_2d(fig.subplots(len(rows), n_layers, sharex=True, sharey=True))
+        energy_mesh = ratio_mesh = None
+        for row, (label, is_ratio) in zip(axes, rows, strict=True):
+            for ax, layer, mean in zip(row, CALORIMETER.layers, means[label], strict=True):
+                if is_ratio:
+                    ref = means[reference_label][layer.index]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        shown = np.ma.masked_invalid(
+                            np.where((ref > 0) & (mean > 0), mean / ref, np.nan)
+                        )
+                    norm, cmap = ratio_norm, ratio_cmap
+                    what = f"{label} / reference"
+                else:
+                    shown = np.ma.masked_less_equal(mean, 0)
+                    norm, cmap = energy_norm, energy_cmap
+                    what = f"{label}: mean {mean.sum() / 1000:.3g} GeV"
+                mesh = ax.pcolormesh(
+                    layer.x_edges_mm, layer.y_edges_mm, shown.T, norm=norm, cmap=cmap
+                )
+                if is_ratio:
+                    ratio_mesh = mesh
+                else:
+                    energy_mesh = mesh
+                ax.set_aspect("equal")
+                ax.set_title(
+                    f"Layer {layer.index} — {what}", fontsize="x-small", color=colour_of[label]
+                )
+            row[0].set_ylabel("y [mm]")
+        for ax in axes[-1]:
+            ax.set_xlabel("x [mm]")
+        n_plain = len(samples)
+        fig.colorbar(
+            energy_mesh,
+            ax=axes[:n_plain].ravel().tolist(),
+            extend="min",
+            shrink=0.9,
+            label="Mean cell energy [MeV]",
+        )
+        fig.colorbar(
+            ratio_mesh,
+            ax=axes[n_plain:].ravel().tolist(),
+            extend="both",
+            shrink=0.9,
+            label="Candidate / reference",
+        )
+        counts = ", ".join(
+            f"{label}: {len(s[CALORIMETER.layers[0].key])}" for label, s in samples.items()
+        )
+        fig.suptitle(f"Average showers ({counts} showers)", fontsize="medium")
+        return save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# classifier
+
+
+def roc_curve(reference_scores: np.ndarray, candidate_scores: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(candidate efficiency, reference efficiency) of a cut ``score >= t``, over every
+    threshold t from above the highest score (0, 0) down to the lowest (1, 1).
+
+    The reference is the positive class, as in ``classifier_test``.
+    """
+    ref = np.sort(np.asarray(reference_scores, dtype=np.float64))
+    cand = np.sort(np.asarray(candidate_scores, dtype=np.float64))
+    thresholds = np.unique(np.concatenate([ref, cand]))[::-1]
+    tpr = 1.0 - np.searchsorted(ref, thresholds, side="left") / max(len(ref), 1)
+    fpr = 1.0 - np.searchsorted(cand, thresholds, side="left") / max(len(cand), 1)
+    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
+def plot_classifier_comparison(
+    results: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+    title: str | None = None,
+    n_cols: int = 3,
+) -> Path:
+    """For each candidate (a ``ClassifierResult``), the classifier's scores on the test split
+    for the reference (black) and the candidate (its colour); a last panel with every
+    candidate's ROC curve and AUC. Identical samples give overlapping scores around 0.5 and an
+    ROC curve on the diagonal."""
+    if not results:
+        raise ValueError("no classifier results to plot")
+    colour_of = _colours(list(results), colours)
+    score_axis = hist.axis.Regular(25, 0.0, 1.0 + 1e-9)
+    n_panels = len(results) + 1
+    with _style():
+        n = min(n_cols, n_panels)
+        fig = Figure(figsize=(5.8 * n, 5.2 * -(-n_panels // n)), layout="constrained")
+        cells = _grid(fig, n_panels, n_cols)
+        for cell, (label, result) in zip(cells, results.items(), strict=False):
+            ax = fig.add_subplot(cell)
+            ref_h = _normalised(np.asarray(result.reference_scores), score_axis)
+            _draw_reference(ax, ref_h, f"{reference_label} ({len(result.reference_scores)})")
+            h = _normalised(np.asarray(result.candidate_scores), score_axis)
+            mplhep.histplot(
+                h,
+                ax=ax,
+                histtype="step",
+                yerr=True,
+                color=colour_of[label],
+                flow="none",
+                label=f"{label} ({len(result.candidate_scores)})",
+            )
+            ax.set_xlabel("Classifier score (1 = reference-like)", fontsize="small")
+            ax.set_ylabel("Fraction of test events", fontsize="small")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
+            ax.set_title(
+                f"{label}: AUC {result.auc:.3f} ± {result.auc_uncertainty:.3f}",
+                fontsize="small",
+                color=colour_of[label],
+            )
+            ax.legend(loc="upper left", fontsize="x-small")
+        roc = fig.add_subplot(cells[-1])
+        roc.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="no separation (AUC 0.5)")
+        for label, result in results.items():
+            fpr, tpr = roc_curve(result.reference_scores, result.candidate_scores)
+            roc.plot(fpr, tpr, color=colour_of[label], lw=2, label=f"{label}: AUC {result.auc:.3f}")
+        roc.set(xlim=(0, 1), ylim=(0, 1.02), aspect="equal")
+        roc.set_xlabel("Candidate events passing the cut", fontsize="small")
+        roc.set_ylabel("Reference events passing the cut", fontsize="small")
+        roc.set_title("ROC curves (test split)", fontsize="small")
+        roc.legend(loc="lower right", fontsize="x-small")
+        if title:
+            fig.suptitle(title)
+        return save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# jet images
+
+
+def _class_means(arrays: Mapping[str, np.ndarray]) -> dict[int, np.ndarray | None]:
+    images = np.asarray(arrays["image"], dtype=np.float64)
+    signal = np.asarray(arrays["signal"]).reshape(-1)
+    return {
+        c: images[signal == c].mean(axis=0) if np.any(signal == c) else None for c in JET_CLASSES
+    }
+
+
+def plot_average_jet_image_comparison(
+    reference: Mapping[str, np.ndarray],
+    candidates: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+) -> Path:
+    """One row per sample (reference first): the average image of W jets and of QCD jets
+    (``signal`` 1 and 0; pixel pT, one shared log colour scale) and their difference W − QCD
+    (symmetric log scale: red where W jets put more pT, blue where QCD jets do)."""
+    samples = {reference_label: reference, **candidates}
+    colour_of = {reference_label: REFERENCE_COLOUR, **_colours(list(candidates), colours)}
+    means = {label: _class_means(s) for label, s in samples.items()}
+    tops = [m.max() for ms in means.values() for m in ms.values() if m is not None and m.size]
+    top = max([t for t in tops if t > 0], default=1.0)
+    norm = LogNorm(vmin=top * 10.0**-_LOG_DECADES, vmax=top)
+    diff_norm = SymLogNorm(linthresh=top * 1e-3, vmin=-top, vmax=top, base=10)
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    h = IMAGE_GRID.half_width
+    extent = (-h, h, -h, h)
+    with _style():
+        fig = Figure(figsize=(19, 5.4 * len(samples)), layout="constrained")
+        axes = np.atleast_2d(fig.subplots(len(samples), 3, sharex=True, sharey=True))
+        mesh = diff_mesh = None
+        for row, (label, class_means) in zip(axes, means.items(), strict=True):
+            for ax, (c, name) in zip(row[:2], JET_CLASSES.items(), strict=True):
+                mean = class_means[c]
+                if mean is None:
+                    ax.text(0, 0, f"no {name}", ha="center", va="center")
+                    continue
+                shown = np.ma.masked_less_equal(mean, 0)
+                mesh = ax.imshow(shown, extent=extent, norm=norm, cmap=cmap)
+                ax.set_title(f"{label}: {name}", fontsize="x-small", color=colour_of[label])
+            w, qcd = class_means[1], class_means[0]
+            if w is not None and qcd is not None:
+                diff_mesh = row[2].imshow(w - qcd, extent=extent, norm=diff_norm, cmap="RdBu_r")
+            else:
+                row[2].text(0, 0, "needs both classes", ha="center", va="center")
+            row[2].set_title(f"{label}: W − QCD", fontsize="x-small", color=colour_of[label])
+            row[0].set_ylabel(r"$y$ (rotated $\phi$)")
+        for ax in axes[-1]:
+            ax.set_xlabel(r"$x$ (rotated $\eta$)")
+        if mesh is not None:
+            fig.colorbar(
+                mesh,
+                ax=axes[:, :2].ravel().tolist(),
+                location="left",
+                shrink=0.8,
+                label=r"Average pixel $p_T$ [GeV]",
+            )
+        if diff_mesh is not None:
+            fig.colorbar(
+                diff_mesh,
+                ax=axes[:, 2].tolist(),
+                shrink=0.8,
+                label=r"W − QCD average pixel $p_T$ [GeV]",
+            )
+        return save(fig, path)
+
+
+_JET_OBSERVABLES = (
+    ("image_mass", "Jet mass from the image [GeV]"),
+    ("image_tau_21", r"$\tau_{21}$ from the image"),
+    ("jet_mass", "Trimmed jet mass (stored) [GeV]"),
+    ("tau_21", r"$\tau_{21}$ (stored)"),
+)
+
+
+def jet_class_observables(
+    arrays: Mapping[str, np.ndarray], image_observables: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Mass and tau_21 per class, keyed ``"<observable> <class>"``: from the images
+    (``image_observables``' ``mass`` and ``tau_21``, as ``image_mass`` and ``image_tau_21``) and
+    the stored ``jet_mass`` and ``tau_21`` where ``arrays`` has them."""
+    signal = np.asarray(arrays["signal"]).reshape(-1)
+    columns = {"image_mass": image_observables["mass"], "image_tau_21": image_observables["tau_21"]}
+    columns.update({k: arrays[k] for k in ("jet_mass", "tau_21") if k in arrays})
+    return {
+        f"{key} {name}": np.asarray(values, dtype=np.float64).reshape(-1)[signal == c]
+        for c, name in JET_CLASSES.items()
+        for key, values in columns.items()
+    }
+
+
+def plot_jet_observable_comparison(
+    reference: Mapping[str, np.ndarray],
+    candidates: Mapping[str, Mapping[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+) -> Path:
+    """Jet mass and tau_21 of W jets (top row) and QCD jets (bottom row), from the images and as
+    stored, with ratio panels; samples are ``jet_class_observables`` mappings."""
+    keys, labels = [], {}
+    for name in JET_CLASSES.values():
+        for key, label in _JET_OBSERVABLES:
+            if f"{key} {name}" in reference and len(reference[f"{key} {name}"]) > 0:
+                keys.append(f"{key} {name}")
+                labels[f"{key} {name}"] = f"{label}, {name}"
+    return plot_observable_comparison(
+        reference,
+        candidates,
+        keys,
+        path,
+        axis_labels=labels,
+        reference_label=reference_label,
+        colours=colours,
+        n_cols=len(_JET_OBSERVABLES),
+        ylabel="Fraction of the class's jets",
+    )

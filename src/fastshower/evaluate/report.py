@@ -1,0 +1,819 @@
+"""The evaluation report: one reference sample against one or more candidates, in one page.
+
+``evaluate(reference, candidates, out)`` (the ``fastshower evaluate`` command) reads the files,
+checks that they can be compared, computes the physics observables, their distances
+(``metrics.observable_distances``) and the classifier tests (``classifier.classifier_test``),
+draws the comparison plots (``comparison_plots``) and writes into the folder ``out``:
+
+- ``report.html``: a summary table (per candidate: classifier AUCs, Frechet distance, sample
+  sizes, where the file came from), then the plots in sections and the distance of every
+  observable. Self-contained: the images are embedded as base64 ``data:`` URIs and the style
+  is inline, so the one file can be mailed or attached as it is; no JavaScript;
+- ``metrics.json``: every number of the page (AUCs with uncertainties, JSD, distances with
+  uncertainties, sample sizes, each file's path and provenance), for scripts;
+- ``figures/``: the same plots as PNG files, for slides and papers.
+
+Showers (``SHOWER_SCHEMA``) get three classifier variants (cells, cells normalised to their
+layer's energy, and the shower-shape observables), the shower-shape observables of ``observables.calo`` and their profiles against
+the incident energy; jet images (``JET_SCHEMA``) get the pixel classifier and the image
+observables of ``observables.jets``, per class (``signal`` 1 = W, 0 = QCD).
+
+Each candidate gets one colour, the same in every plot and in the summary table; the reference
+is black.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import to_hex
+
+from fastshower import __version__
+from fastshower.detector import CALORIMETER
+from fastshower.evaluate.classifier import (
+    MIN_EVENTS,
+    ClassifierConfig,
+    ClassifierResult,
+    classifier_test,
+    high_level_features,
+    image_features,
+    shower_features,
+)
+from fastshower.evaluate.comparison_plots import (
+    JET_CLASSES,
+    candidate_colours,
+    jet_class_observables,
+    plot_average_jet_image_comparison,
+    plot_average_shower_comparison,
+    plot_classifier_comparison,
+    plot_jet_observable_comparison,
+    plot_observable_comparison,
+    plot_profile_comparison,
+)
+from fastshower.evaluate.figures import REFERENCE_COLOUR
+from fastshower.evaluate.metrics import observable_distances
+from fastshower.io import (
+    JET_SCHEMA,
+    SCHEMAS,
+    SHOWER_SCHEMA,
+    DatasetError,
+    DatasetInfo,
+    Schema,
+    dataset_info,
+    read_dataset,
+)
+from fastshower.observables.calo import OBSERVABLES, shower_observables
+from fastshower.observables.jets import image_observables
+
+__all__ = [
+    "ENERGY_RANGE_TOLERANCE",
+    "HIGHLIGHTS",
+    "evaluate",
+]
+
+ENERGY_RANGE_TOLERANCE = 0.10
+"""Warn when a candidate's lowest or highest incident energy differs from the reference's by
+more than this fraction."""
+
+HIGHLIGHTS = (
+    "generator",
+    "model",
+    "checkpoint",
+    "particle_name",
+    "energy_spectrum",
+    "process",
+    "n_events",
+    "seed",
+    "created_utc",
+    "fastshower_version",
+)
+"""Provenance entries shown in the summary table, where a file has them (all are in the page's
+provenance section and in metrics.json)."""
+
+_SHOWER_GROUPS = {
+    "Energies and depth": [
+        *(f"energy_layer_{layer.index}" for layer in CALORIMETER.layers),
+        "total_energy",
+        "depth",
+        "depth_width",
+        *(f"fraction_layer_{layer.index}" for layer in CALORIMETER.layers),
+    ],
+    "Lateral shape": [
+        f"{name}_layer_{layer.index}"
+        for name in ("centroid_x", "centroid_y", "width_x", "width_y")
+        for layer in CALORIMETER.layers
+    ],
+    "Cells": [
+        f"{name}_layer_{layer.index}"
+        for name in ("e_ratio", "sparsity", "max_cell")
+        for layer in CALORIMETER.layers
+    ],
+}
+_PROFILE_KEYS = [
+    *(f"energy_layer_{layer.index}" for layer in CALORIMETER.layers),
+    "total_energy",
+    "depth",
+    "depth_width",
+    "width_x_layer_1",
+    "width_y_layer_1",
+    "sparsity_layer_1",
+]
+_VARIANT_NAMES = {
+    "unnormalized": "unnormalized cells",
+    "normalized": "cells normalized per layer",
+    "high_level": "shower-shape observables",
+    "pixels": "pixels",
+}
+_CLASSIFIER_NOTES = {
+    "unnormalized": "every cell (log-scaled), log of the incident energy and of each layer's "
+    "energy",
+    "normalized": "every cell as its share of its layer's energy, plus the log energies: the "
+    "network has to find differences in shower shapes",
+    "high_level": "the shower-shape observables, energies in log10 (the CaloChallenge's "
+    "high-level classifier: on a few thousand showers it sees energy-scale errors that the "
+    "cell-level networks miss)",
+    "pixels": "every pixel (log-scaled)",
+}
+
+
+@dataclass
+class _Sample:
+    path: Path
+    label: str
+    colour: str
+    n_file: int
+    arrays: dict[str, np.ndarray]
+    provenance: dict[str, Any]
+
+
+def evaluate(
+    reference: Path,
+    candidates: Sequence[Path],
+    out: Path,
+    *,
+    config: ClassifierConfig | None = None,
+    max_events: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Compare each candidate file with the reference file; write ``out/report.html``,
+    ``out/metrics.json`` and ``out/figures/`` and return the path of the report.
+
+    ``config``: the classifier (CaloFlow's 3 x 512, 30 epochs by default); its seed is replaced
+    by ``seed``, which also seeds the bootstraps of the distances, so the same files and seed
+    give the same numbers. ``max_events``: use only the first that many events of each file.
+
+    Raises ``DatasetError`` (a ``ValueError``) for a missing or unreadable file, files of
+    different kinds (showers and jet images) or layouts, an empty file or one with fewer than
+    ``MIN_EVENTS`` events (after ``max_events``), before anything is computed or written; warns
+    when the incident-energy ranges of shower samples differ by more than 10%.
+    """
+    start = time.perf_counter()
+    reference = Path(reference).expanduser().resolve()
+    candidate_paths = [Path(c).expanduser().resolve() for c in candidates]
+    if not candidate_paths:
+        raise ValueError("give at least one candidate file to compare with the reference")
+    if max_events is not None and max_events < MIN_EVENTS:
+        raise ValueError(
+            f"max_events={max_events}: the classifier test needs at least {MIN_EVENTS} events "
+            "per sample"
+        )
+    config = replace(config or ClassifierConfig(), seed=seed)
+
+    schema, infos = _check_files(reference, candidate_paths, max_events)
+    samples = _read(infos, schema, max_events)
+    ref, cands = samples[0], samples[1:]
+    if schema is SHOWER_SCHEMA:
+        _check_energy_ranges(ref, cands)
+
+    out = Path(out).expanduser().resolve()
+    figures_dir = out / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    if schema is SHOWER_SCHEMA:
+        results = _evaluate_showers(ref, cands, figures_dir, config, seed)
+    else:
+        results = _evaluate_jets(ref, cands, figures_dir, config, seed)
+
+    metrics = _metrics(schema, ref, cands, results, config, max_events, seed)
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    (out / "metrics.json").write_text(
+        json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    report = out / "report.html"
+    report.write_text(_html(schema, ref, cands, results, metrics), encoding="utf-8")
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+
+def _schema_of(info: DatasetInfo) -> Schema:
+    """The file's schema: from its provenance, or (published files) from its keys."""
+    name = info.provenance.get("schema")
+    if name is None:
+        if "image" in info.keys:
+            name = JET_SCHEMA.name
+        elif all(layer.key in info.keys for layer in CALORIMETER.layers):
+            name = SHOWER_SCHEMA.name
+        else:
+            raise DatasetError(
+                f"{info.path}: neither showers nor jet images (keys {sorted(info.keys)})"
+            )
+    if name not in SCHEMAS:
+        raise DatasetError(
+            f"{info.path}: schema {name!r} cannot be evaluated; allowed are {sorted(SCHEMAS)}"
+        )
+    return SCHEMAS[name]
+
+
+def _check_files(
+    reference: Path, candidates: list[Path], max_events: int | None
+) -> tuple[Schema, list[DatasetInfo]]:
+    """Schema of all files and their metadata, after checking that they can be compared."""
+    infos = [dataset_info(path) for path in (reference, *candidates)]
+    schemas = [_schema_of(info) for info in infos]
+    ref_info, schema = infos[0], schemas[0]
+    for info, other in zip(infos[1:], schemas[1:], strict=True):
+        if other is not schema:
+            raise DatasetError(
+                f"{info.path} holds {other.name!r} data but the reference {ref_info.path} holds "
+                f"{schema.name!r}; compare files of one kind"
+            )
+        for key in schema.keys:
+            if key in info.keys and key in ref_info.keys:
+                shape, ref_shape = info.keys[key][0], ref_info.keys[key][0]
+                if shape != ref_shape:
+                    raise DatasetError(
+                        f"{info.path}: {key!r} has per-event shape {shape} but the reference's "
+                        f"is {ref_shape}; the files come from different detectors or layouts"
+                    )
+    for info in infos:
+        if info.n_events == 0:
+            raise DatasetError(f"{info.path}: the file holds no events")
+        used = info.n_events if max_events is None else min(info.n_events, max_events)
+        if used < MIN_EVENTS:
+            raise DatasetError(
+                f"{info.path} holds {info.n_events} events; the classifier test needs at least "
+                f"{MIN_EVENTS} per sample"
+            )
+    return schema, infos
+
+
+def _labels(paths: Sequence[Path]) -> list[str]:
+    """File names, made unique with [k] where two candidates share one."""
+    names = [p.name for p in paths]
+    return [f"{n} [{i + 1}]" if names.count(n) > 1 else n for i, n in enumerate(names)]
+
+
+def _read(infos: list[DatasetInfo], schema: Schema, max_events: int | None) -> list[_Sample]:
+    labels = _labels([info.path for info in infos[1:]])
+    colours = candidate_colours(labels)
+    samples = []
+    for k, info in enumerate(infos):
+        stop = info.n_events if max_events is None else min(info.n_events, max_events)
+        data = read_dataset(info.path, schema, stop=stop)
+        label = f"{info.path.name} (reference)" if k == 0 else labels[k - 1]
+        colour = REFERENCE_COLOUR if k == 0 else colours[label]
+        samples.append(
+            _Sample(info.path, label, colour, info.n_events, data.arrays, data.provenance)
+        )
+    return samples
+
+
+def _check_energy_ranges(ref: _Sample, cands: list[_Sample]) -> None:
+    lo, hi = _energy_range(ref)
+    for cand in cands:
+        c_lo, c_hi = _energy_range(cand)
+        if abs(c_lo - lo) > ENERGY_RANGE_TOLERANCE * lo or abs(c_hi - hi) > (
+            ENERGY_RANGE_TOLERANCE * hi
+        ):
+            warnings.warn(
+                f"{cand.path}: incident energies {c_lo:.4g}-{c_hi:.4g} GeV differ from the "
+                f"reference's {lo:.4g}-{hi:.4g} GeV by more than "
+                f"{ENERGY_RANGE_TOLERANCE:.0%}: the showers differ for that reason alone",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def _energy_range(sample: _Sample) -> tuple[float, float]:
+    energy = np.asarray(sample.arrays["energy"], dtype=np.float64)
+    return float(energy.min()), float(energy.max())
+
+
+# ---------------------------------------------------------------------------------------------
+# computations and plots
+
+
+@dataclass
+class _Figure:
+    section: str
+    title: str
+    path: Path
+    caption: str
+
+
+@dataclass
+class _Results:
+    classifiers: dict[str, dict[str, ClassifierResult]]
+    """candidate label -> variant -> result."""
+    distances: dict[str, dict[str, dict[str, Any]]]
+    """candidate label -> group ("all", or a jet class) -> distances."""
+    axis_labels: dict[str, str]
+    figures: list[_Figure]
+
+
+def _distances(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], seed: int
+) -> dict[str, Any]:
+    """``observable_distances`` over the observables the reference does not hold constant
+    (those cannot be standardised, e.g. the incident energy of a fixed-energy sample)."""
+    keys = [k for k in reference if k in candidate]
+    constant = [k for k in keys if np.all(reference[k] == reference[k][0])]
+    used = [k for k in keys if k not in constant]
+    if not used or min(len(reference[used[0]]), len(candidate[used[0]])) < 2:
+        return {"keys": [], "excluded_constant": constant, "n_reference": len(reference[keys[0]]),
+                "n_candidate": len(candidate[keys[0]])}  # fmt: skip
+    found = observable_distances(
+        {k: reference[k] for k in used}, {k: candidate[k] for k in used}, seed=seed
+    )
+    return {
+        **found,
+        "excluded_constant": constant,
+        "n_reference": len(reference[used[0]]),
+        "n_candidate": len(candidate[used[0]]),
+    }
+
+
+def _classify(
+    ref: _Sample,
+    cands: list[_Sample],
+    variants: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]],
+    config: ClassifierConfig,
+) -> dict[str, dict[str, ClassifierResult]]:
+    results: dict[str, dict[str, ClassifierResult]] = {c.label: {} for c in cands}
+    for variant, features in variants.items():
+        ref_features = features(ref.arrays)
+        for cand in cands:
+            results[cand.label][variant] = classifier_test(
+                ref_features, features(cand.arrays), config
+            )
+    return results
+
+
+def _classifier_figures(
+    ref: _Sample,
+    cands: list[_Sample],
+    classifiers: dict[str, dict[str, ClassifierResult]],
+    figures_dir: Path,
+) -> list[_Figure]:
+    colours = {c.label: c.colour for c in cands}
+    figures = []
+    for variant in next(iter(classifiers.values())):
+        results = {label: by_variant[variant] for label, by_variant in classifiers.items()}
+        path = plot_classifier_comparison(
+            results,
+            figures_dir / f"classifier-{variant}.png",
+            reference_label=ref.label,
+            colours=colours,
+            title=f"Classifier on {_VARIANT_NAMES[variant]}",
+        )
+        figures.append(
+            _Figure(
+                "Classifier test",
+                f"Classifier on {_VARIANT_NAMES[variant]}",
+                path,
+                f"Inputs: {_CLASSIFIER_NOTES[variant]}. Scores of the held-out test split "
+                "(1 = looks like the reference) and the ROC curves. If the classifier cannot tell "
+                "the samples apart, both score distributions peak at 0.5, the ROC curve follows "
+                "the diagonal and the AUC is 0.5; an AUC of 1 means it always can.",
+            )
+        )
+    return figures
+
+
+def _evaluate_showers(
+    ref: _Sample, cands: list[_Sample], figures_dir: Path, config: ClassifierConfig, seed: int
+) -> _Results:
+    ref_obs = shower_observables(ref.arrays)
+    cand_obs = {c.label: shower_observables(c.arrays) for c in cands}
+    distances = {label: {"all": _distances(ref_obs, obs, seed)} for label, obs in cand_obs.items()}
+    variants = {
+        "unnormalized": partial(shower_features, normalized=False),
+        "normalized": partial(shower_features, normalized=True),
+        "high_level": high_level_features,
+    }
+    classifiers = _classify(ref, cands, variants, config)
+
+    axis_labels = {k: _capitalised(obs.axis_label) for k, obs in OBSERVABLES.items()}
+    common = {"reference_label": ref.label, "colours": {c.label: c.colour for c in cands}}
+    figures = [
+        _Figure(
+            "Average showers",
+            "Average shower per layer",
+            plot_average_shower_comparison(
+                ref.arrays,
+                {c.label: c.arrays for c in cands},
+                figures_dir / "average-showers.png",
+                **common,
+            ),
+            "Mean energy of every cell, seen from the beam, for the reference and each "
+            "candidate (one shared log colour scale), then each candidate's mean cells divided "
+            "by the reference's: white where they agree, red where the candidate puts more "
+            "energy, blue where it puts less. Cells empty in either sample are left white.",
+        )
+    ]
+    for n, (group, keys) in enumerate(_SHOWER_GROUPS.items()):
+        path = plot_observable_comparison(
+            ref_obs,
+            cand_obs,
+            keys,
+            figures_dir / f"observables-{n + 1}.png",
+            axis_labels=axis_labels,
+            title=f"Shower observables: {group.lower()}",
+            ylabel="Fraction of showers",
+            **common,
+        )
+        figures.append(
+            _Figure(
+                "Shower observables",
+                group,
+                path,
+                "Normalised distributions (fraction of each sample's showers per bin, with "
+                "statistical errors; bins over the reference's range, less its extreme 0.5% on "
+                "either side) and the ratio "
+                "candidate / reference below each panel.",
+            )
+        )
+    figures.append(
+        _Figure(
+            "Against the incident energy",
+            "Profiles against the incident energy",
+            plot_profile_comparison(
+                ref_obs,
+                cand_obs,
+                _PROFILE_KEYS,
+                figures_dir / "profiles-vs-incident-energy.png",
+                axis_labels={k: obs.axis_label for k, obs in OBSERVABLES.items()},
+                title="Means in bins of incident energy",
+                **common,
+            ),
+            "Mean of each observable (± its standard error) in bins of the incident energy, and "
+            "the ratio of the means candidate / reference. A fixed-energy sample has one bin.",
+        )
+    )
+    figures += _classifier_figures(ref, cands, classifiers, figures_dir)
+    return _Results(classifiers, distances, axis_labels, figures)
+
+
+def _evaluate_jets(
+    ref: _Sample, cands: list[_Sample], figures_dir: Path, config: ClassifierConfig, seed: int
+) -> _Results:
+    image_obs = {s.label: image_observables(s.arrays["image"]) for s in (ref, *cands)}
+    distances: dict[str, dict[str, dict[str, Any]]] = {c.label: {} for c in cands}
+    ref_signal = np.asarray(ref.arrays["signal"]).reshape(-1)
+    for cand in cands:
+        signal = np.asarray(cand.arrays["signal"]).reshape(-1)
+        for c, name in JET_CLASSES.items():
+            if (ref_signal == c).sum() >= 2 and (signal == c).sum() >= 2:
+                distances[cand.label][name] = _distances(
+                    {k: v[ref_signal == c] for k, v in image_obs[ref.label].items()},
+                    {k: v[signal == c] for k, v in image_obs[cand.label].items()},
+                    seed,
+                )
+    classifiers = _classify(ref, cands, {"pixels": lambda a: image_features(a["image"])}, config)
+
+    axis_labels = {
+        "pt": "Jet pT from the image [GeV]",
+        "mass": "Jet mass from the image [GeV]",
+        **{k: f"{k} from the image" for k in ("tau_1", "tau_2", "tau_3", "tau_21", "tau_32")},
+    }
+    common = {"reference_label": ref.label, "colours": {c.label: c.colour for c in cands}}
+    class_obs = {s.label: jet_class_observables(s.arrays, image_obs[s.label]) for s in cands}
+    figures = [
+        _Figure(
+            "Average jet images",
+            "Average image per class",
+            plot_average_jet_image_comparison(
+                ref.arrays,
+                {c.label: c.arrays for c in cands},
+                figures_dir / "average-jet-images.png",
+                **common,
+            ),
+            "Average pixel pT of W jets (signal = 1) and QCD jets (signal = 0) for each sample, "
+            "and the difference W − QCD (red: W jets put more pT there).",
+        ),
+        _Figure(
+            "Jet observables",
+            "Jet mass and τ21 per class",
+            plot_jet_observable_comparison(
+                jet_class_observables(ref.arrays, image_obs[ref.label]),
+                class_obs,
+                figures_dir / "jet-mass-tau21.png",
+                **common,
+            ),
+            "Mass and τ21 computed from the images' pixels (as for generated images) and as "
+            "stored in the files, per class, with the ratio candidate / reference.",
+        ),
+    ]
+    figures += _classifier_figures(ref, cands, classifiers, figures_dir)
+    return _Results(classifiers, distances, axis_labels, figures)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics.json
+
+
+def _value_error(pair: Sequence[float]) -> dict[str, float]:
+    return {"value": float(pair[0]), "uncertainty": float(pair[1])}
+
+
+def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "n_reference": found["n_reference"],
+        "n_candidate": found["n_candidate"],
+        "observables": list(found["keys"]),
+        "excluded_constant": list(found["excluded_constant"]),
+    }
+    if found["keys"]:
+        out["frechet"] = _value_error(found["frechet"])
+        out["wasserstein_1"] = {k: _value_error(v) for k, v in found["wasserstein_1"].items()}
+        out["separation"] = {k: float(v) for k, v in found["separation"].items()}
+    return out
+
+
+def _file_json(sample: _Sample) -> dict[str, Any]:
+    return {
+        "path": str(sample.path),
+        "label": sample.label,
+        "colour": sample.colour,
+        "n_events_file": sample.n_file,
+        "n_events_used": len(next(iter(sample.arrays.values()))),
+        "provenance": sample.provenance,
+    }
+
+
+def _metrics(
+    schema: Schema,
+    ref: _Sample,
+    cands: list[_Sample],
+    results: _Results,
+    config: ClassifierConfig,
+    max_events: int | None,
+    seed: int,
+) -> dict[str, Any]:
+    return {
+        "fastshower_version": __version__,
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "schema": schema.name,
+        "seed": seed,
+        "max_events": max_events,
+        "classifier_config": asdict(config),
+        "reference": _file_json(ref),
+        "candidates": [
+            {
+                **_file_json(cand),
+                "classifier": {
+                    variant: result.summary()
+                    for variant, result in results.classifiers[cand.label].items()
+                },
+                "distances": {
+                    group: _distance_json(found)
+                    for group, found in results.distances[cand.label].items()
+                },
+            }
+            for cand in cands
+        ],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become null."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# report.html
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
+       max-width: 1300px; padding: 0 1.5em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.35em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { font-size: 1.1em; }
+.meta { color: #555; font-size: 0.95em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.93em; }
+th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
+          vertical-align: -0.1em; margin-right: 0.4em; border: 1px solid #0003; }
+.small { color: #555; font-size: 0.85em; }
+figure { margin: 1.2em 0 2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.92em; max-width: 70em; margin-top: 0.4em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+details { margin: 0.5em 0; }
+ul.prov { margin: 0; padding-left: 1.1em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _swatch(colour: str) -> str:
+    return f'<span class="swatch" style="background:{to_hex(colour)}"></span>'
+
+
+def _pm(value: float, error: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f} ± {error:.{digits}f}"
+
+
+def _short(value: Any, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _highlights(provenance: Mapping[str, Any]) -> str:
+    if not provenance:
+        return '<span class="small">no provenance (a published file)</span>'
+    items = [
+        f"<li>{_e(key)}: {_e(_short(provenance[key]))}</li>"
+        for key in HIGHLIGHTS
+        if key in provenance
+    ]
+    return f'<ul class="prov">{"".join(items)}</ul>' if items else "—"
+
+
+def _summary_table(
+    ref: _Sample, cands: list[_Sample], results: _Results, metrics: Mapping[str, Any]
+) -> str:
+    variants = list(next(iter(results.classifiers.values())))
+    groups = list(dict.fromkeys(g for by_group in results.distances.values() for g in by_group))
+    head = ["Sample", "Events used"]
+    head += [f"AUC, {_VARIANT_NAMES[v]}" for v in variants]
+    head += [f"Fréchet distance{'' if g == 'all' else f', {g}'}" for g in groups]
+    head += ["Provenance"]
+    rows = []
+    ref_json = metrics["reference"]
+    rows.append(
+        "<tr>"
+        f"<td>{_swatch(REFERENCE_COLOUR)}<b>{_e(ref.label)}</b>"
+        f'<br><span class="small">{_e(ref.path)}</span></td>'
+        f'<td class="num">{ref_json["n_events_used"]} of {ref.n_file}</td>'
+        + "<td>—</td>" * (len(variants) + len(groups))
+        + f"<td>{_highlights(ref.provenance)}</td></tr>"
+    )
+    for cand, cand_json in zip(cands, metrics["candidates"], strict=True):
+        cells = [
+            f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>"
+            f'<br><span class="small">{_e(cand.path)}</span></td>',
+            f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}</td>',
+        ]
+        for variant in variants:
+            r = results.classifiers[cand.label][variant]
+            cells.append(
+                f'<td class="num"><b>{_pm(r.auc, r.auc_uncertainty)}</b><br>'
+                f'<span class="small">JSD {r.jsd:.3f}; {r.n_test} test events</span></td>'
+            )
+        for group in groups:
+            found = results.distances[cand.label].get(group)
+            if found and found["keys"]:
+                value, error = found["frechet"]
+                cells.append(
+                    f'<td class="num">{_pm(value, error)}<br><span class="small">'
+                    f"{len(found['keys'])} observables</span></td>"
+                )
+            else:
+                cells.append("<td>—</td>")
+        cells.append(f"<td>{_highlights(cand.provenance)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _distance_tables(cands: list[_Sample], results: _Results) -> str:
+    parts = []
+    groups = list(dict.fromkeys(g for by_group in results.distances.values() for g in by_group))
+    for group in groups:
+        found = {c.label: results.distances[c.label].get(group) for c in cands}
+        keys = list(dict.fromkeys(k for f in found.values() if f and f["keys"] for k in f["keys"]))
+        if not keys:
+            continue
+        head = "<th>Observable</th>" + "".join(
+            f"<th>{_swatch(c.colour)}{_e(c.label)}: W1</th><th>separation</th>" for c in cands
+        )
+        rows = []
+        for key in keys:
+            cells = [f"<td>{_e(results.axis_labels.get(key, key))}</td>"]
+            for cand in cands:
+                f = found[cand.label]
+                if f and key in f["wasserstein_1"]:
+                    value, error = f["wasserstein_1"][key]
+                    cells.append(f'<td class="num">{value:.4g} ± {error:.2g}</td>')
+                    cells.append(f'<td class="num">{f["separation"][key]:.4f}</td>')
+                else:
+                    cells.append("<td>—</td><td>—</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        excluded = sorted({k for f in found.values() if f for k in f["excluded_constant"]})
+        note = (
+            f'<p class="small">Left out (constant in the reference): {_e(", ".join(excluded))}</p>'
+            if excluded
+            else ""
+        )
+        title = "" if group == "all" else f"<h3>{_e(group)}</h3>"
+        parts.append(f"{title}<table><tr>{head}</tr>{''.join(rows)}</table>{note}")
+    return "".join(parts) or "<p>No observable could be compared.</p>"
+
+
+def _figure_html(figure: _Figure) -> str:
+    data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
+    return (
+        f"<figure><h3>{_e(figure.title)}</h3>"
+        f'<img src="data:image/png;base64,{data}" alt="{_e(figure.title)}">'
+        f"<figcaption>{_e(figure.caption)}</figcaption></figure>"
+    )
+
+
+def _html(
+    schema: Schema,
+    ref: _Sample,
+    cands: list[_Sample],
+    results: _Results,
+    metrics: Mapping[str, Any],
+) -> str:
+    kind = "showers" if schema is SHOWER_SCHEMA else "jet images"
+    config = metrics["classifier_config"]
+    sections: dict[str, list[str]] = {}
+    for figure in results.figures:
+        sections.setdefault(figure.section, []).append(_figure_html(figure))
+    body = "".join(f"<h2>{_e(section)}</h2>{''.join(items)}" for section, items in sections.items())
+    provenance = "".join(
+        f"<details><summary>{_swatch(s.colour)}{_e(s.label)} — {_e(s.path)}</summary>"
+        f"<pre>{_e(json.dumps(_json_safe(s.provenance), indent=2))}</pre></details>"
+        for s in (ref, *cands)
+    )
+    hidden = "×".join(str(h) for h in config["hidden"])
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>fastshower evaluation: {_e(", ".join(c.label for c in cands))}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Evaluation of {len(cands)} candidate sample{"s" if len(cands) > 1 else ""} of {kind}</h1>
+<p class="meta">Reference: <b>{_e(ref.path.name)}</b> ({_e(ref.path)}).
+Written {_e(metrics["created_utc"])} by fastshower {_e(__version__)} in {metrics["seconds"]:.0f} s;
+seed {metrics["seed"]}; every number is also in <code>metrics.json</code>.</p>
+<h2>Summary</h2>
+{_summary_table(ref, cands, results, metrics)}
+<p class="small">AUC: area under the ROC curve of a classifier trained to tell the candidate from
+the reference (fully connected {hidden} ReLU network, {config["epochs"]} epochs, best
+validation epoch kept), on held-out events: 0.5 means it cannot tell them apart, 1.0 that it
+always can; the uncertainty is the statistical one of the test split. JSD: Jensen-Shannon
+divergence from the calibrated classifier (0: identical; small test splits make it noisy, even
+negative). Fréchet distance: between Gaussians
+fitted to the physics observables, each standardised with the reference's spread (0: identical;
+bootstrap uncertainty). Even two independent samples of one simulation give an AUC slightly
+above 0.5 and a positive distance: compare with a second reference sample.</p>
+{body}
+<h2>Distances per observable</h2>
+<p class="small">W1: Wasserstein-1 distance in the observable's unit (bootstrap uncertainty).
+Separation: 0.5 Σ (h<sub>1</sub> − h<sub>2</sub>)² / (h<sub>1</sub> + h<sub>2</sub>) of the
+normalised histograms, 0 for identical and 1 for disjoint distributions.</p>
+{_distance_tables(cands, results)}
+<h2>Provenance</h2>
+{provenance}
+</body>
+</html>
+"""
