@@ -142,9 +142,12 @@ def _ratio(candidate: hist.Hist, reference: hist.Hist) -> tuple[np.ndarray, np.n
 
 def _draw_reference(ax: Axes, h: hist.Hist, label: str) -> None:
     mplhep.histplot(h, ax=ax, histtype="fill", color=_REFERENCE_FILL, flow="none")
-    mplhep.histplot(
-        h, ax=ax, histtype="step", yerr=True, color=REFERENCE_COLOUR, flow="none", label=label
-    )
+    _draw_step(ax, h, REFERENCE_COLOUR, label)
+
+
+def _draw_step(ax: Axes, h: hist.Hist, colour: str, label: str) -> None:
+    """A step histogram with error bars: how every sample is drawn."""
+    mplhep.histplot(h, ax=ax, histtype="step", yerr=True, color=colour, flow="none", label=label)
 
 
 def _draw_ratio_points(
@@ -227,15 +230,7 @@ def plot_observable_comparison(
                     continue
                 values = np.asarray(sample[key], dtype=np.float64).reshape(-1)
                 h = _normalised(values, axis)
-                mplhep.histplot(
-                    h,
-                    ax=main,
-                    histtype="step",
-                    yerr=True,
-                    color=colour_of[label],
-                    flow="none",
-                    label=f"{label} ({len(values)})",
-                )
+                _draw_step(main, h, colour_of[label], f"{label} ({len(values)})")
                 ratio, error = _ratio(h, ref_h)
                 _draw_ratio_points(ratio_ax, axis.centers, ratio, error, colour_of[label])
             main.set_xlabel("")  # mplhep names it after the hist axis; the ratio axis has it
@@ -479,15 +474,7 @@ def plot_classifier_comparison(
             ref_h = _normalised(np.asarray(result.reference_scores), score_axis)
             _draw_reference(ax, ref_h, f"{reference_label} ({len(result.reference_scores)})")
             h = _normalised(np.asarray(result.candidate_scores), score_axis)
-            mplhep.histplot(
-                h,
-                ax=ax,
-                histtype="step",
-                yerr=True,
-                color=colour_of[label],
-                flow="none",
-                label=f"{label} ({len(result.candidate_scores)})",
-            )
+            _draw_step(ax, h, colour_of[label], f"{label} ({len(result.candidate_scores)})")
             ax.set_xlabel("Classifier score (1 = reference-like)", fontsize="small")
             ax.set_ylabel("Fraction of test events", fontsize="small")
             ax.set_xlim(0, 1)

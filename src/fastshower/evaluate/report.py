@@ -14,9 +14,10 @@ draws the comparison plots (``comparison_plots``) and writes into the folder ``o
 - ``figures/``: the same plots as PNG files, for slides and papers.
 
 Showers (``SHOWER_SCHEMA``) get three classifier variants (cells, cells normalised to their
-layer's energy, and the shower-shape observables), the shower-shape observables of ``observables.calo`` and their profiles against
-the incident energy; jet images (``JET_SCHEMA``) get the pixel classifier and the image
-observables of ``observables.jets``, per class (``signal`` 1 = W, 0 = QCD).
+layer's energy, and the shower-shape observables), the shower-shape observables of
+``observables.calo`` and their profiles against the incident energy; jet images
+(``JET_SCHEMA``) get the pixel classifier and the image observables of ``observables.jets``,
+per class (``signal`` 1 = W, 0 = QCD).
 
 Each candidate gets one colour, the same in every plot and in the summary table; the reference
 is black.
