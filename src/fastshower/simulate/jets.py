@@ -22,7 +22,7 @@ QCD efficiency: LAGAN generated QCD with pT-hat in 100-500 GeV, where 99% of eve
 give a 250-300 GeV jet, and a pT-hat window cannot help much (jets in the window come from
 pT-hat as low as 130 GeV: ISR and the underlying event push them up). Instead a parton-level
 veto (``_parton_veto``) drops hopeless events when the shower reaches 20 GeV, before the costly
-soft part; its loss is measured and documented in ``docs/datasets.md``.
+soft part; its loss is measured and documented in ``docs/jets.md``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ JET_PT_WINDOW_GEV = (250.0, 300.0)
 ORIGINAL_PTHAT_WINDOW_GEV = (100.0, 500.0)
 PARTON_VETO_SCALE_GEV = 20.0
 QCD_PARTON_VETO_GEV = 200.0
-"""Default QCD parton-level veto threshold; what it loses is measured in docs/datasets.md."""
+"""Default QCD parton-level veto threshold; what it loses is measured in docs/jets.md."""
 
 ETA_MAX = 2.0
 CALORIMETER_ETA_MAX = 5.0
@@ -420,7 +420,7 @@ def _parton_veto(pythia8mc: Any, pt_min_gev: float, scale_gev: float) -> Any:
 
     Why it is unbiased in practice: everything that can still change a jet's pT happens below
     that scale (softer emissions, the softer MPI, hadronisation), and it is measured not to
-    move a jet from below ``pt_min_gev`` to the 250 GeV selection (``docs/datasets.md``).
+    move a jet from below ``pt_min_gev`` to the 250 GeV selection (``docs/jets.md``).
     Vetoed events cost a fraction of a full one, since most of the time goes into the soft part
     of the evolution.
     """
