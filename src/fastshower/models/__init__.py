@@ -1,0 +1,1 @@
+"""Generative models: one module per family, shared blocks in ``layers``."""

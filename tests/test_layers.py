@@ -1,0 +1,66 @@
+"""The shared generator blocks against what they must compute, element by element."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
+
+
+def test_locally_connected_equals_a_convolution_per_position() -> None:
+    torch.manual_seed(0)
+    layer = LocallyConnected2d(3, 4, input_size=(6, 5), kernel_size=(3, 2), stride=1)
+    x = torch.randn(2, 3, 6, 5)
+    out = layer(x)
+    assert out.shape == (2, 4, 4, 4) and layer.output_size == (4, 4)
+    for i in range(4):
+        for j in range(4):
+            kernel = layer.weight[i * 4 + j].view(4, 3, 3, 2)
+            patch = x[:, :, i : i + 3, j : j + 2]
+            expected = F.conv2d(patch, kernel).squeeze(-1).squeeze(-1) + layer.bias[:, i, j]
+            torch.testing.assert_close(out[:, :, i, j], expected)
+
+
+def test_locally_connected_shares_nothing_between_positions() -> None:
+    """Changing the filter of one position changes that output pixel only."""
+    torch.manual_seed(1)
+    layer = LocallyConnected2d(1, 1, input_size=(5, 5), kernel_size=2, stride=1)
+    x = torch.randn(1, 1, 5, 5)
+    before = layer(x).detach()
+    with torch.no_grad():
+        layer.weight[5] += 1.0  # position (1, 1) of the 4 x 4 output
+    changed = (layer(x).detach() != before)[0, 0]
+    assert changed[1, 1] and changed.sum() == 1
+
+
+def test_locally_connected_stride_and_errors() -> None:
+    layer = LocallyConnected2d(2, 3, input_size=(8, 8), kernel_size=2, stride=2, bias=False)
+    assert layer(torch.ones(1, 2, 8, 8)).shape == (1, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"expects \(N, 2, 8, 8\) inputs, got \(1, 2, 7, 8\)"):
+        layer(torch.ones(1, 2, 7, 8))
+    with pytest.raises(ValueError, match="bad LocallyConnected2d"):
+        LocallyConnected2d(1, 1, input_size=(2, 2), kernel_size=3)
+
+
+def test_minibatch_discrimination_counts_neighbours() -> None:
+    torch.manual_seed(2)
+    layer = MinibatchDiscrimination(in_features=6, n_kernels=5, kernel_dim=3)
+    same = torch.ones(4, 6)
+    torch.testing.assert_close(layer(same), torch.full((4, 5), 4.0))  # all identical: N each
+    x = torch.cat([torch.zeros(3, 6), torch.full((1, 6), 1e3)])
+    out = layer(x)
+    torch.testing.assert_close(out[3], torch.ones(5))  # the outlier only sees itself
+    torch.testing.assert_close(out[:3], torch.full((3, 5), 3.0))
+    perm = torch.randperm(4)
+    torch.testing.assert_close(layer(x[perm]), out[perm])  # equivariant under reordering
+
+
+def test_gradients_reach_every_parameter() -> None:
+    lc = LocallyConnected2d(2, 2, input_size=(4, 4), kernel_size=2)
+    mb = MinibatchDiscrimination(in_features=18, n_kernels=3, kernel_dim=2)
+    x = torch.randn(5, 2, 4, 4, requires_grad=True)
+    mb(lc(x).flatten(1)).sum().backward()
+    for p in (*lc.parameters(), *mb.parameters(), x):
+        assert p.grad is not None and p.grad.abs().sum() > 0
