@@ -1,0 +1,80 @@
+"""Dataset files as training tensors, with the preprocessing each published model used, invertible.
+
+The network sees the data in its own units; everything it writes back goes through the inverse,
+so generated files have the dataset's units (``fastshower.io``) and ``fastshower evaluate`` takes
+them unchanged.
+
+- Jet images (LAGAN, arXiv:1701.05927): pixel pT divided by 100 GeV, pixels below 1e-3 of that
+  (0.1 GeV) set to 0; the class is the file's ``signal`` (1 = W, 0 = QCD).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastshower.io import JET_SCHEMA, read_dataset
+
+__all__ = ["JetImagePreprocessing", "JetImages", "file_sha256", "load_jet_images"]
+
+
+@dataclass(frozen=True)
+class JetImagePreprocessing:
+    """LAGAN's: pT / ``scale_gev``, then values below ``threshold`` (in those units) to 0."""
+
+    scale_gev: float = 100.0
+    threshold: float = 1e-3
+
+    def forward(self, images_gev: np.ndarray) -> np.ndarray:
+        x = np.asarray(images_gev, dtype=np.float32) / self.scale_gev
+        return np.where(x < self.threshold, 0.0, x).astype(np.float32)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        """Network units back to pT in GeV (what was thresholded stays 0)."""
+        return np.asarray(x, dtype=np.float32) * self.scale_gev
+
+
+@dataclass
+class JetImages(torch.utils.data.Dataset):
+    """Preprocessed images (N, 25, 25) and their classes (N,), as tensors."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+
+def load_jet_images(
+    paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+    preprocessing: JetImagePreprocessing | None = None,
+) -> JetImages:
+    """One dataset from one or several jet-image files (e.g. the W file and the QCD file)."""
+    preprocessing = preprocessing or JetImagePreprocessing()
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not paths:
+        raise ValueError("no jet-image files given")
+    images, labels = [], []
+    for path in paths:
+        data = read_dataset(path, JET_SCHEMA)
+        images.append(preprocessing.forward(data["image"]))
+        labels.append(data["signal"].astype(np.int64))
+    return JetImages(torch.from_numpy(np.concatenate(images)),
+                     torch.from_numpy(np.concatenate(labels)))  # fmt: skip
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, read in blocks: what model files record of their training data."""
+    digest = hashlib.sha256()
+    with open(Path(path), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

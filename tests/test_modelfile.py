@@ -1,0 +1,55 @@
+"""Model files: a generator comes back exactly; every way a folder can be wrong is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fastshower.modelfile import FORMAT, ModelFileError, load_model, save_model
+from fastshower.models.lagan import LaganGenerator
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    generator = LaganGenerator(latent_size=16)
+    return save_model(tmp_path / "m", "lagan", generator, {"latent_size": 16},
+                      {"training_data_sha256": "ab" * 32, "epochs": 1})  # fmt: skip
+
+
+def test_round_trip_gives_the_same_images(saved: Path) -> None:
+    torch.manual_seed(0)
+    original = LaganGenerator(latent_size=16).eval()
+    loaded = load_model(saved)
+    z, labels = torch.randn(4, 16), torch.tensor([0, 1, 0, 1])
+    torch.testing.assert_close(loaded.generator(z, labels), original(z, labels))
+    assert loaded.name == "lagan" and loaded.config == {"latent_size": 16}
+    assert loaded.provenance["epochs"] == 1 and "fastshower_version" in loaded.provenance
+    assert json.loads((saved / "config.json").read_text())["format"] == FORMAT
+
+
+def edit(folder: Path, **changes: object) -> None:
+    description = json.loads((folder / "config.json").read_text())
+    description.update(changes)
+    (folder / "config.json").write_text(json.dumps(description))
+
+
+def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not a model folder"):
+        load_model(tmp_path)
+    edit(saved, config={"latent_size": 32})
+    with pytest.raises(ModelFileError, match=r"weights do not fit a 'lagan' generator"):
+        load_model(saved)
+    edit(saved, model="calogan-v0", config={"latent_size": 16})
+    with pytest.raises(ModelFileError, match="unknown model 'calogan-v0': known are lagan"):
+        load_model(saved)
+    edit(saved, format="fastshower-model/0", model="lagan")
+    with pytest.raises(ModelFileError, match="format 'fastshower-model/0'"):
+        load_model(saved)
+    edit(saved, format=FORMAT)
+    (saved / "generator.pt").write_bytes(b"not torch")
+    with pytest.raises(ModelFileError, match="not a readable fastshower checkpoint"):
+        load_model(saved)
