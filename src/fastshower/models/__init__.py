@@ -11,11 +11,15 @@ from collections.abc import Callable
 
 from torch import nn
 
+from fastshower.models.calogan import CaloganGenerator
 from fastshower.models.lagan import LaganGenerator
 
 __all__ = ["GENERATORS", "build_generator"]
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {"lagan": LaganGenerator}
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "calogan": CaloganGenerator,
+    "lagan": LaganGenerator,
+}
 """Model name -> generator class (keyword arguments: the model config)."""
 
 

@@ -14,8 +14,10 @@ auxiliary class (W or QCD).
 
 Faithful details kept on purpose: Keras' LeakyReLU slope 0.3, its batch-norm momentum (0.99,
 i.e. PyTorch's 0.01) and epsilon (1e-3), Glorot-uniform initialisation where Keras defaulted to
-it and He-uniform / Glorot-normal where the authors asked for them. One change: the heads return
-logits, not sigmoids, so training uses ``BCEWithLogitsLoss`` (the same loss, numerically safe).
+it and He-uniform / Glorot-normal where the authors asked for them, with Keras 1's fans
+(``_keras1_fans``; CaloGAN, written for Keras 2, counts them differently). One change: the
+heads return logits, not sigmoids, so training uses ``BCEWithLogitsLoss`` (the same loss,
+numerically safe).
 
 Images are in the training units of the paper: pixel pT divided by ``PT_SCALE_GEV`` (100 GeV).
 """
@@ -28,7 +30,14 @@ from torch.nn import functional as F
 
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
-__all__ = ["IMAGE_SIZE", "LATENT_SIZE", "PT_SCALE_GEV", "LaganDiscriminator", "LaganGenerator"]
+__all__ = [
+    "IMAGE_SIZE",
+    "LATENT_SIZE",
+    "PT_SCALE_GEV",
+    "LaganDiscriminator",
+    "LaganGenerator",
+    "LaganRecipe",
+]
 
 IMAGE_SIZE = 25
 LATENT_SIZE = 200
@@ -56,8 +65,8 @@ class LaganGenerator(nn.Module):
         nn.init.xavier_uniform_(self.project.weight)
         nn.init.zeros_(self.project.bias)
         for layer in (self.conv, self.lc1, self.lc2):
-            _he_uniform(layer.weight, fan_in=_fan_in(layer))
-        _glorot_normal(self.lc3.weight, fan_in=_fan_in(self.lc3), fan_out=4)
+            _he_uniform(layer.weight, _keras1_fans(layer)[0])
+        _glorot_normal(self.lc3.weight, *_keras1_fans(self.lc3))
 
     def forward(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = latent * self.embedding(labels.long())
@@ -86,7 +95,7 @@ class LaganDiscriminator(nn.Module):
         self.real_fake = nn.Linear(n_features + 20, 1)
         self.auxiliary = nn.Linear(n_features + 20, 1)
         for layer in (self.conv, self.lc1, self.lc2, self.lc3, self.real_fake, self.auxiliary):
-            _glorot_uniform(layer.weight, _fan_in(layer), _fan_out(layer))
+            _glorot_uniform(layer.weight, *_keras1_fans(layer))
             nn.init.zeros_(layer.bias)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,28 +108,100 @@ class LaganDiscriminator(nn.Module):
         return self.real_fake(features).squeeze(1), self.auxiliary(features).squeeze(1)
 
 
-def _fan_in(layer: nn.Module) -> int:
-    w = layer.weight
-    return w.shape[-1] if isinstance(layer, LocallyConnected2d) else w[0].numel()
-
-
-def _fan_out(layer: nn.Module) -> int:
+def _keras1_fans(layer: nn.Module) -> tuple[float, float]:
+    """Fan-in and fan-out as Keras 1 computed them for its initialisers: per kernel position for
+    dense and convolutional layers, but sqrt(number of weights) for both when the kernel has
+    three axes, as a locally connected layer's has."""
     w = layer.weight
     if isinstance(layer, LocallyConnected2d):
-        kh, kw = layer.kernel_size
-        return layer.out_channels * kh * kw
-    return w.shape[0] * (w[0, 0].numel() if w.dim() > 2 else 1)
+        fan = float(w.numel()) ** 0.5
+        return fan, fan
+    receptive = w[0, 0].numel() if w.dim() > 2 else 1
+    return float(w.shape[1] * receptive), float(w.shape[0] * receptive)
 
 
-def _he_uniform(weight: torch.Tensor, fan_in: int) -> None:
+def _he_uniform(weight: torch.Tensor, fan_in: float) -> None:
     limit = (6.0 / fan_in) ** 0.5
     nn.init.uniform_(weight, -limit, limit)
 
 
-def _glorot_uniform(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
+def _glorot_uniform(weight: torch.Tensor, fan_in: float, fan_out: float) -> None:
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     nn.init.uniform_(weight, -limit, limit)
 
 
-def _glorot_normal(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
+def _glorot_normal(weight: torch.Tensor, fan_in: float, fan_out: float) -> None:
     nn.init.normal_(weight, 0.0, (2.0 / (fan_in + fan_out)) ** 0.5)
+
+
+class LaganRecipe:
+    """How LAGAN trains (``fastshower.train``): an AC-GAN on (image, class) batches, the
+    discriminator on real and generated images in one batch, 5% of its real/fake labels flipped
+    (the authors' trick against an overconfident discriminator). Validation: the jet mass of
+    generated images against held-out ones, per class (Wasserstein-1 in GeV; lower is better).
+    """
+
+    name = "lagan"
+
+    def __init__(
+        self,
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+        latent_size: int = LATENT_SIZE,
+        label_flip: float = 0.05,
+        n_validation: int = 500,
+    ) -> None:
+        self.validation = validation
+        self.latent_size, self.label_flip, self.n_validation = latent_size, label_flip, n_validation
+
+    @property
+    def model_config(self) -> dict[str, int]:
+        return {"latent_size": self.latent_size}
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        return LaganGenerator(self.latent_size), LaganDiscriminator()
+
+    def _fakes(self, generator: nn.Module, n: int, rng: torch.Generator, device: torch.device):
+        z = torch.randn(n, self.latent_size, generator=rng, device=device)
+        labels = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)
+        return generator(z, labels), labels
+
+    def discriminator_loss(self, generator, discriminator, batch, rng):
+        images, labels = batch
+        with torch.no_grad():
+            fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
+        x = torch.cat([images, fakes])
+        real = torch.cat([torch.ones(len(images)), torch.zeros(len(fakes))]).to(images.device)
+        flip = torch.rand(len(real), generator=rng, device=images.device) < self.label_flip
+        real = torch.where(flip, 1 - real, real)
+        real_fake, aux = discriminator(x)
+        classes = torch.cat([labels, fake_labels]).float()
+        loss_rf = F.binary_cross_entropy_with_logits(real_fake, real)
+        loss_aux = F.binary_cross_entropy_with_logits(aux, classes)
+        return loss_rf + loss_aux, {"d_real_fake": loss_rf.item(), "d_class": loss_aux.item()}
+
+    def generator_loss(self, generator, discriminator, batch, rng):
+        images, _ = batch
+        fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
+        real_fake, aux = discriminator(fakes)
+        loss_rf = F.binary_cross_entropy_with_logits(real_fake, torch.ones_like(real_fake))
+        loss_aux = F.binary_cross_entropy_with_logits(aux, fake_labels.float())
+        return loss_rf + loss_aux, {"g_class": loss_aux.item()}
+
+    def validate(self, generator, rng) -> dict[str, float]:
+        from fastshower.evaluate.metrics import wasserstein_1_exact
+        from fastshower.observables.jets import image_observables
+
+        if self.validation is None:
+            return {"score": 0.0}
+        images, labels = self.validation
+        device = next(generator.parameters()).device
+        scores = {}
+        for cls, name in ((1, "w"), (0, "qcd")):
+            real = images[labels == cls][: self.n_validation]
+            if len(real) == 0:
+                continue
+            z = torch.randn(len(real), self.latent_size, generator=rng, device=device)
+            fake = generator(z, torch.full((len(real),), cls, device=device)).cpu()
+            masses = [image_observables(x.numpy() * PT_SCALE_GEV)["mass"] for x in (real, fake)]
+            scores[f"mass_w1_{name}"] = wasserstein_1_exact(*masses)
+        return {**scores, "score": sum(scores.values())}
