@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ import torch
 pytest.importorskip("pythia8mc", reason="needs the jets extra")
 
 from fastshower.data import JetImagePreprocessing, JetImages
+from fastshower.io import JET_SCHEMA, write_dataset
 from fastshower.modelfile import load_model
 from fastshower.models.lagan import LaganRecipe
 from fastshower.simulate.jets import JetSettings, simulate_jets
@@ -20,16 +24,18 @@ CONFIG = TrainConfig(epochs=2, batch_size=20, seed=3)
 
 
 @pytest.fixture(scope="module")
-def jets() -> JetImages:
-    """60 real W and 60 real QCD jets (Pythia 8), LAGAN's preprocessing."""
+def jet_arrays() -> dict[str, dict[str, np.ndarray]]:
+    """60 real W and 60 real QCD jets (Pythia 8)."""
+    return {process: simulate_jets(JetSettings(process), 60, seed=7) for process in ("w", "qcd")}
+
+
+@pytest.fixture(scope="module")
+def jets(jet_arrays: dict[str, dict[str, np.ndarray]]) -> JetImages:
+    """The same jets with LAGAN's preprocessing."""
     pre = JetImagePreprocessing()
-    images, labels = [], []
-    for process, label in (("w", 1), ("qcd", 0)):
-        arrays = simulate_jets(JetSettings(process), 60, seed=7)
-        images.append(pre.forward(arrays["image"]))
-        labels.append(np.full(60, label))
-    return JetImages(torch.from_numpy(np.concatenate(images)),
-                     torch.from_numpy(np.concatenate(labels)))  # fmt: skip
+    images = np.concatenate([pre.forward(a["image"]) for a in jet_arrays.values()])
+    labels = np.concatenate([a["signal"].astype(np.int64) for a in jet_arrays.values()])
+    return JetImages(torch.from_numpy(images), torch.from_numpy(labels))
 
 
 def recipe(jets: JetImages) -> LaganRecipe:
@@ -81,3 +87,20 @@ def test_resumed_run_equals_an_uninterrupted_one(jets: JetImages, tmp_path: Path
     other = TrainConfig(epochs=3, batch_size=20, seed=4)
     with pytest.raises(ValueError, match="made by another training"):
         train(recipe(jets), jets, tmp_path / "b", other, resume=True, progress=False)
+
+
+def test_torchrun_two_cpu_processes(jet_arrays: dict, tmp_path: Path) -> None:
+    """``fastshower train lagan`` under torchrun: 2 processes, gloo, DistributedDataParallel."""
+    files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
+             for p, a in jet_arrays.items()]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", "-m", "fastshower.cli", "train", "lagan",
+               "--data", str(files[0]), "--data", str(files[1]), "--out", str(tmp_path / "m"),
+               "--epochs", "1", "--batch-size", "10", "--no-progress"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained 1 epochs") == 1  # rank 0 only
+    model = load_model(tmp_path / "m" / "best")
+    assert model.provenance["n_training"] == 108
+    assert len(model.provenance["training_data_sha256"]) == 2
