@@ -332,6 +332,43 @@ def evaluate_command(
     click.echo(f"wrote {report.parent / 'metrics.json'}")
 
 
+@main.command("generate")
+@click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--class", "jet_class", default=None, help="Jet models: w or qcd.")
+@click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
+@click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
+@click.option("--batch-size", type=int, default=1024, show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@_production_options(default_chunk=10000)
+def generate_command(
+    model: Path,
+    jet_class: str | None,
+    particle: str | None,
+    energy: str | None,
+    batch_size: int,
+    device: str,
+    **production: Any,
+) -> None:
+    """Generate samples with a trained model into the reference's HDF5 schema (resumable)."""
+    from fastshower.generate import GenerateJob
+    from fastshower.modelfile import ModelFileError
+
+    if jet_class is not None:
+        condition: dict[str, Any] = {"class": jet_class.lower()}
+    else:
+        if particle is None or energy is None:
+            _fail("give --class w|qcd for jet models, or --particle and --energy for showers")
+        condition = {"particle": particle, "energy_gev": list(_energy_range(energy))}
+    if batch_size <= 0:
+        _fail(f"--batch-size {batch_size}: must be positive")
+    try:
+        job = GenerateJob(str(model), condition, batch_size=batch_size, device=device)
+    except (ModelFileError, ValueError) as error:
+        _fail(str(error))
+    path = _produce(job, **production)
+    click.echo(f"wrote {production['events']} events to {path}")
+
+
 @main.group("train")
 def train_group() -> None:
     """Train a generator on dataset files (resumable; under torchrun: distributed)."""

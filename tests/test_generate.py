@@ -1,0 +1,77 @@
+"""Generation: model folders to files in the reference schema, chunked, seeded, refused when the
+request does not fit the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fastshower.generate import GenerateJob
+from fastshower.io import JET_SCHEMA, SHOWER_SCHEMA, read_dataset
+from fastshower.modelfile import save_model
+from fastshower.models.calogan import CaloganGenerator
+from fastshower.models.lagan import LaganGenerator
+from fastshower.simulate.production import produce
+
+
+@pytest.fixture(scope="module")
+def lagan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("lagan")
+    return save_model(folder, "lagan", LaganGenerator(latent_size=16), {"latent_size": 16}, {})
+
+
+def test_jet_images_in_the_reference_schema(lagan_dir: Path, tmp_path: Path) -> None:
+    job = GenerateJob(str(lagan_dir), {"class": "w"}, batch_size=7)
+    out = produce(job, tmp_path / "w.h5", 20, seed=1, chunk_size=8, workers=0, progress=False)
+    data = read_dataset(out, JET_SCHEMA)
+    assert len(data) == 20 and (data["signal"] == 1).all() and (data["image"] >= 0).all()
+    # the image observables are the pixels' own
+    np.testing.assert_allclose(data["jet_pt"] > 0, data["image"].sum(axis=(1, 2)) > 0)
+    assert data.provenance["generator"] == "fastshower lagan"
+    assert "jet_eta" in data.provenance["not_generated"]
+    again = produce(job, tmp_path / "again.h5", 20, seed=1, chunk_size=10, workers=0,
+                    progress=False)  # fmt: skip
+    assert not np.array_equal(read_dataset(again, JET_SCHEMA)["image"], data["image"])  # chunks
+    same = produce(job, tmp_path / "same.h5", 20, seed=1, chunk_size=8, workers=0, progress=False)
+    np.testing.assert_array_equal(read_dataset(same, JET_SCHEMA)["image"], data["image"])
+
+
+def test_showers_in_the_reference_schema(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    folder = save_model(tmp_path / "calogan", "calogan", CaloganGenerator(),
+                        {"latent_size": 1024, "attention": True}, {"particle": "e+"})  # fmt: skip
+    job = GenerateJob(str(folder), {"particle": "e+", "energy_gev": [10.0, 20.0]})
+    out = produce(job, tmp_path / "e.h5", 6, seed=2, chunk_size=3, workers=0, progress=False)
+    data = read_dataset(out, SHOWER_SCHEMA)
+    assert len(data) == 6 and (data["particle"] == -11).all()
+    assert ((data["energy"] >= 10) & (data["energy"] <= 20)).all()
+    assert all((data[f"layer_{i}"] >= 0).all() for i in range(3))
+    with pytest.raises(ValueError, match=r"trained on e\+ showers; 'pi\+' was requested"):
+        GenerateJob(str(folder), {"particle": "pi+", "energy_gev": [10.0, 20.0]})
+
+
+def test_bad_requests(lagan_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--class w or qcd, got 'z'"):
+        GenerateJob(str(lagan_dir), {"class": "z"})
+    with pytest.raises(ValueError, match="not a model folder"):
+        GenerateJob(str(tmp_path), {"class": "w"})
+
+
+def test_cli(lagan_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fastshower.cli", "generate", *args],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+
+    done = run("--model", str(lagan_dir), "--class", "qcd", "--events", "5", "--out", "q.h5",
+               "--workers", "0", "--no-progress")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (read_dataset(tmp_path / "q.h5", JET_SCHEMA)["signal"] == 0).all()
+    bad = run("--model", str(lagan_dir), "--events", "5", "--out", "x.h5")
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: give --class w|qcd")
