@@ -66,8 +66,8 @@ def test_cli(lagan_dir: Path, tmp_path: Path) -> None:
     import sys
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "fastshower.cli", "generate", *args],
-                              capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+        command = [sys.executable, "-m", "fastshower.cli", "generate", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
     done = run("--model", str(lagan_dir), "--class", "qcd", "--events", "5", "--out", "q.h5",
                "--workers", "0", "--no-progress")  # fmt: skip
