@@ -104,3 +104,28 @@ def test_torchrun_two_cpu_processes(jet_arrays: dict, tmp_path: Path) -> None:
     model = load_model(tmp_path / "m" / "best")
     assert model.provenance["n_training"] == 108
     assert len(model.provenance["training_data_sha256"]) == 2
+
+
+def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:
+    """``fastshower train calogan`` on 60 real Geant4 positron showers, then generation."""
+    from fastshower.generate import GenerateJob
+    from fastshower.io import SHOWER_SCHEMA, read_dataset, write_showers
+    from fastshower.simulate.calo import CaloSettings, simulate_showers
+    from fastshower.simulate.production import produce
+    from fastshower.trainers import train_calogan
+
+    showers = simulate_showers(CaloSettings("e+", (2.0, 5.0)), 60, seed=4)
+    data = write_showers(tmp_path / "eplus.h5", showers, {"seed": 4})
+    config = TrainConfig(epochs=2, batch_size=16, seed=1, lr_discriminator=2e-5,
+                         generator_steps=2)  # fmt: skip
+    state = train_calogan(data, tmp_path / "m", config, progress=False)
+    history = state["history"]
+    assert len(history) == 2 and history[0]["loss_g"] != history[1]["loss_g"]
+    assert all(np.isfinite(h["score"]) for h in history)
+    model = load_model(tmp_path / "m" / "last")
+    assert model.provenance["particle"] == "e+" and model.provenance["n_training"] == 54
+    lo, hi = model.provenance["energy_range_gev"]
+    assert 2.0 <= lo < hi <= 5.0
+    job = GenerateJob(str(tmp_path / "m" / "best"), {"particle": "e+", "energy_gev": [2.0, 5.0]})
+    out = produce(job, tmp_path / "gen.h5", 4, seed=1, chunk_size=4, workers=0, progress=False)
+    assert len(read_dataset(out, SHOWER_SCHEMA)) == 4

@@ -6,6 +6,7 @@ them unchanged.
 
 - Jet images (LAGAN, arXiv:1701.05927): pixel pT divided by 100 GeV, pixels below 1e-3 of that
   (0.1 GeV) set to 0; the class is the file's ``signal`` (1 = W, 0 = QCD).
+- Showers (CaloGAN, arXiv:1705.02355): cells from MeV to GeV; the incident energy in GeV.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fastshower.io import JET_SCHEMA, read_dataset
+from fastshower.detector import CALORIMETER
+from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 
-__all__ = ["JetImagePreprocessing", "JetImages", "file_sha256", "load_jet_images"]
+__all__ = [
+    "JetImagePreprocessing",
+    "JetImages",
+    "Showers",
+    "file_sha256",
+    "load_jet_images",
+    "load_showers",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,37 @@ def load_jet_images(
         labels.append(data["signal"].astype(np.int64))
     return JetImages(torch.from_numpy(np.concatenate(images)),
                      torch.from_numpy(np.concatenate(labels)))  # fmt: skip
+
+
+@dataclass
+class Showers(torch.utils.data.Dataset):
+    """Cells per layer in GeV (tensors (N, n_x, n_y)) and the incident energy in GeV (N,)."""
+
+    layers: tuple[torch.Tensor, ...]
+    energy: torch.Tensor
+    particle: str
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return (*(layer[index] for layer in self.layers), self.energy[index])
+
+    def subset(self, index: torch.Tensor) -> Showers:
+        return Showers(tuple(x[index] for x in self.layers), self.energy[index], self.particle)
+
+
+def load_showers(path: str | os.PathLike[str]) -> Showers:
+    """A shower file as CaloGAN's training tensors; one particle per file (one GAN each)."""
+    from fastshower.particles import particle_name
+
+    data = read_showers(path)
+    codes = np.unique(data.arrays.get("particle", np.zeros(0, dtype=np.int32)))
+    if len(codes) > 1:
+        raise ValueError(f"{path} holds several particles ({codes.tolist()}); CaloGAN learns one")
+    particle = particle_name(int(codes[0])) if len(codes) else "unknown"
+    layers = tuple(torch.from_numpy(data[layer.key] / 1000.0) for layer in CALORIMETER.layers)
+    return Showers(layers, torch.from_numpy(data["energy"][:, 0].astype(np.float32)), particle)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

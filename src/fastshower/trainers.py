@@ -12,23 +12,27 @@ from typing import Any
 
 import torch
 
-from fastshower.data import JetImagePreprocessing, JetImages, file_sha256, load_jet_images
+from fastshower.data import (
+    JetImagePreprocessing,
+    JetImages,
+    file_sha256,
+    load_jet_images,
+    load_showers,
+)
+from fastshower.models.calogan import CaloganRecipe
 from fastshower.models.lagan import LaganRecipe
 from fastshower.train import TrainConfig, train
 
-__all__ = ["split_validation", "train_lagan"]
+__all__ = ["split_indices", "train_calogan", "train_lagan"]
 
 
-def split_validation(data: JetImages, fraction: float, seed: int) -> tuple[JetImages, JetImages]:
-    """(training, validation): a seeded random ``fraction`` of the events held out."""
+def split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, validation) event indices: a seeded random ``fraction`` held out."""
     if not 0 < fraction < 1:
         raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, round(fraction * len(data)))
-    val, tr = order[:n_val], order[n_val:]
-    return JetImages(data.images[tr], data.labels[tr]), JetImages(
-        data.images[val], data.labels[val]
-    )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, round(fraction * n))
+    return order[n_val:], order[:n_val]
 
 
 def train_lagan(
@@ -44,7 +48,9 @@ def train_lagan(
     config = config or TrainConfig()
     preprocessing = JetImagePreprocessing()
     data = load_jet_images(data_paths, preprocessing)
-    training, validation = split_validation(data, validation_fraction, config.seed)
+    tr, val = split_indices(len(data), validation_fraction, config.seed)
+    training = JetImages(data.images[tr], data.labels[tr])
+    validation = JetImages(data.images[val], data.labels[val])
     if len(training) < config.batch_size:
         raise ValueError(
             f"{len(training)} training jets is less than one batch ({config.batch_size})"
@@ -58,5 +64,41 @@ def train_lagan(
         "preprocessing": {"name": "lagan", "scale_gev": preprocessing.scale_gev,
                           "threshold": preprocessing.threshold},
     }  # fmt: skip
+    return train(recipe, training, out, config, resume=resume, provenance=provenance,
+                 progress=progress)  # fmt: skip
+
+
+def train_calogan(
+    data_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    validation_fraction: float = 0.1,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train CaloGAN on one particle's shower file (one GAN per particle, as published)."""
+    config = config or TrainConfig(batch_size=256, lr_discriminator=2e-5, generator_steps=2)
+    showers = load_showers(data_path)
+    tr, val = split_indices(len(showers), validation_fraction, config.seed)
+    training, validation = showers.subset(tr), showers.subset(val)
+    if len(training) < config.batch_size:
+        raise ValueError(
+            f"{len(training)} training showers is less than one batch ({config.batch_size})"
+        )
+    energy = showers.energy
+    recipe = CaloganRecipe(
+        energy_range_gev=(float(energy.min()), float(energy.max())),
+        validation=(validation.layers, validation.energy),
+    )
+    provenance = {
+        "particle": showers.particle,
+        "energy_range_gev": list(recipe.energy_range_gev),
+        "training_data": [str(Path(data_path))],
+        "training_data_sha256": [file_sha256(data_path)],
+        "n_training": len(training),
+        "n_validation": len(validation),
+        "preprocessing": {"name": "calogan", "cells": "MeV / 1000 (GeV)"},
+    }
     return train(recipe, training, out, config, resume=resume, provenance=provenance,
                  progress=progress)  # fmt: skip
