@@ -15,6 +15,10 @@ import os
 import shutil
 import tempfile
 
+# One thread per process: the tests' networks are small, and two BLAS/OpenMP threads fighting
+# other processes for two cores made a single forward pass 100x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 if "FASTSHOWER_CACHE" not in os.environ:
     _cache = tempfile.mkdtemp(prefix="fastshower-test-cache-")
     os.environ["FASTSHOWER_CACHE"] = _cache

@@ -369,6 +369,27 @@ def generate_command(
     click.echo(f"wrote {production['events']} events to {path}")
 
 
+@main.group("export")
+def export_group() -> None:
+    """Export a trained generator for other runtimes."""
+
+
+@export_group.command("onnx")
+@click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="ONNX file to write.")
+def export_onnx_command(model: Path, out: Path) -> None:
+    """The generator as ONNX (dynamic batch axis), checked against PyTorch with onnxruntime."""
+    from fastshower.export import export_onnx
+    from fastshower.modelfile import ModelFileError
+
+    path = _writable_output(out)
+    try:
+        export_onnx(model, path)
+    except (ModelFileError, FileNotFoundError, ValueError, ImportError) as error:
+        _fail(str(error))
+    click.echo(f"wrote {path}")
+
+
 @main.group("train")
 def train_group() -> None:
     """Train a generator on dataset files (resumable; under torchrun: distributed)."""

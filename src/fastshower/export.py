@@ -1,0 +1,462 @@
+"""ONNX export of fastshower generators, with an onnxruntime parity check.
+
+``export_onnx(model_dir, out_path)`` turns a model folder (``fastshower.modelfile``) into one
+self-contained ONNX file whose batch axis is dynamic:
+
+- inputs ``latent`` (N, latent_size) float32 and ``condition`` (N,): the class label (int64,
+  0 = QCD, 1 = W) for LAGAN, the incident energy in GeV (float32) for CaloGAN;
+- outputs ``image`` (N, 25, 25) in pT / 100 GeV for LAGAN, ``layer_0``, ``layer_1``,
+  ``layer_2`` (N, H, W) in GeV for CaloGAN;
+- ``metadata_props`` (keys ``fastshower.*``): the format, the fastshower version that exported it,
+  the model name, its config and the model folder's provenance (JSON), the latent size, the
+  condition, and the outputs' units and shapes (JSON).
+
+The file is written to a temporary name next to ``out_path``, checked against the PyTorch
+generator with onnxruntime (``check_parity``) and only then renamed into place, so a failed
+export never leaves a file behind and a reader never sees half a file.
+
+``OnnxGenerator(path)`` runs an exported file with onnxruntime on numpy inputs, so generation
+code can do without torch.
+
+How the graph is captured: ``torch.export.export(..., strict=True)``, then
+``torch.onnx.export`` of that program (the dynamo exporter). ``torch.onnx.export`` given the
+module itself first tries ``strict=False``, where the generators' ``len(x)`` turns the batch size
+into a constant, and then silently re-exports with the batch axis fixed to the example's size;
+the strict (TorchDynamo) capture keeps ``len(x)`` symbolic. The batch axis is checked to be
+symbolic after the export, and the parity check runs at two batch sizes that both differ from
+the traced one.
+
+Needs the ``onnx`` extra (``pip install 'fastshower[onnx]'``: onnx, onnxruntime, onnxscript).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastshower import __version__
+from fastshower.modelfile import LoadedModel, load_model
+from fastshower.models.lagan import N_CLASSES, PT_SCALE_GEV
+
+__all__ = [
+    "FORMAT",
+    "PARITY_RTOL",
+    "OnnxExportError",
+    "OnnxGenerator",
+    "check_parity",
+    "export_onnx",
+]
+
+FORMAT = "fastshower-onnx/1"
+"""``metadata_props["fastshower.format"]`` of every export; a file without it is not one."""
+
+PARITY_RTOL = 1e-5
+"""The largest |torch - onnxruntime| difference ``export_onnx`` accepts, relative to the scale
+of the outputs: ``PARITY_RTOL * max(1, max |torch output|)``, in the outputs' units.
+
+Why 1e-5: both runtimes compute in float32 (relative rounding 6e-8), but with different kernels
+(oneDNN / MKL against onnxruntime's MLAS), which sum the ~100-6000 products of each dense,
+convolution and locally connected layer in different orders, so outputs differ by a few float32
+roundings of the largest intermediate values. Measured on untrained LAGAN and CaloGAN
+generators: 2e-8 to 1e-7 on outputs of scale 0.01-0.2, i.e. a few 1e-7 relative, as
+``DESIGN.md``'s 2e-7. 1e-5 leaves a margin of 20 or more for trained weights and larger
+activations, while a real translation error (a wrong operator, constant, padding or layout, or a
+batch axis baked in) shows up at 1e-3 of the scale or more. Scaled by max(1, ...) so a CaloGAN
+whose cells reach 100 GeV is held to the same relative precision, and tiny outputs of an
+untrained network to 1e-5 absolute.
+"""
+
+_BATCH_DIM = "batch"
+_PREFIX = "fastshower."
+# torch.export's capture warns about its own use of a deprecated pytree API (torch 2.13).
+_TORCH_INTERNAL_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+# torch.onnx's registry logs one warning per torchvision operator when torchvision is absent.
+_NOISY_LOGGERS = ("torch.onnx._internal.exporter._registration",)
+
+
+class OnnxExportError(ValueError):
+    """An ONNX export that cannot be made, checked or read: a model without an ONNX export, a
+    file that is not a fastshower export, or a parity check that failed."""
+
+
+@dataclass(frozen=True)
+class _Family:
+    """What the ONNX side needs to know about a model family that its generator does not say."""
+
+    condition: dict[str, Any]  # stored in the metadata; "dtype" is the ONNX input's
+    output_names: Callable[[nn.Module], tuple[str, ...]]
+    output_units: str
+    example_condition: Callable[[int], torch.Tensor]  # for tracing
+    random_condition: Callable[[np.random.Generator, int], np.ndarray]  # for the parity check
+
+
+_FAMILIES: dict[str, _Family] = {
+    "lagan": _Family(
+        condition={
+            "name": "class",
+            "dtype": "int64",
+            "meaning": "class label: 0 = QCD, 1 = W",
+            "classes": N_CLASSES,
+        },
+        output_names=lambda generator: ("image",),
+        output_units=f"pT / {PT_SCALE_GEV:g} GeV",
+        example_condition=lambda n: torch.arange(n, dtype=torch.int64) % N_CLASSES,
+        random_condition=lambda rng, n: rng.integers(0, N_CLASSES, n, dtype=np.int64),
+    ),
+    "calogan": _Family(
+        condition={
+            "name": "energy",
+            "dtype": "float32",
+            "meaning": "incident energy",
+            "units": "GeV",
+        },
+        output_names=lambda generator: tuple(
+            f"layer_{i}" for i in range(len(generator.layer_shapes))
+        ),
+        output_units="GeV",
+        example_condition=lambda n: torch.full((n,), 50.0),
+        # CaloGAN's training range (fastshower.simulate.calo.TRAINED_RANGE_GEV): 1-100 GeV
+        random_condition=lambda rng, n: rng.uniform(1.0, 100.0, n).astype(np.float32),
+    ),
+}
+
+
+def export_onnx(
+    model_dir: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    batch_size_hint: int = 2,
+    opset: int | None = None,
+) -> Path:
+    """Export the generator of ``model_dir`` to the ONNX file ``out_path`` and return its path.
+
+    ``batch_size_hint`` is the batch size of the example the graph is traced with (>= 2:
+    torch.export specialises sizes 0 and 1); the exported batch axis is dynamic whatever it is.
+    ``opset``: the ONNX opset (default: torch's). The file is checked with ``check_parity``
+    before it replaces ``out_path``; ``OnnxExportError`` if the difference exceeds
+    ``PARITY_RTOL`` of the output scale.
+    """
+    torch_onnx = _require("torch.onnx", "onnxscript", "onnx")
+    if batch_size_hint < 2:
+        raise ValueError(
+            f"batch_size_hint must be >= 2 (torch.export fixes a batch of 0 or 1 as a constant), "
+            f"got {batch_size_hint}"
+        )
+    loaded = _load(model_dir)
+    family = _family(loaded.name)
+    generator = loaded.generator.eval()
+    latent_size = int(generator.latent_size)
+    output_names = family.output_names(generator)
+    example = (
+        torch.randn(batch_size_hint, latent_size, generator=torch.Generator().manual_seed(0)),
+        family.example_condition(batch_size_hint),
+    )
+    with torch.no_grad():
+        outputs = _as_tuple(generator(*example))
+    if len(outputs) != len(output_names):
+        raise OnnxExportError(
+            f"{loaded.name!r} generator returned {len(outputs)} outputs, expected "
+            f"{len(output_names)} ({', '.join(output_names)})"
+        )
+    batch = torch.export.Dim(_BATCH_DIM, min=1)
+    with _quiet_exporter():
+        program = torch.export.export(
+            generator, example, dynamic_shapes=({0: batch}, {0: batch}), strict=True
+        )
+        onnx_program = torch_onnx.export(
+            program,
+            example,
+            input_names=["latent", "condition"],
+            output_names=list(output_names),
+            opset_version=opset,
+            dynamo=True,
+            optimize=True,
+            verbose=False,
+        )
+    model = onnx_program.model
+    _name_batch_axis(model)
+    model.doc_string = f"fastshower {loaded.name} generator (fastshower {__version__})"
+    model.metadata_props.update(
+        _metadata(loaded, latent_size, family, output_names, [tuple(x.shape[1:]) for x in outputs])
+    )
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # a unique name next to the target (same file system, so os.replace is atomic), created by
+    # the save with the usual permissions (mkstemp's would be 0600)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        onnx_program.save(tmp, external_data=False)  # one file: the rename below is atomic
+        difference, scale = _parity(loaded, tmp, n=7, seed=0)
+        allowed = PARITY_RTOL * max(1.0, scale)
+        if not difference <= allowed:  # NaN fails too
+            raise OnnxExportError(
+                f"{model_dir}: onnxruntime differs from PyTorch by {difference:.3g} (outputs up "
+                f"to {scale:.3g}; allowed {allowed:.3g}): the export is not faithful"
+            )
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def check_parity(
+    model_dir: str | os.PathLike[str],
+    onnx_path: str | os.PathLike[str],
+    n: int = 7,
+    seed: int = 0,
+) -> float:
+    """The largest |PyTorch - onnxruntime| difference, over all outputs, of the generator of
+    ``model_dir`` (eval mode) and its export ``onnx_path`` on the same seeded inputs, run at
+    batch sizes 1 and ``n`` (>= 2), which proves the exported batch axis dynamic.
+    """
+    return _parity(_load(model_dir), onnx_path, n=n, seed=seed)[0]
+
+
+class OnnxGenerator:
+    """An exported generator run by onnxruntime (CPUExecutionProvider) on numpy arrays:
+    ``OnnxGenerator(path)(latent (N, latent_size), condition (N,)) -> {output name: array}``.
+
+    ``threads``: onnxruntime's intra-op threads (default: its own choice, one per core).
+    The export's metadata is read back: ``model_name``, ``config``, ``provenance``,
+    ``latent_size``, ``condition``, ``output_names``, ``output_units``, ``output_shapes``,
+    ``fastshower_version`` (of the export) and ``metadata`` (all ``fastshower.*`` entries).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        ort = _require("onnxruntime")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such ONNX file")
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's errors derive from Exception only
+            raise OnnxExportError(
+                f"{self.path}: not an ONNX model onnxruntime can load: {exc}"
+            ) from exc
+        props = self._session.get_modelmeta().custom_metadata_map
+        if _PREFIX + "format" not in props:
+            raise OnnxExportError(
+                f"{self.path}: an ONNX model, but not a fastshower export (no "
+                f"{_PREFIX}format in its metadata_props)"
+            )
+        if props[_PREFIX + "format"] != FORMAT:
+            raise OnnxExportError(
+                f"{self.path}: export format {props[_PREFIX + 'format']!r}; this fastshower "
+                f"({__version__}) reads {FORMAT!r}"
+            )
+        try:
+            self.metadata = {
+                k[len(_PREFIX) :]: v for k, v in props.items() if k.startswith(_PREFIX)
+            }
+            self.model_name: str = self.metadata["model"]
+            self.fastshower_version: str = self.metadata["version"]
+            self.config: dict[str, Any] = json.loads(self.metadata["config"])
+            self.provenance: dict[str, Any] = json.loads(self.metadata["provenance"])
+            self.latent_size = int(self.metadata["latent_size"])
+            self.condition: dict[str, Any] = json.loads(self.metadata["condition"])
+            self.output_units: dict[str, str] = json.loads(self.metadata["output_units"])
+            shapes = json.loads(self.metadata["output_shapes"])
+        except (KeyError, ValueError) as exc:
+            raise OnnxExportError(f"{self.path}: damaged fastshower metadata: {exc!r}") from exc
+        self.output_shapes: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in shapes.items()}
+        self.output_names = tuple(self.output_units)
+        inputs = [i.name for i in self._session.get_inputs()]
+        outputs = [o.name for o in self._session.get_outputs()]
+        if inputs != ["latent", "condition"] or outputs != list(self.output_names):
+            raise OnnxExportError(
+                f"{self.path}: inputs {inputs} and outputs {outputs} do not match its metadata"
+            )
+
+    def generate(self, latent: Any, condition: Any) -> dict[str, np.ndarray]:
+        """The generator's outputs, by name, for ``latent`` (N, latent_size) and ``condition``
+        (N,) (class labels or energies in GeV: see ``self.condition``)."""
+        latent = np.asarray(latent)
+        condition = np.asarray(condition)
+        if latent.ndim != 2 or latent.shape[1] != self.latent_size:
+            raise ValueError(
+                f"latent must be (N, {self.latent_size}) for this {self.model_name} export, got "
+                f"{latent.shape}"
+            )
+        n = len(latent)
+        if condition.shape != (n,):
+            raise ValueError(
+                f"condition ({self.condition.get('name', '?')}) must be (N,) = ({n},) to match "
+                f"the latent, got {condition.shape}"
+            )
+        if n == 0:
+            return {k: np.zeros((0, *self.output_shapes[k]), np.float32) for k in self.output_names}
+        feed = {
+            "latent": latent.astype(np.float32, copy=False),
+            "condition": self._condition(condition),
+        }
+        results = self._session.run(list(self.output_names), feed)
+        return dict(zip(self.output_names, results, strict=True))
+
+    __call__ = generate
+
+    def _condition(self, condition: np.ndarray) -> np.ndarray:
+        dtype = np.dtype(self.condition["dtype"])
+        if dtype.kind != "i":
+            return condition.astype(dtype, copy=False)
+        if condition.dtype.kind not in "iub" and not np.array_equal(condition, np.round(condition)):
+            raise ValueError(f"condition ({self.condition['meaning']}) must be integers")
+        labels = condition.astype(dtype)
+        classes = self.condition.get("classes")
+        if classes is not None and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(
+                f"condition ({self.condition['meaning']}) must be in 0..{classes - 1}, got "
+                f"{labels.min()}..{labels.max()}"
+            )
+        return labels
+
+    def __repr__(self) -> str:
+        return (
+            f"OnnxGenerator({str(self.path)!r}: {self.model_name}, latent {self.latent_size}, "
+            f"outputs {', '.join(self.output_names)})"
+        )
+
+
+def _parity(
+    loaded: LoadedModel, onnx_path: str | os.PathLike[str], *, n: int, seed: int
+) -> tuple[float, float]:
+    """(max |torch - onnxruntime|, max |torch output|) at batch sizes 1 and ``n``."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2 (batch sizes 1 and n are compared), got {n}")
+    family = _family(loaded.name)
+    onnx_generator = OnnxGenerator(onnx_path, threads=1)
+    if onnx_generator.model_name != loaded.name or onnx_generator.config != loaded.config:
+        raise OnnxExportError(
+            f"{onnx_path} is an export of {onnx_generator.model_name!r} with config "
+            f"{onnx_generator.config}, the model folder holds {loaded.name!r} with config "
+            f"{loaded.config}"
+        )
+    rng = np.random.default_rng(seed)
+    generator = loaded.generator.eval()
+    difference = scale = 0.0
+    for batch in (1, n):
+        latent = rng.standard_normal((batch, onnx_generator.latent_size), dtype=np.float32)
+        condition = family.random_condition(rng, batch)
+        with torch.no_grad():
+            expected = _as_tuple(generator(torch.from_numpy(latent), torch.from_numpy(condition)))
+        got = onnx_generator.generate(latent, condition)
+        for name, want in zip(onnx_generator.output_names, expected, strict=True):
+            want = want.numpy()
+            if got[name].shape != want.shape:
+                raise OnnxExportError(
+                    f"{onnx_path}: output {name} has shape {got[name].shape} at batch size "
+                    f"{batch}, PyTorch's has {want.shape}"
+                )
+            difference = max(difference, float(np.abs(got[name] - want).max()))
+            scale = max(scale, float(np.abs(want).max()))
+    return difference, scale
+
+
+def _metadata(
+    loaded: LoadedModel,
+    latent_size: int,
+    family: _Family,
+    output_names: tuple[str, ...],
+    output_shapes: list[tuple[int, ...]],
+) -> dict[str, str]:
+    entries = {
+        "format": FORMAT,
+        "version": __version__,
+        "model": loaded.name,
+        "config": json.dumps(loaded.config, sort_keys=True),
+        "provenance": json.dumps(loaded.provenance, sort_keys=True),
+        "latent_size": str(latent_size),
+        "condition": json.dumps(family.condition),
+        "output_units": json.dumps({name: family.output_units for name in output_names}),
+        "output_shapes": json.dumps(dict(zip(output_names, map(list, output_shapes), strict=True))),
+    }
+    return {_PREFIX + k: v for k, v in entries.items()}
+
+
+def _name_batch_axis(model: Any) -> None:
+    """Check the inputs' first axis is symbolic and call it ``batch`` wherever it appears (the
+    exporter names it after a torch symbol such as ``s27``)."""
+    ir = _require("onnx_ir", "onnxscript")
+    graph = model.graph
+    dims = [value.shape[0] if value.shape is not None else None for value in graph.inputs]
+    symbols = {d.value if isinstance(d, ir.SymbolicDim) else None for d in dims}
+    if len(symbols) != 1 or not all(symbols):
+        raise OnnxExportError(f"the export's batch axis is not dynamic: input batch axes {dims}")
+    (symbol,) = symbols
+    values = [*graph.inputs, *graph.outputs]
+    values += [v for node in ir.traversal.RecursiveGraphIterator(graph) for v in node.outputs]
+    for value in values:
+        shape = value.shape
+        if shape is not None and any(getattr(d, "value", None) == symbol for d in shape):
+            value.shape = ir.Shape(
+                [
+                    _BATCH_DIM if isinstance(d, ir.SymbolicDim) and d.value == symbol else d
+                    for d in shape
+                ]
+            )
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence torch's own noise during an export: a FutureWarning raised inside torch.export
+    and the exporter's log lines about torchvision operators (torchvision is not needed)."""
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _TORCH_INTERNAL_WARNING, FutureWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _load(model_dir: str | os.PathLike[str]) -> LoadedModel:
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"{model_dir}: no such model folder")
+    return load_model(model_dir)
+
+
+def _family(name: str) -> _Family:
+    if name not in _FAMILIES:
+        raise OnnxExportError(
+            f"no ONNX export for model {name!r}: exported are {', '.join(sorted(_FAMILIES))}"
+        )
+    return _FAMILIES[name]
+
+
+def _as_tuple(outputs: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+def _require(module: str, *also: str) -> Any:
+    """Import ``module`` (after checking ``also`` import), or say which extra provides it."""
+    try:
+        for name in also:
+            importlib.import_module(name)
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"ONNX export needs the 'onnx' extra: pip install 'fastshower[onnx]' ({exc})"
+        ) from exc
