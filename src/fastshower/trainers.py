@@ -51,16 +51,9 @@ def train_lagan(
     tr, val = split_indices(len(data), validation_fraction, config.seed)
     training = JetImages(data.images[tr], data.labels[tr])
     validation = JetImages(data.images[val], data.labels[val])
-    if len(training) < config.batch_size:
-        raise ValueError(
-            f"{len(training)} training jets is less than one batch ({config.batch_size})"
-        )
     recipe = LaganRecipe(validation=(validation.images, validation.labels))
     provenance = {
-        "training_data": [str(Path(p)) for p in data_paths],
-        "training_data_sha256": [file_sha256(p) for p in data_paths],
-        "n_training": len(training),
-        "n_validation": len(validation),
+        **_data_provenance(data_paths, len(training), len(validation), config, "jets"),
         "preprocessing": {"name": "lagan", "scale_gev": preprocessing.scale_gev,
                           "threshold": preprocessing.threshold},
     }  # fmt: skip
@@ -82,23 +75,33 @@ def train_calogan(
     showers = load_showers(data_path)
     tr, val = split_indices(len(showers), validation_fraction, config.seed)
     training, validation = showers.subset(tr), showers.subset(val)
-    if len(training) < config.batch_size:
-        raise ValueError(
-            f"{len(training)} training showers is less than one batch ({config.batch_size})"
-        )
     energy = showers.energy
     recipe = CaloganRecipe(
         energy_range_gev=(float(energy.min()), float(energy.max())),
         validation=(validation.layers, validation.energy),
     )
     provenance = {
+        **_data_provenance([data_path], len(training), len(validation), config, "showers"),
         "particle": showers.particle,
         "energy_range_gev": list(recipe.energy_range_gev),
-        "training_data": [str(Path(data_path))],
-        "training_data_sha256": [file_sha256(data_path)],
-        "n_training": len(training),
-        "n_validation": len(validation),
         "preprocessing": {"name": "calogan", "cells": "MeV / 1000 (GeV)"},
     }
     return train(recipe, training, out, config, resume=resume, provenance=provenance,
                  progress=progress)  # fmt: skip
+
+
+def _data_provenance(
+    paths: list[str | os.PathLike[str]], n_training: int, n_validation: int,
+    config: TrainConfig, what: str,
+) -> dict[str, Any]:  # fmt: skip
+    """What a model records of its training data; refuses a training set below one batch."""
+    if n_training < config.batch_size:
+        raise ValueError(
+            f"{n_training} training {what} is less than one batch ({config.batch_size})"
+        )
+    return {
+        "training_data": [str(Path(p)) for p in paths],
+        "training_data_sha256": [file_sha256(p) for p in paths],
+        "n_training": n_training,
+        "n_validation": n_validation,
+    }

@@ -58,6 +58,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
 __all__ = [
@@ -118,7 +119,7 @@ class InpaintingAttention(nn.Module):
         super().__init__()
         h, w = shape
         self.gate = LocallyConnected2d(2, 2, input_size=(h + 2, w + 2), kernel_size=3)
-        _glorot_uniform(self.gate.weight, *_keras_fans(self.gate))
+        glorot_uniform(self.gate.weight, *_keras_fans(self.gate))
         with torch.no_grad():
             self.gate.bias.zero_()
             self.gate.bias[1].fill_(closed_bias)
@@ -180,10 +181,10 @@ class _GeneratorStream(nn.Module):
         self.bn = nn.BatchNorm2d(16, **_BN)
         self.lc1 = LocallyConnected2d(16, 6, input_size=(h + 2, w + 2), kernel_size=2)
         self.lc2 = LocallyConnected2d(6, 1, input_size=(h + 1, w + 1), kernel_size=2, bias=False)
-        _glorot_uniform(self.project.weight, *_keras_fans(self.project))
+        glorot_uniform(self.project.weight, *_keras_fans(self.project))
         for layer in (self.conv, self.lc1):
-            _he_uniform(layer.weight, _keras_fans(layer)[0])
-        _glorot_normal(self.lc2.weight, *_keras_fans(self.lc2))
+            he_uniform(layer.weight, _keras_fans(layer)[0])
+        glorot_normal(self.lc2.weight, *_keras_fans(self.lc2), truncated=True)
         for layer in (self.project, self.conv, self.lc1):
             nn.init.zeros_(layer.bias)
 
@@ -248,7 +249,7 @@ class _LayerFeatures(nn.Module):
         self.sparsity_minibatch = _minibatch(1)
         self.n_features = n_flat + N_MINIBATCH_KERNELS + 1 + N_MINIBATCH_KERNELS
         for layer in (self.conv, self.lc1, self.lc2, self.lc3):
-            _glorot_uniform(layer.weight, *_keras_fans(layer))
+            glorot_uniform(layer.weight, *_keras_fans(layer))
             nn.init.zeros_(layer.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -283,7 +284,7 @@ class CaloganDiscriminator(nn.Module):
         self.energy_minibatch = _minibatch(n_layers)
         n_features = sum(f.n_features for f in self.layers) + n_layers + 3 + N_MINIBATCH_KERNELS
         self.real_fake = nn.Linear(n_features, 1)
-        _glorot_uniform(self.real_fake.weight, *_keras_fans(self.real_fake))
+        glorot_uniform(self.real_fake.weight, *_keras_fans(self.real_fake))
         nn.init.zeros_(self.real_fake.bias)
 
     def forward(
@@ -316,7 +317,7 @@ def _minibatch(in_features: int) -> MinibatchDiscrimination:
     layer = MinibatchDiscrimination(in_features, N_MINIBATCH_KERNELS, MINIBATCH_KERNEL_DIM)
     fan_in = in_features * N_MINIBATCH_KERNELS
     fan_out = MINIBATCH_KERNEL_DIM * N_MINIBATCH_KERNELS
-    _glorot_uniform(layer.T, fan_in, fan_out)
+    glorot_uniform(layer.T, fan_in, fan_out)
     return layer
 
 
@@ -331,22 +332,6 @@ def _keras_fans(layer: nn.Module) -> tuple[int, int]:
         receptive = w[0, 0].numel()
         return w.shape[1] * receptive, w.shape[0] * receptive
     return w.shape[1], w.shape[0]  # nn.Linear: (out, in)
-
-
-def _he_uniform(weight: torch.Tensor, fan_in: int) -> None:
-    limit = (6.0 / fan_in) ** 0.5
-    nn.init.uniform_(weight, -limit, limit)
-
-
-def _glorot_uniform(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
-    limit = (6.0 / (fan_in + fan_out)) ** 0.5
-    nn.init.uniform_(weight, -limit, limit)
-
-
-def _glorot_normal(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
-    """Keras 2.0's Glorot normal: a normal truncated at two standard deviations."""
-    std = (2.0 / (fan_in + fan_out)) ** 0.5
-    nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std)
 
 
 class CaloganRecipe:

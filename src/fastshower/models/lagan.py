@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
 __all__ = [
@@ -65,8 +66,8 @@ class LaganGenerator(nn.Module):
         nn.init.xavier_uniform_(self.project.weight)
         nn.init.zeros_(self.project.bias)
         for layer in (self.conv, self.lc1, self.lc2):
-            _he_uniform(layer.weight, _keras1_fans(layer)[0])
-        _glorot_normal(self.lc3.weight, *_keras1_fans(self.lc3))
+            he_uniform(layer.weight, _keras1_fans(layer)[0])
+        glorot_normal(self.lc3.weight, *_keras1_fans(self.lc3), truncated=False)
 
     def forward(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = latent * self.embedding(labels.long())
@@ -95,7 +96,7 @@ class LaganDiscriminator(nn.Module):
         self.real_fake = nn.Linear(n_features + 20, 1)
         self.auxiliary = nn.Linear(n_features + 20, 1)
         for layer in (self.conv, self.lc1, self.lc2, self.lc3, self.real_fake, self.auxiliary):
-            _glorot_uniform(layer.weight, *_keras1_fans(layer))
+            glorot_uniform(layer.weight, *_keras1_fans(layer))
             nn.init.zeros_(layer.bias)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,20 +119,6 @@ def _keras1_fans(layer: nn.Module) -> tuple[float, float]:
         return fan, fan
     receptive = w[0, 0].numel() if w.dim() > 2 else 1
     return float(w.shape[1] * receptive), float(w.shape[0] * receptive)
-
-
-def _he_uniform(weight: torch.Tensor, fan_in: float) -> None:
-    limit = (6.0 / fan_in) ** 0.5
-    nn.init.uniform_(weight, -limit, limit)
-
-
-def _glorot_uniform(weight: torch.Tensor, fan_in: float, fan_out: float) -> None:
-    limit = (6.0 / (fan_in + fan_out)) ** 0.5
-    nn.init.uniform_(weight, -limit, limit)
-
-
-def _glorot_normal(weight: torch.Tensor, fan_in: float, fan_out: float) -> None:
-    nn.init.normal_(weight, 0.0, (2.0 / (fan_in + fan_out)) ** 0.5)
 
 
 class LaganRecipe:
