@@ -390,6 +390,40 @@ def export_onnx_command(model: Path, out: Path) -> None:
     click.echo(f"wrote {path}")
 
 
+@main.command("bench")
+@click.option(
+    "--model",
+    "models",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Model folder to time; repeat. Default: the published architectures.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("bench-output"),
+    show_default=True,
+    help="Folder for bench.json and bench.png.",
+)
+@click.option("--geant4-events", type=int, default=20, show_default=True)
+@click.option("--quick", is_flag=True, help="A smoke run: two batch sizes, one repeat.")
+def bench_command(models: tuple[Path, ...], out: Path, geant4_events: int, quick: bool) -> None:
+    """Time per shower against batch size for each generator, and Geant4 in the same run."""
+    import json
+
+    from fastshower.bench import format_table, run_bench
+    from fastshower.modelfile import ModelFileError
+
+    if geant4_events <= 0:
+        _fail(f"--geant4-events {geant4_events}: must be positive")
+    try:
+        path = run_bench(out, list(models) or None, quick=quick, geant4_events=geant4_events)
+    except ModelFileError as error:
+        _fail(str(error))
+    click.echo(format_table(json.loads(path.read_text())))
+    click.echo(f"wrote {path} and {path.with_suffix('.png')}")
+
+
 @main.group("train")
 def train_group() -> None:
     """Train a generator on dataset files (resumable; under torchrun: distributed)."""

@@ -1,0 +1,249 @@
+"""Generation time per shower against batch size, side by side with Geant4 in the same run.
+
+``fastshower bench`` times, on this machine:
+
+- **Geant4**: e+ showers uniform in 1-100 GeV on one core (its honest speed: C++-side scoring),
+  CPU time per shower, after a warm-up event;
+- **each generator** (model folders given, else the published architectures with fresh weights:
+  timing does not depend on the values of the weights): the generator's forward pass only, in
+  ``torch.inference_mode``, on inputs made beforehand, for every batch size; on the CPU with all
+  threads and with one, through onnxruntime when the ``onnx`` extra is installed, and on the GPU
+  when there is one (fp32 and fp16, clocks synchronised). Warm-up, then the median of repeats,
+  with the spread (half the range).
+
+Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4),
+``bench.json`` and a log-log plot of ms/shower against batch size with Geant4 as a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["BATCH_SIZES", "QUICK_BATCH_SIZES", "run_bench"]
+
+BATCH_SIZES = (1, 4, 10, 128, 512, 1024, 4096, 16384)
+QUICK_BATCH_SIZES = (1, 4)
+_BUDGET_S = 20.0  # per (model, backend): larger batches are skipped once a batch takes longer
+
+
+def run_bench(
+    out: str | os.PathLike[str],
+    model_dirs: list[str | os.PathLike[str]] | None = None,
+    *,
+    quick: bool = False,
+    geant4_events: int = 20,
+    repeats: int = 5,
+) -> Path:
+    """Time everything, write ``bench.json`` and ``bench.png`` into ``out``; returns the JSON."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    batches = QUICK_BATCH_SIZES if quick else BATCH_SIZES
+    repeats = 1 if quick else repeats
+    geant4 = _geant4(2 if quick else geant4_events)
+    rows = []
+    for name, folder in _models(model_dirs, out):
+        for backend, run in _backends(folder):
+            rows += _time_backend(name, backend, run, batches, repeats, geant4["ms_per_shower"])
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "torch": torch.__version__,
+        },
+        "geant4": geant4,
+        "results": rows,
+        "quick": quick,
+    }
+    path = out / "bench.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    _plot(result, out / "bench.png")
+    return path
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The seeds' table: method, hardware, batch size, ms/shower, speed-up over Geant4."""
+    g4 = result["geant4"]
+    lines = [f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}",
+             f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':26s} {'1':>6s} "
+             f"{g4['ms_per_shower']:12.4g} {1:10.3g}"]  # fmt: skip
+    for r in result["results"]:
+        lines.append(f"{r['model']:28s} {r['backend']:26s} {r['batch']:6d} "
+                     f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _geant4(n_events: int) -> dict[str, Any]:
+    from fastshower.simulate.calo import CaloSettings, geant4_info, simulate_showers
+
+    settings = CaloSettings("e+", (1.0, 100.0))
+    simulate_showers(settings, 1, seed=0)  # initialisation, not timed
+    start = time.process_time()
+    simulate_showers(settings, n_events, seed=1)
+    ms = (time.process_time() - start) / n_events * 1000
+    return {"particle": "e+", "energy": "uniform 1-100 GeV", "events": n_events,
+            "ms_per_shower": ms, "version": geant4_info()["geant4_version"].split()[0]}  # fmt: skip
+
+
+def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
+    """(label, folder) of each model; without any, the published architectures, fresh."""
+    if model_dirs:
+        return [(Path(d).name or str(d), Path(d)) for d in model_dirs]
+    from fastshower.modelfile import save_model
+    from fastshower.models import build_generator
+
+    folders = []
+    for name, config in (("calogan", {"latent_size": 1024, "attention": True}),
+                         ("lagan", {"latent_size": 200})):  # fmt: skip
+        folder = out / "architectures" / name
+        save_model(folder, name, build_generator(name, config), config,
+                   {"note": "fresh weights: for timing only"})  # fmt: skip
+        folders.append((f"{name} (architecture)", folder))
+    return folders
+
+
+def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
+    """(backend label, make(batch) -> a call that generates one batch)."""
+    from fastshower.modelfile import load_model
+
+    model = load_model(folder)
+    latent = model.config.get("latent_size", 200)
+
+    def torch_cpu(threads: int) -> Callable[[int], Callable[[], Any]]:
+        def make(batch: int) -> Callable[[], Any]:
+            z, c = torch.randn(batch, latent), _condition(model.name, batch)
+
+            def call() -> Any:
+                previous = torch.get_num_threads()
+                torch.set_num_threads(threads)
+                try:
+                    with torch.inference_mode():
+                        return model.generator(z, c)
+                finally:
+                    torch.set_num_threads(previous)
+
+            return call
+
+        return make
+
+    all_threads = os.cpu_count() or 1
+    backends = [(f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
+                ("torch CPU, 1 thread", torch_cpu(1))]  # fmt: skip
+    onnx = _onnx_backend(folder, model.name, latent)
+    if onnx is not None:
+        backends.append((f"onnxruntime CPU, {all_threads} threads", onnx))
+    if torch.cuda.is_available():
+        for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
+            backends.append((f"torch GPU {label}", _gpu_backend(model, latent, dtype)))
+    return backends
+
+
+def _onnx_backend(folder: Path, name: str, latent: int) -> Callable | None:
+    try:
+        from fastshower.export import OnnxGenerator, export_onnx
+    except ImportError:
+        return None
+    try:
+        path = export_onnx(folder, Path(tempfile.mkdtemp()) / f"{name}.onnx")
+        runner = OnnxGenerator(path)
+    except ImportError:
+        return None
+
+    def make(batch: int) -> Callable[[], Any]:
+        z = np.random.default_rng(0).standard_normal((batch, latent)).astype(np.float32)
+        c = _condition(name, batch).numpy()
+        return lambda: runner(z, c)
+
+    return make
+
+
+def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
+    generator = model.generator.to("cuda", dtype=dtype)
+
+    def make(batch: int) -> Callable[[], Any]:
+        z = torch.randn(batch, latent, device="cuda", dtype=dtype)
+        c = _condition(model.name, batch).to("cuda")
+        if c.is_floating_point():
+            c = c.to(dtype)
+
+        def call() -> Any:
+            with torch.inference_mode():
+                out = generator(z, c)
+            torch.cuda.synchronize()
+            return out
+
+        return call
+
+    return make
+
+
+def _condition(name: str, batch: int) -> torch.Tensor:
+    if name == "lagan":
+        return torch.arange(batch) % 2
+    return torch.linspace(1.0, 100.0, batch)
+
+
+def _time_backend(
+    model: str, backend: str, make: Callable, batches: tuple[int, ...], repeats: int,
+    geant4_ms: float,
+) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for batch in batches:
+        try:
+            call = make(batch)
+            call()  # warm-up: allocations, lazy initialisation, kernel selection
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
+        except (RuntimeError, MemoryError):  # out of memory at a large batch: stop there
+            break
+        ms = statistics.median(times) / batch * 1000
+        rows.append({
+            "model": model, "backend": backend, "batch": batch, "ms_per_shower": ms,
+            "spread_ms": (max(times) - min(times)) / 2 / batch * 1000, "repeats": repeats,
+            "speedup_vs_geant4": geant4_ms / ms,
+        })  # fmt: skip
+        if statistics.median(times) * (repeats + 1) > _BUDGET_S:
+            break  # the next, larger batch would take too long on this hardware
+    return rows
+
+
+def _plot(result: dict[str, Any], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from fastshower.evaluate.figures import REFERENCE_COLOUR, save, style
+
+    with style():
+        fig = Figure(figsize=(10, 7), layout="constrained")
+        ax = fig.subplots()
+        series: dict[str, list[tuple[int, float]]] = {}
+        for r in result["results"]:
+            series.setdefault(f"{r['model']}, {r['backend']}", []).append(
+                (r["batch"], r["ms_per_shower"])
+            )
+        for label, points in series.items():
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, marker="o", label=label)
+        g4 = result["geant4"]
+        ax.axhline(g4["ms_per_shower"], color=REFERENCE_COLOUR, linestyle="--",
+                   label=f"Geant4 {g4['version']}, 1 core ({g4['energy']})")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("Batch size")
+        ax.set_ylabel("Time per shower [ms]")
+        ax.legend(fontsize="x-small")
+        save(fig, path)

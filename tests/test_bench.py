@@ -1,0 +1,24 @@
+"""``fastshower bench --quick``: the smoke run CI makes (figures printed, none asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fastshower.cli", "bench", "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("method") and "Geant4" in done.stdout
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["geant4"]["ms_per_shower"] > 0
+    models = {r["model"] for r in result["results"]}
+    assert models == {"calogan (architecture)", "lagan (architecture)"}
+    assert {r["batch"] for r in result["results"]} == {1, 4}
+    assert all(r["ms_per_shower"] > 0 and r["speedup_vs_geant4"] > 0 for r in result["results"])
+    assert (tmp_path / "bench.png").stat().st_size > 1000
