@@ -1,19 +1,25 @@
-"""One training loop for every GAN in fastshower: seeded, resumable, distributed, readable.
+"""One training loop for every model in fastshower: seeded, resumable, distributed, readable.
 
-A model family plugs in through a ``GanRecipe``: it builds its generator and discriminator,
-and says how to compute the discriminator's and the generator's loss on a batch. The loop
-does the rest, top to bottom:
+A model family plugs in through a ``Recipe``: it builds its named networks (``"generator"`` is
+the one model files hold) and lists the updates of one batch, each a loss and the network whose
+optimiser steps on it. A GAN (``GanRecipe``: a generator and a discriminator loss) becomes two
+updates, discriminator then generator, as published; a flow is one update of its one network.
+The loop does the rest, top to bottom:
 
 - **Seeds.** ``seed`` fixes the initial weights; epoch ``e`` shuffles with ``seed + e`` and
   draws its noise from a generator seeded with ``(seed, e, rank)``, so a resumed run repeats
   the interrupted epoch exactly as an uninterrupted one would have run it.
-- **Resume.** After every epoch, one checkpoint (``fastshower.checkpoint``) holds both networks,
-  both optimisers, the epoch, the history and the best validation score; ``resume=True``
-  continues from it. A killed run loses at most the epoch in flight.
+- **Learning rate and averaging.** Constant (the GANs, as published) or cosine-decayed to 0 over
+  the run (``lr_schedule``), computed from the step number, so it needs no state of its own.
+  ``ema`` > 0 keeps an exponential moving average of the generator's weights, which is what
+  validation sees and model files hold (what flow-matching and diffusion models sample from).
+- **Resume.** After every epoch, one checkpoint (``fastshower.checkpoint``) holds every network,
+  every optimiser, the average, the epoch, the history and the best validation score;
+  ``resume=True`` continues from it. A killed run loses at most the epoch in flight.
 - **Validation.** After every epoch the recipe scores a generated sample against held-out data
   (lower is better); the best epoch's generator is written as a model file (``best/``), the
   last one too (``last/``).
-- **Distributed.** Under ``torchrun`` (``WORLD_SIZE`` > 1) both networks are wrapped in
+- **Distributed.** Under ``torchrun`` (``WORLD_SIZE`` > 1) every network is wrapped in
   ``DistributedDataParallel``, each rank reads its share of every epoch
   (``DistributedSampler``), and only rank 0 writes files and shows the progress bar. NCCL on
   GPUs, gloo on CPUs.
@@ -23,13 +29,14 @@ does the rest, top to bottom:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,8 +44,9 @@ from tqdm.auto import tqdm
 
 from fastshower.checkpoint import load_checkpoint, save_checkpoint
 from fastshower.modelfile import save_model
+from fastshower.models.recipe import GanRecipe, Recipe, Update
 
-__all__ = ["GanRecipe", "TrainConfig", "train"]
+__all__ = ["GanRecipe", "Recipe", "TrainConfig", "Update", "train"]
 
 _CHECKPOINT = "checkpoint.pt"
 
@@ -55,38 +63,25 @@ class TrainConfig:
     generator_steps: int = 1
     """Generator updates per discriminator update (CaloGAN: 2)."""
     seed: int = 0
+    lr_schedule: str = "constant"
+    """``constant`` or ``cosine`` (decays to 0 at the last step)."""
+    ema: float = 0.0
+    """Decay of the generator's weight average per step (0: no average; flows use 0.999)."""
 
     def __post_init__(self) -> None:
         if min(self.epochs, self.batch_size, self.generator_steps) < 1:
             raise ValueError(f"epochs, batch_size and generator_steps must be positive: {self}")
+        if self.lr_schedule not in _SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(_SCHEDULES)}: {self}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1): {self}")
 
 
-class GanRecipe(Protocol):
-    """What a model family tells the loop."""
-
-    name: str
-    """Registry name (``fastshower.models.GENERATORS``): what model files record."""
-    model_config: dict[str, Any]
-
-    def build(self) -> tuple[nn.Module, nn.Module]:
-        """A fresh (generator, discriminator)."""
-        ...
-
-    def discriminator_loss(
-        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]: ...
-
-    def generator_loss(
-        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]: ...
-
-    def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        """Scores of a generated sample against held-out data; ``"score"``: lower is better."""
-        ...
+_SCHEDULES = ("constant", "cosine")
 
 
 def train(
-    recipe: GanRecipe,
+    recipe: Recipe,
     dataset: torch.utils.data.Dataset,
     out: str | os.PathLike[str],
     config: TrainConfig | None = None,
@@ -106,10 +101,14 @@ def train(
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    generator, discriminator = (m.to(device) for m in recipe.build())
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator,
-                             betas=config.betas)  # fmt: skip
+    networks = {name: m.to(device) for name, m in recipe.networks().items()}
+    updates = recipe.updates(config)
+    optimizers = {
+        u.network: torch.optim.Adam(networks[u.network].parameters(), lr=u.lr, betas=config.betas)
+        for u in updates
+    }
+    generator = networks["generator"]
+    average = copy.deepcopy(generator).requires_grad_(False) if config.ema else None
     state = {"epoch": 0, "history": [], "best_score": math.inf, "best_epoch": 0}
     checkpoint = out / _CHECKPOINT
     if resume and checkpoint.exists():
@@ -119,17 +118,20 @@ def train(
                 f"{checkpoint} was made by another training ({saved['model']}, "
                 f"{saved['train_config']}); resume with the same settings or another --out"
             )
-        generator.load_state_dict(saved["generator"])
-        discriminator.load_state_dict(saved["discriminator"])
-        opt_g.load_state_dict(saved["opt_generator"])
-        opt_d.load_state_dict(saved["opt_discriminator"])
+        for name, network in networks.items():
+            network.load_state_dict(saved["networks"][name])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        if average is not None:
+            average.load_state_dict(saved["average"])
         state = {k: saved[k] for k in state}
     elif checkpoint.exists() and rank == 0:
         raise ValueError(f"{out} holds a training already: pass resume=True or another folder")
-    g_train, d_train = _wrap(generator, world), _wrap(discriminator, world)
+    wrapped = {name: _wrap(m, world) for name, m in networks.items()}
     # Mixed precision on GPUs, in bfloat16: float32's range, so no loss scaling is needed.
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     provenance = {**(provenance or {}), "train_config": _plain(config)}
+    steps_per_epoch = _n_batches(dataset, config, world)
 
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         epoch_seed = int.from_bytes(f"{config.seed}:{epoch}:{rank}".encode(), "little") % 2**63
@@ -141,37 +143,42 @@ def train(
                    disable=not progress or rank != 0, leave=False)  # fmt: skip
         for n_batches, batch in enumerate(bar, start=1):
             batch = _to(batch, device)
-            with amp:
-                loss_d, logs = recipe.discriminator_loss(g_train, d_train, batch, rng)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            for _ in range(config.generator_steps):
-                with amp:
-                    loss_g, logs_g = recipe.generator_loss(g_train, d_train, batch, rng)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-            logs = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **logs, **logs_g}
+            step = (epoch - 1) * steps_per_epoch + n_batches - 1
+            logs: dict[str, float] = {}
+            for update in updates:
+                optimizer = optimizers[update.network]
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(update.lr, step, config, steps_per_epoch)
+                for _ in range(update.repeats):
+                    with amp:
+                        loss, step_logs = update.loss(wrapped, batch, rng)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                logs.update(step_logs)
+            if average is not None:
+                _update_average(average, generator, config.ema)
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             bar.set_postfix({k: f"{v / n_batches:.3f}" for k, v in sums.items() if "loss" in k})
         record = {"epoch": epoch, **{k: v / n_batches for k, v in sums.items()}}
-        generator.eval()
+        sampler = average if average is not None else generator
+        sampler.eval()
         with torch.no_grad():
-            record.update(recipe.validate(generator, rng))
-        generator.train()
+            record.update(recipe.validate(sampler, rng))
+        sampler.train()
         state["history"].append(record)
         state["epoch"] = epoch
         if rank == 0:
             if record["score"] < state["best_score"]:
                 state["best_score"], state["best_epoch"] = record["score"], epoch
-                _save(out / "best", recipe, generator, {**provenance, "epochs": epoch})
-            _save(out / "last", recipe, generator, {**provenance, "epochs": epoch})
+                _save(out / "best", recipe, sampler, {**provenance, "epochs": epoch})
+            _save(out / "last", recipe, sampler, {**provenance, "epochs": epoch})
             save_checkpoint(checkpoint, {
                 "model": recipe.name, "train_config": _plain(config),
-                "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                "opt_generator": opt_g.state_dict(), "opt_discriminator": opt_d.state_dict(),
+                "networks": {name: m.state_dict() for name, m in networks.items()},
+                "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+                "average": average.state_dict() if average is not None else None,
                 **state,
             })  # fmt: skip
             (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
@@ -180,7 +187,27 @@ def train(
     return state
 
 
-def _save(folder: Path, recipe: GanRecipe, generator: nn.Module, provenance: dict) -> None:
+def _learning_rate(base: float, step: int, config: TrainConfig, steps_per_epoch: int) -> float:
+    if config.lr_schedule == "constant":
+        return base
+    total = max(1, config.epochs * steps_per_epoch)
+    return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
+@torch.no_grad()
+def _update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * model, for weights; buffers are copied."""
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        a.lerp_(p.detach(), 1 - decay)
+    for a, b in zip(average.buffers(), model.buffers(), strict=True):
+        a.copy_(b)
+
+
+def _n_batches(dataset: torch.utils.data.Dataset, config: TrainConfig, world: int) -> int:
+    return max(1, len(dataset) // world // config.batch_size)
+
+
+def _save(folder: Path, recipe: Recipe, generator: nn.Module, provenance: dict) -> None:
     save_model(folder, recipe.name, generator, recipe.model_config, provenance)
 
 

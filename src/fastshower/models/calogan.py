@@ -60,6 +60,7 @@ from torch.nn import functional as F
 from fastshower.detector import CALORIMETER
 from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
+from fastshower.models.recipe import GanRecipe
 
 __all__ = [
     "CELL_UNIT_MEV",
@@ -334,7 +335,7 @@ def _keras_fans(layer: nn.Module) -> tuple[int, int]:
     return w.shape[1], w.shape[0]  # nn.Linear: (out, in)
 
 
-class CaloganRecipe:
+class CaloganRecipe(GanRecipe):
     """How CaloGAN trains (``fastshower.train``; the authors' ``models/train.py``): the
     discriminator on a batch of real showers and a batch generated at energies drawn uniformly
     in the training range; binary cross-entropy on real / fake plus ``ENERGY_LOSS_WEIGHT`` x the

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
+from fastshower.models.recipe import GanRecipe
 
 __all__ = [
     "IMAGE_SIZE",
@@ -121,7 +122,7 @@ def _keras1_fans(layer: nn.Module) -> tuple[float, float]:
     return float(w.shape[1] * receptive), float(w.shape[0] * receptive)
 
 
-class LaganRecipe:
+class LaganRecipe(GanRecipe):
     """How LAGAN trains (``fastshower.train``): an AC-GAN on (image, class) batches, the
     discriminator on real and generated images in one batch, 5% of its real/fake labels flipped
     (the authors' trick against an overconfident discriminator). Validation: the jet mass of
