@@ -23,6 +23,15 @@ CASES = {
         (torch.full((4,), 10.0), torch.full((4,), 90.0)),
         [layer.shape for layer in CALORIMETER.layers],
     ),
+    "flow-matching": (
+        {"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2},
+        507,
+        (
+            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
+            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
+        ),
+        [layer.shape for layer in CALORIMETER.layers],
+    ),
 }
 
 
@@ -40,12 +49,14 @@ def test_contract(name: str, tmp_path: Path) -> None:
     config, latent, (cond_a, cond_b), shapes = CASES[name]
     torch.manual_seed(0)
     generator = build_generator(name, config).eval()
+    _randomize_output_layers(generator)
     z = torch.randn(4, latent)
     with torch.no_grad():
         a, b = outputs(generator, z, cond_a), outputs(generator, z, cond_b)
     assert [tuple(x.shape[1:]) for x in a] == [tuple(s) for s in shapes]
     assert all((x >= 0).all() for x in a + b)
     assert any(not torch.allclose(x, y) for x, y in zip(a, b, strict=True))
+    assert all(x.sum() > 0 for x in a)
 
     folder = save_model(tmp_path / name, name, generator, config, {"test": True})
     with torch.no_grad():
@@ -61,3 +72,11 @@ def test_contract(name: str, tmp_path: Path) -> None:
     got = onnx(z.numpy(), condition)
     for x, y in zip(a, got.values(), strict=True):
         np.testing.assert_allclose(y, x.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _randomize_output_layers(generator: torch.nn.Module) -> None:
+    """Flows start with a zero velocity (their output layer is zero-initialised), which would
+    make the conditioning invisible; give them a random one, as training would."""
+    velocity = getattr(generator, "velocity", None)
+    if velocity is not None:
+        torch.nn.init.normal_(velocity.out.weight, std=0.05)

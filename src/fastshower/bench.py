@@ -119,7 +119,7 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     from fastshower.modelfile import load_model
 
     model = load_model(folder)
-    latent = model.config.get("latent_size", 200)
+    latent = model.generator.latent_size
 
     def torch_cpu(threads: int) -> Callable[[int], Callable[[], Any]]:
         def make(batch: int) -> Callable[[], Any]:
@@ -190,9 +190,13 @@ def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
 
 
 def _condition(name: str, batch: int) -> torch.Tensor:
+    """Conditions across the training range: both jet classes; e+ at 1-100 GeV."""
     if name == "lagan":
         return torch.arange(batch) % 2
-    return torch.linspace(1.0, 100.0, batch)
+    energy = torch.linspace(1.0, 100.0, batch)
+    if name == "calogan":
+        return energy
+    return torch.stack([energy, torch.full_like(energy, -11.0), *torch.zeros(2, batch)], dim=1)
 
 
 def _time_backend(

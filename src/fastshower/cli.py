@@ -497,5 +497,60 @@ def train_calogan_command(
         click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
 
 
+@train_group.command("flow-matching")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Shower file; repeat for several particles (one model learns them all).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--epochs", type=int, default=300, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Cosine-decayed to 0.")
+@click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
+@click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
+@click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the training in --out.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def train_flow_matching_command(
+    data: tuple[Path, ...],
+    out: Path,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    width: int,
+    blocks: int,
+    steps: int,
+    seed: int,
+    resume: bool,
+    no_progress: bool,
+) -> None:
+    """A conditional flow-matching model of showers (every particle given, one model); sampled
+    with the midpoint rule in --steps steps."""
+    from dataclasses import replace
+
+    from fastshower.trainers import FLOW_TRAINING, train_flow_matching
+
+    missing = [str(p) for p in data if not p.is_file()]
+    if missing:
+        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    if min(width, blocks, steps) <= 0 or lr <= 0:
+        _fail("--width, --blocks, --steps and --lr must be positive")
+    try:
+        config = replace(FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
+                         seed=seed)  # fmt: skip
+        model_config = {"width": width, "blocks": blocks, "steps": steps}
+        state = train_flow_matching(list(data), out, config, model_config=model_config,
+                                    resume=resume, progress=not no_progress)  # fmt: skip
+    except ValueError as error:
+        _fail(str(error))
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

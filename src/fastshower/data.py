@@ -7,6 +7,9 @@ them unchanged.
 - Jet images (LAGAN, arXiv:1701.05927): pixel pT divided by 100 GeV, pixels below 1e-3 of that
   (0.1 GeV) set to 0; the class is the file's ``signal`` (1 = W, 0 = QCD).
 - Showers (CaloGAN, arXiv:1705.02355): cells from MeV to GeV; the incident energy in GeV.
+- Shower vectors (the flows): cells in MeV, flattened, and the condition (energy in GeV, PDG
+  code, position in mm), from one or several files; the flows' own space is
+  ``fastshower.models.shower_space``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 __all__ = [
     "JetImagePreprocessing",
     "JetImages",
+    "ShowerVectors",
     "Showers",
     "file_sha256",
     "load_jet_images",
+    "load_shower_vectors",
     "load_showers",
 ]
 
@@ -109,6 +114,51 @@ def load_showers(path: str | os.PathLike[str]) -> Showers:
     particle = particle_name(int(codes[0])) if len(codes) else "unknown"
     layers = tuple(torch.from_numpy(data[layer.key] / 1000.0) for layer in CALORIMETER.layers)
     return Showers(layers, torch.from_numpy(data["energy"][:, 0].astype(np.float32)), particle)
+
+
+@dataclass
+class ShowerVectors(torch.utils.data.Dataset):
+    """Cells (N, 504) in MeV, layers flattened in order, and conditions (N, 4): incident energy
+    (GeV), PDG code, incidence x and y (mm)."""
+
+    cells: torch.Tensor
+    condition: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cells[index], self.condition[index]
+
+    def subset(self, index: torch.Tensor) -> ShowerVectors:
+        return ShowerVectors(self.cells[index], self.condition[index])
+
+    @property
+    def particles(self) -> list[str]:
+        from fastshower.particles import particle_name
+
+        return [particle_name(int(c)) for c in torch.unique(self.condition[:, 1]).tolist()]
+
+
+def load_shower_vectors(
+    paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+) -> ShowerVectors:
+    """One dataset from shower files of any particles (one model learns them all)."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not paths:
+        raise ValueError("no shower files given")
+    cells, conditions = [], []
+    for path in paths:
+        data = read_showers(path)
+        n = len(data["energy"])
+        if "particle" not in data.arrays:
+            raise ValueError(f"{path} does not say which particle made its showers")
+        position = data.arrays.get("position", np.zeros((n, 2), dtype=np.float32))
+        cells.append(np.concatenate([data[layer.key].reshape(n, -1)
+                                     for layer in CALORIMETER.layers], axis=1))  # fmt: skip
+        conditions.append(np.column_stack([data["energy"][:, 0], data["particle"], position]))
+    as_tensor = lambda parts: torch.from_numpy(np.concatenate(parts).astype(np.float32))  # noqa: E731
+    return ShowerVectors(as_tensor(cells), as_tensor(conditions))
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

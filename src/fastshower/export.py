@@ -3,10 +3,12 @@
 ``export_onnx(model_dir, out_path)`` turns a model folder (``fastshower.modelfile``) into one
 self-contained ONNX file whose batch axis is dynamic:
 
-- inputs ``latent`` (N, latent_size) float32 and ``condition`` (N,): the class label (int64,
-  0 = QCD, 1 = W) for LAGAN, the incident energy in GeV (float32) for CaloGAN;
+- inputs ``latent`` (N, latent_size) float32 and ``condition``: the class label (N,) (int64,
+  0 = QCD, 1 = W) for LAGAN, the incident energy in GeV (N,) (float32) for CaloGAN, (N, 4)
+  float32 (energy in GeV, PDG code, x and y in mm) for the flow-matching model;
 - outputs ``image`` (N, 25, 25) in pT / 100 GeV for LAGAN, ``layer_0``, ``layer_1``,
-  ``layer_2`` (N, H, W) in GeV for CaloGAN;
+  ``layer_2`` (N, H, W) in GeV for CaloGAN and in MeV for the flow-matching model (its ODE
+  steps are unrolled into the graph);
 - ``metadata_props`` (keys ``fastshower.*``): the format, the fastshower version that exported it,
   the model name, its config and the model folder's provenance (JSON), the latent size, the
   condition, and the outputs' units and shapes (JSON).
@@ -131,6 +133,22 @@ _FAMILIES: dict[str, _Family] = {
         # CaloGAN's training range (fastshower.simulate.calo.TRAINED_RANGE_GEV): 1-100 GeV
         random_condition=lambda rng, n: rng.uniform(1.0, 100.0, n).astype(np.float32),
     ),
+    "flow-matching": _Family(
+        condition={
+            "name": "condition",
+            "dtype": "float32",
+            "shape": [4],
+            "meaning": "incident energy (GeV), PDG code, incidence x and y (mm)",
+        },
+        output_names=lambda generator: tuple(
+            f"layer_{i}" for i in range(len(generator.layer_shapes))
+        ),
+        output_units="MeV",
+        example_condition=lambda n: torch.tensor([[50.0, -11.0, 0.0, 0.0]]).repeat(n, 1),
+        random_condition=lambda rng, n: np.column_stack(
+            [rng.uniform(1.0, 100.0, n), np.full(n, -11.0), np.zeros((n, 2))]
+        ).astype(np.float32),
+    ),
 }
 
 
@@ -228,7 +246,7 @@ def check_parity(
 
 class OnnxGenerator:
     """An exported generator run by onnxruntime (CPUExecutionProvider) on numpy arrays:
-    ``OnnxGenerator(path)(latent (N, latent_size), condition (N,)) -> {output name: array}``.
+    ``OnnxGenerator(path)(latent (N, latent_size), condition (N, ...)) -> {name: array}``.
 
     ``threads``: onnxruntime's intra-op threads (default: its own choice, one per core).
     The export's metadata is read back: ``model_name``, ``config``, ``provenance``,
@@ -289,7 +307,7 @@ class OnnxGenerator:
 
     def generate(self, latent: Any, condition: Any) -> dict[str, np.ndarray]:
         """The generator's outputs, by name, for ``latent`` (N, latent_size) and ``condition``
-        (N,) (class labels or energies in GeV: see ``self.condition``)."""
+        (N, ...) (class labels, energies in GeV or the flows' four columns: ``self.condition``)."""
         latent = np.asarray(latent)
         condition = np.asarray(condition)
         if latent.ndim != 2 or latent.shape[1] != self.latent_size:
@@ -298,9 +316,10 @@ class OnnxGenerator:
                 f"{latent.shape}"
             )
         n = len(latent)
-        if condition.shape != (n,):
+        shape = (n, *self.condition.get("shape", ()))
+        if condition.shape != shape:
             raise ValueError(
-                f"condition ({self.condition.get('name', '?')}) must be (N,) = ({n},) to match "
+                f"condition ({self.condition.get('name', '?')}) must be {shape} to match "
                 f"the latent, got {condition.shape}"
             )
         if n == 0:

@@ -14,6 +14,8 @@ provenance (``not_generated``):
   subjets' distance and ``pt_hat`` do not exist for an image alone and are 0.
 - CaloGAN showers: the overflow (energy outside the cells) is 0 and the incidence point the
   centre, as for the published CaloGAN.
+- Flow-matching showers: the overflow is 0; the incidence point is the centre, where the
+  reference sets were simulated (the model takes a position, but has only seen that one).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ JET_CLASSES = {"w": 1, "qcd": 0}
 class GenerateJob:
     """A generation request for ``simulate.production.produce``.
 
-    ``condition``: for LAGAN ``{"class": "w" | "qcd"}``; for CaloGAN ``{"particle": "e+",
+    ``condition``: for LAGAN ``{"class": "w" | "qcd"}``; for shower models ``{"particle": "e+",
     "energy_gev": [lo, hi]}`` (uniform in [lo, hi]).
     """
 
@@ -113,11 +115,14 @@ def _check_condition(model: LoadedModel, condition: dict[str, Any]) -> None:
                 f"{condition.get('class')!r}"
             )
         return
-    trained = model.provenance.get("particle")
-    if trained is not None and condition.get("particle") != trained:
+    from fastshower.particles import canonical_name
+
+    trained = model.provenance.get("particles", [model.provenance.get("particle")])
+    requested = canonical_name(str(condition.get("particle")))
+    if None not in trained and requested not in trained:
         raise ValueError(
-            f"this CaloGAN was trained on {trained} showers; {condition.get('particle')!r} "
-            "was requested"
+            f"this {model.name} model was trained on {', '.join(trained)} showers; "
+            f"{condition.get('particle')!r} was requested"
         )
     lo, hi = (float(e) for e in condition.get("energy_gev", (0.0, 0.0)))
     if not 0 < lo <= hi:
@@ -150,27 +155,51 @@ def _sample_lagan(model: LoadedModel, n: int, condition: dict, rng: torch.Genera
 
 def _sample_calogan(model: LoadedModel, n: int, condition: dict, rng: torch.Generator,
                     device: str) -> dict[str, np.ndarray]:  # fmt: skip
-    from fastshower.detector import CALORIMETER
     from fastshower.models.calogan import CELL_UNIT_MEV, LATENT_SIZE
     from fastshower.particles import pdg_code
 
-    lo, hi = (float(e) for e in condition["energy_gev"])
-    energy = lo + (hi - lo) * torch.rand(n, generator=rng, device=device)
+    energy = _energies(condition, n, rng, device)
     z = torch.randn(n, model.config.get("latent_size", LATENT_SIZE), generator=rng, device=device)
-    layers = model.generator(z, energy)
+    layers = [x * CELL_UNIT_MEV for x in model.generator(z, energy)]
+    return _shower_arrays(layers, energy, pdg_code(condition["particle"]))
+
+
+def _sample_flow(model: LoadedModel, n: int, condition: dict, rng: torch.Generator,
+                 device: str) -> dict[str, np.ndarray]:  # fmt: skip
+    from fastshower.particles import pdg_code
+
+    energy = _energies(condition, n, rng, device)
+    pdg = pdg_code(condition["particle"])
+    columns = torch.zeros(n, 4, device=device)
+    columns[:, 0], columns[:, 1] = energy, float(pdg)
+    z = torch.randn(n, model.generator.latent_size, generator=rng, device=device)
+    return _shower_arrays(model.generator(z, columns), energy, pdg)
+
+
+def _energies(condition: dict, n: int, rng: torch.Generator, device: str) -> torch.Tensor:
+    lo, hi = (float(e) for e in condition["energy_gev"])
+    return lo + (hi - lo) * torch.rand(n, generator=rng, device=device)
+
+
+def _shower_arrays(layers: Any, energy: torch.Tensor, pdg: int) -> dict[str, np.ndarray]:
+    """Generated layers (MeV) in the reference schema."""
+    from fastshower.detector import CALORIMETER
+
+    n = len(energy)
     arrays = {
-        layer.key: (cells.cpu().numpy() * CELL_UNIT_MEV).astype(np.float32)
+        layer.key: cells.reshape(n, *layer.shape).cpu().numpy().astype(np.float32)
         for layer, cells in zip(CALORIMETER.layers, layers, strict=True)
     }
     arrays["overflow"] = np.zeros((n, len(CALORIMETER.layers)), dtype=np.float32)
     arrays["energy"] = energy.cpu().numpy().astype(np.float32).reshape(-1, 1)
     arrays["position"] = np.zeros((n, 2), dtype=np.float32)
-    arrays["particle"] = np.full(n, pdg_code(condition["particle"]), dtype=np.int32)
+    arrays["particle"] = np.full(n, pdg, dtype=np.int32)
     return arrays
 
 
-_SAMPLERS = {"lagan": _sample_lagan, "calogan": _sample_calogan}
+_SAMPLERS = {"lagan": _sample_lagan, "calogan": _sample_calogan, "flow-matching": _sample_flow}
 _NOT_GENERATED = {
     "lagan": "jet_eta, jet_phi, jet_delta_R and pt_hat are 0 (an image has no direction)",
     "calogan": "overflow is 0 and position is (0, 0), as for the published CaloGAN",
+    "flow-matching": "overflow is 0 and position is (0, 0), where the reference was simulated",
 }

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from torch import nn
 
 from fastshower.models.calogan import CaloganGenerator
+from fastshower.models.flow_matching import FlowMatchingGenerator
 from fastshower.models.lagan import LaganGenerator
 
 __all__ = ["GENERATORS", "build_generator"]
 
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "calogan": CaloganGenerator,
+    "flow-matching": FlowMatchingGenerator,
     "lagan": LaganGenerator,
 }
 """Model name -> generator class (keyword arguments: the model config)."""
