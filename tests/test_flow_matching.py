@@ -3,6 +3,7 @@ learns two particles, its loss goes down, and it generates the requested particl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,36 @@ def test_one_model_for_two_particles_trains_and_generates(
     assert all((data[f"layer_{i}"] >= 0).all() for i in range(3))
     with pytest.raises(ValueError, match=r"trained on e\+, pi\+ showers; 'gamma'"):
         GenerateJob(str(tmp_path / "m" / "last"), {"particle": "gamma", "energy_gev": [2, 5]})
+
+
+def test_one_step_student_learns_the_teachers_map(shower_files: list[Path], tmp_path: Path) -> None:
+    """``fastshower train distill``: the student samples in one call and gets closer to its
+    teacher's showers as it trains."""
+    from click.testing import CliRunner
+
+    from fastshower.cli import main
+    from fastshower.modelfile import load_model
+
+    data = [str(p) for p in shower_files]
+    teacher = tmp_path / "teacher"
+    args = ["--batch-size", "8", "--no-progress", "--seed", "2"]
+    for d in data:
+        args += ["--data", d]
+    runner = CliRunner()
+    small = ["--width", "32", "--blocks", "1", "--steps", "4"]
+    done = runner.invoke(
+        main, ["train", "flow-matching", "--out", str(teacher), "--epochs", "2", *small, *args]
+    )
+    assert done.exit_code == 0, done.output
+    student = tmp_path / "student"
+    done = runner.invoke(main, ["train", "distill", "--teacher", str(teacher / "last"), "--out",
+                                str(student), "--epochs", "4", "--lr", "3e-3", *args])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    history = [h["loss"] for h in json.loads((student / "history.json").read_text())]
+    assert history[-1] < history[0], history
+    model = load_model(student / "last")
+    assert (model.config["steps"], model.config["solver"]) == (1, "euler")
+    assert model.provenance["distilled_from"]["config"]["steps"] == 4
+    bad = runner.invoke(main, ["train", "distill", "--teacher", str(tmp_path), "--out",
+                               str(tmp_path / "x"), *args])  # fmt: skip
+    assert bad.exit_code == 2 and "not a model folder" in bad.output

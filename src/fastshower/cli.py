@@ -552,5 +552,61 @@ def train_flow_matching_command(
         click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
 
 
+@train_group.command("distill")
+@click.option("--teacher", type=click.Path(path_type=Path), required=True,
+              help="Flow-matching model folder to distil.")  # fmt: skip
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="The teacher's training files (their conditions; the same share is held out).",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--lr", type=float, default=3e-4, show_default=True, help="Cosine-decayed to 0.")
+@click.option("--width", type=int, default=None, help="Student width [the teacher's].")
+@click.option("--blocks", type=int, default=None, help="Student blocks [the teacher's].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the training in --out.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def train_distill_command(
+    teacher: Path,
+    data: tuple[Path, ...],
+    out: Path,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    width: int | None,
+    blocks: int | None,
+    seed: int,
+    resume: bool,
+    no_progress: bool,
+) -> None:
+    """A one-step student of a flow-matching model: one network call per shower."""
+    from dataclasses import replace
+
+    from fastshower.modelfile import ModelFileError
+    from fastshower.trainers import DISTILL_TRAINING, distill_flow_matching
+
+    missing = [str(p) for p in data if not p.is_file()]
+    if missing:
+        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    sizes = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}
+    if any(v <= 0 for v in sizes.values()) or lr <= 0:
+        _fail("--width, --blocks and --lr must be positive")
+    try:
+        config = replace(DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
+                         seed=seed)  # fmt: skip
+        state = distill_flow_matching(teacher, list(data), out, config, model_config=sizes,
+                                      resume=resume, progress=not no_progress)  # fmt: skip
+    except (ModelFileError, ValueError) as error:
+        _fail(str(error))
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,7 +25,15 @@ from fastshower.models.flow_matching import FlowMatchingRecipe
 from fastshower.models.lagan import LaganRecipe
 from fastshower.train import TrainConfig, train
 
-__all__ = ["FLOW_TRAINING", "split_indices", "train_calogan", "train_flow_matching", "train_lagan"]
+__all__ = [
+    "DISTILL_TRAINING",
+    "FLOW_TRAINING",
+    "distill_flow_matching",
+    "split_indices",
+    "train_calogan",
+    "train_flow_matching",
+    "train_lagan",
+]
 
 
 def split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,6 +132,58 @@ def train_flow_matching(
         "particles": data.particles,
         "energy_range_gev": [float(energy.min()), float(energy.max())],
         "preprocessing": {"name": "shower_space", "cells": "MeV"},
+    }
+    return train(recipe, training, out, config, resume=resume, provenance=provenance,
+                 progress=progress)  # fmt: skip
+
+
+DISTILL_TRAINING = TrainConfig(epochs=30, batch_size=256, lr_generator=3e-4, lr_schedule="cosine",
+                               ema=0.999)  # fmt: skip
+"""Distillation defaults: the student starts near the teacher, so a smaller learning rate."""
+
+
+def distill_flow_matching(
+    teacher_dir: str | os.PathLike[str],
+    data_paths: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    model_config: dict[str, Any] | None = None,
+    validation_fraction: float = 0.1,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a one-step student of the flow-matching model in ``teacher_dir`` on the conditions
+    of ``data_paths`` (the teacher's training files: the same split is held out)."""
+    from fastshower.generate import model_digest
+    from fastshower.modelfile import load_model
+    from fastshower.models.distill import DistillRecipe
+
+    config = config or DISTILL_TRAINING
+    teacher = load_model(teacher_dir)
+    if teacher.name != "flow-matching":
+        raise ValueError(f"{teacher_dir} holds a {teacher.name!r} model, not flow-matching")
+    data = load_shower_vectors(data_paths)
+    if data.particles != teacher.config["particles"]:
+        raise ValueError(
+            f"the teacher learnt {teacher.config['particles']}, the data hold {data.particles}"
+        )
+    tr, val = split_indices(len(data), validation_fraction, config.seed)
+    training, validation = data.subset(tr), data.subset(val)
+    student_config = {**teacher.config, **(model_config or {})}
+    recipe = DistillRecipe(teacher.generator, student_config,
+                           training=(training.cells, training.condition),
+                           validation=(validation.cells, validation.condition))  # fmt: skip
+    provenance = {
+        **_data_provenance(data_paths, len(training), len(validation), config, "showers"),
+        "particles": data.particles,
+        "energy_range_gev": teacher.provenance.get("energy_range_gev"),
+        "preprocessing": teacher.provenance.get("preprocessing"),
+        "distilled_from": {
+            "model_dir": str(Path(teacher_dir).resolve()),
+            "model_sha256": model_digest(teacher_dir),
+            "config": teacher.config,
+        },
     }
     return train(recipe, training, out, config, resume=resume, provenance=provenance,
                  progress=progress)  # fmt: skip
