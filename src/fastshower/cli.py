@@ -507,8 +507,8 @@ def train_calogan_command(
     help="Shower file; repeat for several particles (one model learns them all).",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=300, show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--epochs", type=int, default=400, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")

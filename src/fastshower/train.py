@@ -66,11 +66,16 @@ class TrainConfig:
     lr_schedule: str = "constant"
     """``constant`` or ``cosine`` (decays to 0 at the last step)."""
     ema: float = 0.0
-    """Decay of the generator's weight average per step (0: no average; flows use 0.999)."""
+    """Decay of the generator's weight average per step (0: no average; flows use 0.999). It
+    warms up as min(ema, (1 + step) / (10 + step)), so early epochs are not the initial weights."""
+    validate_every: int = 1
+    """Validate (and consider for ``best/``) every this many epochs, and after the last."""
 
     def __post_init__(self) -> None:
-        if min(self.epochs, self.batch_size, self.generator_steps) < 1:
-            raise ValueError(f"epochs, batch_size and generator_steps must be positive: {self}")
+        if min(self.epochs, self.batch_size, self.generator_steps, self.validate_every) < 1:
+            raise ValueError(
+                f"epochs, batch_size, generator_steps and validate_every must be positive: {self}"
+            )
         if self.lr_schedule not in _SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(_SCHEDULES)}: {self}")
         if not 0 <= self.ema < 1:
@@ -157,20 +162,22 @@ def train(
                     optimizer.step()
                 logs.update(step_logs)
             if average is not None:
-                _update_average(average, generator, config.ema)
+                _update_average(average, generator, min(config.ema, (1 + step) / (10 + step)))
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             bar.set_postfix({k: f"{v / n_batches:.3f}" for k, v in sums.items() if "loss" in k})
         record = {"epoch": epoch, **{k: v / n_batches for k, v in sums.items()}}
         sampler = average if average is not None else generator
-        sampler.eval()
-        with torch.no_grad():
-            record.update(recipe.validate(sampler, rng))
-        sampler.train()
+        validated = epoch % config.validate_every == 0 or epoch == config.epochs
+        if validated:
+            sampler.eval()
+            with torch.no_grad():
+                record.update(recipe.validate(sampler, rng))
+            sampler.train()
         state["history"].append(record)
         state["epoch"] = epoch
         if rank == 0:
-            if record["score"] < state["best_score"]:
+            if validated and record["score"] < state["best_score"]:
                 state["best_score"], state["best_epoch"] = record["score"], epoch
                 _save(out / "best", recipe, sampler, {**provenance, "epochs": epoch})
             _save(out / "last", recipe, sampler, {**provenance, "epochs": epoch})
