@@ -154,7 +154,7 @@ def test_wrong_inputs_are_refused(lagan) -> None:
         generator(np.zeros((4, 20)), np.zeros(4, np.int64))
     with pytest.raises(ValueError, match=r"latent must be \(N, 16\)"):
         generator(np.zeros(16), np.zeros(1, np.int64))
-    with pytest.raises(ValueError, match=r"must be \(N,\) = \(4,\).*\(3,\)"):
+    with pytest.raises(ValueError, match=r"must be \(4,\) to match the latent, got \(3,\)"):
         generator(latent, np.zeros(3, np.int64))
     with pytest.raises(ValueError, match=r"must be in 0\.\.1"):
         generator(latent, np.array([0, 1, 2, 0]))

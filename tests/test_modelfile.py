@@ -45,7 +45,7 @@ def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
         load_model(saved)
     edit(saved, model="calogan-v0", config={"latent_size": 16})
     with pytest.raises(
-        ModelFileError, match="unknown model 'calogan-v0': known are calogan, lagan"
+        ModelFileError, match="unknown model 'calogan-v0': known are calogan, flow-matching, lagan"
     ):
         load_model(saved)
     edit(saved, format="fastshower-model/0", model="lagan")
@@ -55,3 +55,15 @@ def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
     (saved / "generator.pt").write_bytes(b"not torch")
     with pytest.raises(ModelFileError, match="not a readable fastshower checkpoint"):
         load_model(saved)
+
+
+def test_shipped_models_resolve_by_name(tmp_path: Path) -> None:
+    from fastshower.pretrained import DEFAULT_SHOWER_MODEL, available, resolve_model
+
+    assert DEFAULT_SHOWER_MODEL in available()
+    model = load_model(resolve_model(DEFAULT_SHOWER_MODEL))
+    assert model.name == "flow-matching" and model.provenance["particles"] == ["e+"]
+    assert len(model.provenance["training_data_sha256"][0]) == 64
+    assert resolve_model(tmp_path) == tmp_path  # a folder is a folder
+    with pytest.raises(FileNotFoundError, match="no shipped model of that name"):
+        resolve_model("calogan-muons")

@@ -79,13 +79,18 @@ def test_run_demo(tmp_path: Path) -> None:
     assert all(p.is_file() and p.parent == tmp_path for p in paths)
     h5 = [p for p in paths if p.suffix == ".h5"]
     pngs = [p for p in paths if p.suffix == ".png"]
-    assert len(h5) == 3 and len(pngs) == 5
+    assert len(h5) == 4 and len(pngs) == 6
     assert all(is_png(p) for p in pngs)
-    assert {p.name for p in h5[1:]} == {"jets-w-demo-4-seed1.h5", "jets-qcd-demo-4-seed1.h5"}
-    assert {len(read_dataset(p, JET_SCHEMA)) for p in h5[1:]} == {4}
+    assert {p.name for p in h5[2:]} == {"jets-w-demo-4-seed1.h5", "jets-qcd-demo-4-seed1.h5"}
+    assert {len(read_dataset(p, JET_SCHEMA)) for p in h5[2:]} == {4}
     data = read_showers(h5[0])
     assert len(data) == 4 and data.provenance["particle_name"] == "e+"
     assert np.all((data["energy"] >= 1.0) & (data["energy"] <= 100.0))
+    # the shipped generator's showers (a report needs 100 events: the default demo's size)
+    generated = read_showers(h5[1])
+    assert h5[1].name == "eplus-flow-matching-eplus-4ev-seed1.h5" and len(generated) == 4
+    assert (generated["particle"] == -11).all() and generated["layer_1"].sum() > 0
+    assert not (tmp_path / "report").exists()
     # a rerun reuses the finished sample instead of simulating again
     mtime = h5[0].stat().st_mtime_ns
     assert run_demo(tmp_path, n_events=4, workers=0, n_jets=4, progress=False) == paths

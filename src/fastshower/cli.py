@@ -333,7 +333,8 @@ def evaluate_command(
 
 
 @main.command("generate")
-@click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--model", type=click.Path(path_type=Path), required=True,
+              help="Model folder, or a shipped model's name (flow-matching-eplus).")  # fmt: skip
 @click.option("--class", "jet_class", default=None, help="Jet models: w or qcd.")
 @click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
@@ -362,7 +363,8 @@ def generate_command(
     if batch_size <= 0:
         _fail(f"--batch-size {batch_size}: must be positive")
     try:
-        job = GenerateJob(str(model), condition, batch_size=batch_size, device=device)
+        job = GenerateJob(str(_model_folder(model)), condition, batch_size=batch_size,
+                          device=device)  # fmt: skip
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
     path = _produce(job, **production)
@@ -384,7 +386,7 @@ def export_onnx_command(model: Path, out: Path) -> None:
 
     path = _writable_output(out)
     try:
-        export_onnx(model, path)
+        export_onnx(_model_folder(model), path)
     except (ModelFileError, FileNotFoundError, ValueError, ImportError) as error:
         _fail(str(error))
     click.echo(f"wrote {path}")
@@ -417,11 +419,22 @@ def bench_command(models: tuple[Path, ...], out: Path, geant4_events: int, quick
     if geant4_events <= 0:
         _fail(f"--geant4-events {geant4_events}: must be positive")
     try:
-        path = run_bench(out, list(models) or None, quick=quick, geant4_events=geant4_events)
+        folders = [_model_folder(m) for m in models]
+        path = run_bench(out, folders or None, quick=quick, geant4_events=geant4_events)
     except ModelFileError as error:
         _fail(str(error))
     click.echo(format_table(json.loads(path.read_text())))
     click.echo(f"wrote {path} and {path.with_suffix('.png')}")
+
+
+def _model_folder(model: Path) -> Path:
+    """A model folder, or the name of a shipped model (``fastshower.pretrained``)."""
+    from fastshower.pretrained import resolve_model
+
+    try:
+        return resolve_model(model)
+    except FileNotFoundError as error:
+        _fail(str(error))
 
 
 @main.group("train")

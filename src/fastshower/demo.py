@@ -1,10 +1,15 @@
-"""The first thing to run: real Geant4 e+ showers, real Pythia jets and their plots, in minutes.
+"""The first thing to run: real Geant4 e+ showers, real Pythia jets, a trained generator's
+showers and the report that compares them, in minutes.
 
 ``fastshower demo`` calls ``run_demo``: it simulates a small sample of positrons, uniform in
 1-100 GeV (CaloGAN's range), with the same resumable production as ``fastshower simulate calo``,
 reads the file back the way any user would, and writes the standard shower plots next to it.
 At about 0.9 s per shower per core, the default 100 showers take one to two minutes on 2 cores;
 200 W and 200 QCD jets (Pythia 8 + FastJet, ``fastshower.simulate.jets``) take about a minute more.
+Then the shipped shower generator (``fastshower.pretrained.DEFAULT_SHOWER_MODEL``) makes as many
+showers as Geant4 did, at the same energies' range, in well under a second, and ``evaluate``
+writes its report against the Geant4 sample (``report/report.html``): a demo-sized comparison,
+not a measurement (``docs/models.md`` has those).
 """
 
 from __future__ import annotations
@@ -54,8 +59,10 @@ def run_demo(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    showers = _shower_demo(out, n_events, workers, seed, progress)
     return [
-        *_shower_demo(out, n_events, workers, seed, progress),
+        *showers,
+        *_generator_demo(out, showers[0], n_events, seed, progress),
         *_jet_demo(out, n_jets, workers, seed, progress),
     ]
 
@@ -81,6 +88,29 @@ def _shower_demo(
         plot_layer_energy_vs_incident(arrays, out / "eplus-energy-response.png", label=label),
         plot_shower_observables(arrays, out / "eplus-shower-observables.png", label=label),
     ]
+
+
+def _generator_demo(
+    out: Path, geant4_sample: Path, n_events: int, seed: int, progress: bool
+) -> list[Path]:
+    """The shipped generator's showers and the report comparing them with Geant4's."""
+    from fastshower.evaluate.classifier import MIN_EVENTS
+    from fastshower.evaluate.report import evaluate
+    from fastshower.generate import GenerateJob
+    from fastshower.pretrained import DEFAULT_SHOWER_MODEL, resolve_model
+
+    lo, hi = DEMO_SETTINGS.energy_gev
+    job = GenerateJob(str(resolve_model(DEFAULT_SHOWER_MODEL)),
+                      {"particle": DEMO_SETTINGS.particle, "energy_gev": [lo, hi]})  # fmt: skip
+    generated = produce(job, out / f"eplus-{DEFAULT_SHOWER_MODEL}-{n_events}ev-seed{seed}.h5",
+                        n_events=n_events, seed=seed, workers=0, progress=False)  # fmt: skip
+    arrays = read_showers(generated).arrays
+    label = f"{DEFAULT_SHOWER_MODEL}, {lo:g}-{hi:g} GeV"
+    files = [generated, plot_average_shower(arrays, out / "eplus-generated-average-shower.png",
+                                            label=label)]  # fmt: skip
+    if n_events >= MIN_EVENTS:
+        files.append(evaluate(geant4_sample, [generated], out / "report", seed=seed))
+    return files
 
 
 def _jet_demo(out: Path, n_jets: int, workers: int | None, seed: int, progress: bool) -> list[Path]:
