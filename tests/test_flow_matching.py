@@ -105,3 +105,19 @@ def test_one_step_student_learns_the_teachers_map(shower_files: list[Path], tmp_
     bad = runner.invoke(main, ["train", "distill", "--teacher", str(tmp_path), "--out",
                                str(tmp_path / "x"), *args])  # fmt: skip
     assert bad.exit_code == 2 and "not a model folder" in bad.output
+
+
+def test_held_out_files_are_what_the_training_never_saw(
+    shower_files: list[Path], tmp_path: Path
+) -> None:
+    from fastshower.io import read_showers
+    from fastshower.trainers import split_indices, write_held_out
+
+    written = write_held_out(shower_files, tmp_path, fraction=0.25, seed=7)
+    assert [p.name for p in written] == ["e+-heldout.h5", "pi+-heldout.h5"]
+    everything = load_shower_vectors(shower_files)
+    _, held = split_indices(len(everything), 0.25, 7)
+    expected = everything.cells[held.sort().values]
+    got = load_shower_vectors(written).cells
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert read_showers(written[1]).provenance["held_out_seed"] == 7

@@ -437,6 +437,28 @@ def _model_folder(model: Path) -> Path:
         _fail(str(error))
 
 
+@main.command("holdout")
+@click.option("--data", "data", type=click.Path(path_type=Path), multiple=True, required=True,
+              help="A training's shower files, in the training's order; repeat.")  # fmt: skip
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for <file>-heldout.h5, one per file.")  # fmt: skip
+@click.option("--fraction", type=float, default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="The training's seed.")
+def holdout_command(data: tuple[Path, ...], out: Path, fraction: float, seed: int) -> None:
+    """Write the showers a training held out (never learnt from): the reference to evaluate
+    its model against."""
+    from fastshower.trainers import write_held_out
+
+    missing = [str(p) for p in data if not p.is_file()]
+    if missing:
+        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    try:
+        for path in write_held_out(list(data), out, fraction=fraction, seed=seed):
+            click.echo(f"wrote {path}")
+    except ValueError as error:
+        _fail(str(error))
+
+
 @main.group("train")
 def train_group() -> None:
     """Train a generator on dataset files (resumable; under torchrun: distributed)."""

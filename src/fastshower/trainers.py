@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from fastshower.data import (
@@ -33,6 +34,7 @@ __all__ = [
     "train_calogan",
     "train_flow_matching",
     "train_lagan",
+    "write_held_out",
 ]
 
 
@@ -43,6 +45,41 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, tor
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, round(fraction * n))
     return order[n_val:], order[:n_val]
+
+
+def write_held_out(
+    data_paths: list[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    fraction: float = 0.1,
+    seed: int = 0,
+) -> list[Path]:
+    """Write, per shower file, the events a training on ``data_paths`` (in that order, with
+    ``fraction`` and ``seed``) holds out for validation: the fair reference for
+    ``fastshower evaluate``, which the model never learnt from."""
+    from fastshower.io import dataset_info, read_showers, write_showers
+
+    sizes = [dataset_info(p).n_events for p in data_paths]
+    _, held_out = split_indices(sum(sizes), fraction, seed)
+    held_out = np.sort(held_out.numpy())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, offset = [], 0
+    for path, size in zip(data_paths, sizes, strict=True):
+        index = held_out[(held_out >= offset) & (held_out < offset + size)] - offset
+        offset += size
+        data = read_showers(path)
+        provenance = {
+            **data.provenance,
+            "held_out_from": str(Path(path).resolve()),
+            "held_out_sha256": file_sha256(path),
+            "held_out_fraction": fraction,
+            "held_out_seed": seed,
+            "held_out_files": [str(p) for p in data_paths],
+        }
+        arrays = {k: v[index] for k, v in data.arrays.items()}
+        written.append(write_showers(out_dir / f"{Path(path).stem}-heldout.h5", arrays, provenance))
+    return written
 
 
 def train_lagan(
