@@ -548,6 +548,8 @@ def train_calogan_command(
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
 @click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
+@click.option("--cell-floor", type=float, default=0.0, show_default=True,
+              help="Cells as log(cell / E + floor): 0 is pure log.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the training in --out.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
@@ -560,6 +562,7 @@ def train_flow_matching_command(
     width: int,
     blocks: int,
     steps: int,
+    cell_floor: float,
     seed: int,
     resume: bool,
     no_progress: bool,
@@ -575,10 +578,12 @@ def train_flow_matching_command(
         _fail(f"--data: no such file(s): {', '.join(missing)}")
     if min(width, blocks, steps) <= 0 or lr <= 0:
         _fail("--width, --blocks, --steps and --lr must be positive")
+    if cell_floor < 0:
+        _fail(f"--cell-floor {cell_floor}: must be 0 or more")
     try:
         config = replace(FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
                          seed=seed)  # fmt: skip
-        model_config = {"width": width, "blocks": blocks, "steps": steps}
+        model_config = {"width": width, "blocks": blocks, "steps": steps, "cell_floor": cell_floor}
         state = train_flow_matching(list(data), out, config, model_config=model_config,
                                     resume=resume, progress=not no_progress)  # fmt: skip
     except ValueError as error:

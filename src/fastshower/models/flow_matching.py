@@ -102,13 +102,14 @@ class FlowMatchingGenerator(nn.Module):
         steps: int = 8,
         solver: str = "midpoint",
         noise_mev: float = 1e-3,
+        cell_floor: float = 0.0,
     ) -> None:
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"solver {solver!r}: known are {', '.join(SOLVERS)}")
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        self.space = ShowerSpace(particles, noise_mev)
+        self.space = ShowerSpace(particles, noise_mev, cell_floor)
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim

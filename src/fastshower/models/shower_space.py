@@ -37,7 +37,6 @@ the particles the model was trained on, and the position in cm.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -64,13 +63,16 @@ GAP = 2.0
 class ShowerSpace(nn.Module):
     """Invertible map between showers (cells in MeV, incident energy) and standard vectors."""
 
-    def __init__(self, particles: Sequence[str], noise_mev: float = 1e-3) -> None:
+    def __init__(
+        self, particles: Sequence[str], noise_mev: float = 1e-3, cell_floor: float = 0.0
+    ) -> None:
         super().__init__()
         if not particles:
             raise ValueError("a shower model needs at least one particle")
         names = [canonical_name(p) for p in particles]
         self.particles = names
         self.noise_mev = float(noise_mev)
+        self.cell_floor = float(cell_floor)
         self.dim = _N_LAYERS + N_CELLS
         self.context_size = 1 + len(names) + 2
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
@@ -96,9 +98,9 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        log_cells = torch.where(cells_mev >= delta, torch.log(cells_mev.clamp_min(delta)),
-                                math.log(delta) - GAP - ZERO_BAND * u)  # fmt: skip
-        log_cells = log_cells - torch.log(energy_mev)
+        floor = self.cell_floor
+        log_cells = torch.where(cells_mev >= delta, torch.log(cells_mev / energy_mev + floor),
+                                self._smallest_hit(energy_mev) - GAP - ZERO_BAND * u)  # fmt: skip
         relative_layers = torch.log((layers + delta) / energy_mev)
         x = torch.cat([relative_layers, log_cells], dim=1)
         return (x - self.mean) / self.std
@@ -109,9 +111,10 @@ class ShowerSpace(nn.Module):
         x = x * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
-        log_cells = x[:, _N_LAYERS:] + torch.log(energy_mev)
-        cells = torch.where(log_cells < math.log(delta) - GAP / 2, torch.zeros_like(log_cells),
-                            torch.exp(log_cells))  # fmt: skip
+        log_cells = x[:, _N_LAYERS:]
+        hits = (torch.exp(log_cells) - self.cell_floor).clamp_min(delta / energy_mev) * energy_mev
+        empty = log_cells < self._smallest_hit(energy_mev) - GAP / 2
+        cells = torch.where(empty, torch.zeros_like(hits), hits)
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
@@ -120,6 +123,10 @@ class ShowerSpace(nn.Module):
             out.append(layer * scale)
         return tuple(out)
 
+    def _smallest_hit(self, energy_mev: torch.Tensor) -> torch.Tensor:
+        """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
+        return torch.log(self.noise_mev / energy_mev + self.cell_floor)
+
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
         log_energy = torch.log(condition[:, :1] / 10.0)
@@ -127,4 +134,5 @@ class ShowerSpace(nn.Module):
         return torch.cat([log_energy, one_hot, condition[:, 2:4] / 10.0], dim=1)
 
     def extra_repr(self) -> str:
-        return f"particles={self.particles}, noise_mev={self.noise_mev:g}, dim={self.dim}"
+        return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
+                f"cell_floor={self.cell_floor:g}, dim={self.dim}")  # fmt: skip
