@@ -30,6 +30,7 @@ argument, ``forward(x_t, condition, t)`` returns the velocity: the training view
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -41,7 +42,7 @@ from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.recipe import Update
-from fastshower.models.shower_space import ShowerSpace
+from fastshower.models.shower_space import GAP, ZERO_BAND, ShowerSpace
 
 __all__ = ["SOLVERS", "FlowMatchingGenerator", "FlowMatchingRecipe", "VelocityNet"]
 
@@ -103,13 +104,15 @@ class FlowMatchingGenerator(nn.Module):
         solver: str = "midpoint",
         noise_mev: float = 1e-3,
         cell_floor: float = 0.0,
+        gap: float = GAP,
+        zero_band: float = ZERO_BAND,
     ) -> None:
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"solver {solver!r}: known are {', '.join(SOLVERS)}")
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        self.space = ShowerSpace(particles, noise_mev, cell_floor)
+        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band)
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim
@@ -150,7 +153,11 @@ class FlowMatchingRecipe:
         validation: tuple[torch.Tensor, torch.Tensor] | None = None,
         n_validation: int = 2000,
     ) -> None:
-        self.model_config = dict(model_config)
+        # every setting, defaults included, goes into the model file: a later change of a
+        # default cannot change what an old file means
+        defaults = inspect.signature(FlowMatchingGenerator).parameters.items()
+        self.model_config = {**{k: p.default for k, p in defaults}, **model_config}
+        self.model_config["particles"] = list(self.model_config["particles"])
         self.training = training
         self.validation = validation
         self.n_validation = n_validation

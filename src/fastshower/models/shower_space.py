@@ -55,16 +55,22 @@ N_CELLS = sum(_LAYER_SIZES)
 _N_LAYERS = len(_LAYER_SIZES)
 _MEV_PER_GEV = 1000.0
 ZERO_BAND = 4.0
-"""Width, in e-folds, of the band that empty cells are spread over."""
+"""Default width, in e-folds, of the band that empty cells are spread over."""
 GAP = 2.0
-"""E-folds between the empty band's top and the smallest hit (delta); the threshold is halfway."""
+"""Default e-folds between the empty band's top and the smallest hit (delta); the threshold is
+halfway."""
 
 
 class ShowerSpace(nn.Module):
     """Invertible map between showers (cells in MeV, incident energy) and standard vectors."""
 
     def __init__(
-        self, particles: Sequence[str], noise_mev: float = 1e-3, cell_floor: float = 0.0
+        self,
+        particles: Sequence[str],
+        noise_mev: float = 1e-3,
+        cell_floor: float = 0.0,
+        gap: float = GAP,
+        zero_band: float = ZERO_BAND,
     ) -> None:
         super().__init__()
         if not particles:
@@ -73,6 +79,7 @@ class ShowerSpace(nn.Module):
         self.particles = names
         self.noise_mev = float(noise_mev)
         self.cell_floor = float(cell_floor)
+        self.gap, self.zero_band = float(gap), float(zero_band)
         self.dim = _N_LAYERS + N_CELLS
         self.context_size = 1 + len(names) + 2
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
@@ -98,9 +105,9 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        floor = self.cell_floor
-        log_cells = torch.where(cells_mev >= delta, torch.log(cells_mev / energy_mev + floor),
-                                self._smallest_hit(energy_mev) - GAP - ZERO_BAND * u)  # fmt: skip
+        hits = torch.log(cells_mev / energy_mev + self.cell_floor)
+        empty = self._smallest_hit(energy_mev) - self.gap - self.zero_band * u
+        log_cells = torch.where(cells_mev >= delta, hits, empty)
         relative_layers = torch.log((layers + delta) / energy_mev)
         x = torch.cat([relative_layers, log_cells], dim=1)
         return (x - self.mean) / self.std
@@ -113,7 +120,7 @@ class ShowerSpace(nn.Module):
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
         log_cells = x[:, _N_LAYERS:]
         hits = (torch.exp(log_cells) - self.cell_floor).clamp_min(delta / energy_mev) * energy_mev
-        empty = log_cells < self._smallest_hit(energy_mev) - GAP / 2
+        empty = log_cells < self._smallest_hit(energy_mev) - self.gap / 2
         cells = torch.where(empty, torch.zeros_like(hits), hits)
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
