@@ -119,9 +119,13 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
         log_cells = x[:, _N_LAYERS:]
-        hits = (torch.exp(log_cells) - self.cell_floor).clamp_min(delta / energy_mev) * energy_mev
-        empty = log_cells < self._smallest_hit(energy_mev) - self.gap / 2
-        cells = torch.where(empty, torch.zeros_like(hits), hits)
+        smallest = self._smallest_hit(energy_mev)
+        hits = (torch.exp(log_cells) - self.cell_floor) * energy_mev
+        # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
+        # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
+        in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
+        cells = torch.where(log_cells < smallest, in_gap, hits)
+        cells = torch.where(log_cells < smallest - self.gap / 2, torch.zeros_like(cells), cells)
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
