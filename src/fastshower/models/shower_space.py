@@ -28,7 +28,10 @@ unbounded, roughly standard space. Each shower becomes one vector of 3 + 504 num
   - *a gap* (2 e-folds) between the empty band and the smallest hit: without it, 32 % of the
     outermost strips of layer 0 came out hit (with 5 keV: the band's edge), against 9 %.
 - **Standardised**: each coordinate minus the training set's mean, over its standard deviation.
-  Both are buffers of this module, so a model file carries its own preprocessing.
+  Both are buffers of this module, so a model file carries its own preprocessing, as is each
+  coordinate's largest training value: on the way back, nothing goes above it. A generated cell
+  beyond anything seen in training is the flow's blurred upper tail, and in energy (an
+  exponential) that tail is what widened the generated showers.
 
 The condition is a float tensor (N, 4): incident energy in GeV, the particle's PDG code, the
 incidence point x and y in mm. The networks see ``log(E / 10 GeV)``, the particle one-hot among
@@ -85,6 +88,7 @@ class ShowerSpace(nn.Module):
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
         self.register_buffer("mean", torch.zeros(self.dim))
         self.register_buffer("std", torch.ones(self.dim))
+        self.register_buffer("upper", torch.full((self.dim,), torch.inf))
 
     @torch.no_grad()
     def fit(self, cells_mev: torch.Tensor, condition: torch.Tensor, seed: int = 0) -> ShowerSpace:
@@ -95,6 +99,7 @@ class ShowerSpace(nn.Module):
         raw = self.encode(cells_mev, condition, rng)
         self.mean.copy_(raw.mean(0))
         self.std.copy_(raw.std(0).clamp_min(1e-3))
+        self.upper.copy_(((raw - self.mean) / self.std).max(0).values)
         return self
 
     def encode(
@@ -115,7 +120,7 @@ class ShowerSpace(nn.Module):
     def decode(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Standardised vectors -> cells in MeV per layer, (N, n_cells) each, >= 0."""
         delta = self.noise_mev
-        x = x * self.std + self.mean
+        x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
         log_cells = x[:, _N_LAYERS:]
