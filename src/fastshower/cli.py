@@ -542,13 +542,13 @@ def train_calogan_command(
     help="Shower file; repeat for several particles (one model learns them all).",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=400, show_default=True)
+@click.option("--epochs", type=int, default=40, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
 @click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
-@click.option("--cell-floor", type=float, default=0.0, show_default=True,
+@click.option("--cell-floor", type=float, default=1e-6, show_default=True,
               help="Cells as log(cell / E + floor): 0 is pure log.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the training in --out.")

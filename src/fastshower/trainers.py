@@ -137,11 +137,12 @@ def train_calogan(
                  progress=progress)  # fmt: skip
 
 
-FLOW_TRAINING = TrainConfig(epochs=400, batch_size=128, lr_generator=1e-3, betas=(0.9, 0.999),
-                            lr_schedule="cosine", ema=0.999, validate_every=10)  # fmt: skip
+FLOW_TRAINING = TrainConfig(epochs=40, batch_size=128, lr_generator=1e-3, betas=(0.9, 0.999),
+                            lr_schedule="cosine", ema=0.999, validate_every=5)  # fmt: skip
 """Flow-matching defaults: Adam 1e-3 (beta1 0.9: a regression, not the GANs' 0.5)
-cosine-decayed, batch 128, weight average 0.999; the validation (which samples) every 10
-epochs, as it costs as much as a training epoch."""
+cosine-decayed, batch 128, weight average 0.999, 40 epochs (on 9000 e+ showers the validation
+score stopped improving after 20-30 epochs, in runs of 40 and 100); the validation (which
+samples) every 5 epochs, as it costs about as much as a training epoch."""
 
 
 def train_flow_matching(

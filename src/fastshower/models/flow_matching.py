@@ -103,7 +103,7 @@ class FlowMatchingGenerator(nn.Module):
         steps: int = 8,
         solver: str = "midpoint",
         noise_mev: float = 1e-3,
-        cell_floor: float = 0.0,
+        cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
     ) -> None:

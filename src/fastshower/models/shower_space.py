@@ -71,7 +71,7 @@ class ShowerSpace(nn.Module):
         self,
         particles: Sequence[str],
         noise_mev: float = 1e-3,
-        cell_floor: float = 0.0,
+        cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
     ) -> None:
