@@ -55,11 +55,12 @@ def main() -> None:
             settings[f"{solver} {steps} steps ({steps * (2 if solver == 'midpoint' else 1)} "
                      "calls)"] = folder  # fmt: skip
     for student in args.student:
-        settings[f"student {Path(student).resolve().parent.name} (1 call)"] = Path(student)
+        name = Path(student).resolve().parent.name
+        settings[f"student {name} (1 call)"] = Path(student)
 
     rows, candidates = [], []
     for label, folder in settings.items():
-        path = out / f"{folder.name if folder.parent.name == 'models' else 'student'}.h5"
+        path = out / f"{label.split(' (')[0].replace(' ', '-')}.h5"
         job = GenerateJob(str(folder), condition)
         produce(job, path, args.events, seed=11, workers=0, progress=False)
         candidates.append(path)
