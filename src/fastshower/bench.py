@@ -100,7 +100,7 @@ def _geant4(n_events: int) -> dict[str, Any]:
 def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
     """(label, folder) of each model; without any, the published architectures, fresh."""
     if model_dirs:
-        return [(Path(d).name or str(d), Path(d)) for d in model_dirs]
+        return [(_label(Path(d)), Path(d)) for d in model_dirs]
     from fastshower.modelfile import save_model
     from fastshower.models import build_generator
 
@@ -112,6 +112,12 @@ def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
                    {"note": "fresh weights: for timing only"})  # fmt: skip
         folders.append((f"{name} (architecture)", folder))
     return folders
+
+
+def _label(folder: Path) -> str:
+    """A model's name in the table: its folder, with the training's folder for best/ and last/."""
+    folder = folder.resolve()
+    return f"{folder.parent.name}/{folder.name}" if folder.name in ("best", "last") else folder.name
 
 
 def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
