@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -427,6 +428,12 @@ def bench_command(models: tuple[Path, ...], out: Path, geant4_events: int, quick
     click.echo(f"wrote {path} and {path.with_suffix('.png')}")
 
 
+def _require_files(data: tuple[Path, ...]) -> None:
+    missing = [str(p) for p in data if not p.is_file()]
+    if missing:
+        _fail(f"--data: no such file(s): {', '.join(missing)}")
+
+
 def _model_folder(model: Path) -> Path:
     """A model folder, or the name of a shipped model (``fastshower.pretrained``)."""
     from fastshower.pretrained import resolve_model
@@ -449,14 +456,36 @@ def holdout_command(data: tuple[Path, ...], out: Path, fraction: float, seed: in
     its model against."""
     from fastshower.trainers import write_held_out
 
-    missing = [str(p) for p in data if not p.is_file()]
-    if missing:
-        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    _require_files(data)
     try:
         for path in write_held_out(list(data), out, fraction=fraction, seed=seed):
             click.echo(f"wrote {path}")
     except ValueError as error:
         _fail(str(error))
+
+
+def _training_options(epochs: int, batch_size: int) -> Callable[[Callable], Callable]:
+    """The options every ``train`` command shares, with its own defaults."""
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed([
+            click.option("--out", type=click.Path(path_type=Path), required=True,
+                         help="Model folder."),
+            click.option("--epochs", type=int, default=epochs, show_default=True),
+            click.option("--batch-size", type=int, default=batch_size, show_default=True),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--resume", is_flag=True, help="Continue the training in --out."),
+            click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+        ]):  # fmt: skip
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _report_training(state: dict[str, Any], out: Path) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per torchrun process
+        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
 
 
 @main.group("train")
@@ -473,12 +502,7 @@ def train_group() -> None:
     required=True,
     help="Jet-image file; repeat (e.g. the W file and the QCD file).",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=50, show_default=True)
-@click.option("--batch-size", type=int, default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training in --out.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@_training_options(epochs=50, batch_size=100)
 def train_lagan_command(
     data: tuple[Path, ...],
     out: Path,
@@ -492,26 +516,18 @@ def train_lagan_command(
     from fastshower.train import TrainConfig
     from fastshower.trainers import train_lagan
 
-    missing = [str(p) for p in data if not p.is_file()]
-    if missing:
-        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    _require_files(data)
     try:
         config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
         state = train_lagan(list(data), out, config, resume=resume, progress=not no_progress)
     except ValueError as error:
         _fail(str(error))
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+    _report_training(state, out)
 
 
 @train_group.command("calogan")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Shower file.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=50, show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training in --out.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@_training_options(epochs=50, batch_size=256)
 def train_calogan_command(
     data: Path, out: Path, epochs: int, batch_size: int, seed: int, resume: bool, no_progress: bool
 ) -> None:
@@ -528,8 +544,7 @@ def train_calogan_command(
         state = train_calogan(data, out, config, resume=resume, progress=not no_progress)
     except ValueError as error:
         _fail(str(error))
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+    _report_training(state, out)
 
 
 @train_group.command("flow-matching")
@@ -541,18 +556,13 @@ def train_calogan_command(
     required=True,
     help="Shower file; repeat for several particles (one model learns them all).",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=40, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@_training_options(epochs=40, batch_size=128)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
 @click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
 @click.option("--cell-floor", type=float, default=1e-6, show_default=True,
               help="Cells as log(cell / E + floor): 0 is pure log.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training in --out.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_flow_matching_command(
     data: tuple[Path, ...],
     out: Path,
@@ -573,9 +583,7 @@ def train_flow_matching_command(
 
     from fastshower.trainers import FLOW_TRAINING, train_flow_matching
 
-    missing = [str(p) for p in data if not p.is_file()]
-    if missing:
-        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    _require_files(data)
     if min(width, blocks, steps) <= 0 or lr <= 0:
         _fail("--width, --blocks, --steps and --lr must be positive")
     if cell_floor < 0:
@@ -588,8 +596,7 @@ def train_flow_matching_command(
                                     resume=resume, progress=not no_progress)  # fmt: skip
     except ValueError as error:
         _fail(str(error))
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+    _report_training(state, out)
 
 
 @train_group.command("distill")
@@ -603,15 +610,10 @@ def train_flow_matching_command(
     required=True,
     help="The teacher's training files (their conditions; the same share is held out).",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@_training_options(epochs=30, batch_size=256)
 @click.option("--lr", type=float, default=3e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=int, default=None, help="Student width [the teacher's].")
 @click.option("--blocks", type=int, default=None, help="Student blocks [the teacher's].")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training in --out.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_distill_command(
     teacher: Path,
     data: tuple[Path, ...],
@@ -631,9 +633,7 @@ def train_distill_command(
     from fastshower.modelfile import ModelFileError
     from fastshower.trainers import DISTILL_TRAINING, distill_flow_matching
 
-    missing = [str(p) for p in data if not p.is_file()]
-    if missing:
-        _fail(f"--data: no such file(s): {', '.join(missing)}")
+    _require_files(data)
     sizes = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}
     if any(v <= 0 for v in sizes.values()) or lr <= 0:
         _fail("--width, --blocks and --lr must be positive")
@@ -644,8 +644,7 @@ def train_distill_command(
                                       resume=resume, progress=not no_progress)  # fmt: skip
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
+    _report_training(state, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

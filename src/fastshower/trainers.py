@@ -16,6 +16,7 @@ import torch
 from fastshower.data import (
     JetImagePreprocessing,
     JetImages,
+    ShowerVectors,
     file_sha256,
     load_jet_images,
     load_shower_vectors,
@@ -157,9 +158,7 @@ def train_flow_matching(
 ) -> dict[str, Any]:
     """Train one flow-matching model on the shower files of every particle given."""
     config = config or FLOW_TRAINING
-    data = load_shower_vectors(data_paths)
-    tr, val = split_indices(len(data), validation_fraction, config.seed)
-    training, validation = data.subset(tr), data.subset(val)
+    data, training, validation = _split_showers(data_paths, validation_fraction, config.seed)
     model_config = {**(model_config or {}), "particles": data.particles}
     recipe = FlowMatchingRecipe(
         model_config,
@@ -203,13 +202,11 @@ def distill_flow_matching(
     teacher = load_model(teacher_dir)
     if teacher.name != "flow-matching":
         raise ValueError(f"{teacher_dir} holds a {teacher.name!r} model, not flow-matching")
-    data = load_shower_vectors(data_paths)
+    data, training, validation = _split_showers(data_paths, validation_fraction, config.seed)
     if data.particles != teacher.config["particles"]:
         raise ValueError(
             f"the teacher learnt {teacher.config['particles']}, the data hold {data.particles}"
         )
-    tr, val = split_indices(len(data), validation_fraction, config.seed)
-    training, validation = data.subset(tr), data.subset(val)
     student_config = {**teacher.config, **(model_config or {})}
     recipe = DistillRecipe(teacher.generator, student_config,
                            training=(training.cells, training.condition),
@@ -227,6 +224,15 @@ def distill_flow_matching(
     }
     return train(recipe, training, out, config, resume=resume, provenance=provenance,
                  progress=progress)  # fmt: skip
+
+
+def _split_showers(
+    data_paths: list[str | os.PathLike[str]], fraction: float, seed: int
+) -> tuple[ShowerVectors, ShowerVectors, ShowerVectors]:
+    """(all, training, validation) of shower files: the split ``write_held_out`` reproduces."""
+    data = load_shower_vectors(data_paths)
+    tr, val = split_indices(len(data), fraction, seed)
+    return data, data.subset(tr), data.subset(val)
 
 
 def _data_provenance(
