@@ -44,8 +44,8 @@ class DistillRecipe(FlowMatchingRecipe):
 
     def networks(self) -> dict[str, nn.Module]:
         student = FlowMatchingGenerator(**self.model_config)
-        state = self.teacher.state_dict()
-        if all(v.shape == state[k].shape for k, v in student.state_dict().items()):
+        state, own = self.teacher.state_dict(), student.state_dict()
+        if state.keys() == own.keys() and all(v.shape == state[k].shape for k, v in own.items()):
             student.load_state_dict(state)
         else:
             student.space.load_state_dict(self.teacher.space.state_dict())

@@ -210,7 +210,7 @@ def shower_distance(
     for label, cells in (("real", real_cells), ("fake", fake_cells)):
         showers = _as_showers(cells.numpy(), energy_gev.numpy())
         observables[label] = shower_observables(showers)
-    scores = {"w1_total_energy": 0.0}
+    scores = {}
     names = ["total_energy", "depth"] + [
         name.format(i=layer.index)
         for name in _VALIDATION_OBSERVABLES
