@@ -75,3 +75,28 @@ def test_cli(lagan_dir: Path, tmp_path: Path) -> None:
     assert (read_dataset(tmp_path / "q.h5", JET_SCHEMA)["signal"] == 0).all()
     bad = run("--model", str(lagan_dir), "--events", "5", "--out", "x.h5")
     assert bad.returncode == 2 and bad.stderr.startswith("Error: give --class w|qcd")
+
+
+def test_flow_models_sample_with_other_steps(tmp_path: Path, lagan_dir: Path) -> None:
+    """``--steps`` / ``--solver``: the same weights at another cost; recorded, and refused for
+    models without an ODE."""
+    from fastshower.models.flow_matching import FlowMatchingGenerator
+
+    torch.manual_seed(0)
+    generator = FlowMatchingGenerator(width=16, blocks=1, steps=4)
+    torch.nn.init.normal_(generator.velocity.out.weight, std=0.05)
+    config = {"particles": ["e+"], "width": 16, "blocks": 1, "steps": 4}
+    folder = save_model(tmp_path / "fm", "flow-matching", generator, config, {"particles": ["e+"]})
+    condition = {"particle": "e+", "energy_gev": [10.0, 20.0]}
+    files = {}
+    for name, sampling in (("model", {}), ("euler1", {"steps": 1, "solver": "euler"})):
+        job = GenerateJob(str(folder), condition, sampling=sampling)
+        files[name] = produce(job, tmp_path / f"{name}.h5", 5, seed=3, chunk_size=5, workers=0,
+                              progress=False)  # fmt: skip
+    default, euler = (read_dataset(files[k], SHOWER_SCHEMA) for k in ("model", "euler1"))
+    assert not np.array_equal(default["layer_1"], euler["layer_1"])
+    assert euler.provenance["sampling"] == {"steps": 1, "solver": "euler"}
+    with pytest.raises(ValueError, match="for flow-matching models; this is 'lagan'"):
+        GenerateJob(str(lagan_dir), {"class": "w"}, sampling={"steps": 2})
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        GenerateJob(str(folder), condition, sampling={"steps": 0})

@@ -341,6 +341,9 @@ def evaluate_command(
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--steps", type=int, default=None, help="Flow models: ODE steps [the model's].")
+@click.option("--solver", type=click.Choice(["euler", "midpoint"]), default=None,
+              help="Flow models: ODE rule [the model's].")  # fmt: skip
 @_production_options(default_chunk=10000)
 def generate_command(
     model: Path,
@@ -349,6 +352,8 @@ def generate_command(
     energy: str | None,
     batch_size: int,
     device: str,
+    steps: int | None,
+    solver: str | None,
     **production: Any,
 ) -> None:
     """Generate samples with a trained model into the reference's HDF5 schema (resumable)."""
@@ -364,8 +369,9 @@ def generate_command(
     if batch_size <= 0:
         _fail(f"--batch-size {batch_size}: must be positive")
     try:
+        sampling = {k: v for k, v in (("steps", steps), ("solver", solver)) if v is not None}
         job = GenerateJob(str(_model_folder(model)), condition, batch_size=batch_size,
-                          device=device)  # fmt: skip
+                          device=device, sampling=sampling)  # fmt: skip
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
     path = _produce(job, **production)

@@ -21,6 +21,7 @@ provenance (``not_generated``):
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,34 +44,42 @@ class GenerateJob:
     """A generation request for ``simulate.production.produce``.
 
     ``condition``: for LAGAN ``{"class": "w" | "qcd"}``; for shower models ``{"particle": "e+",
-    "energy_gev": [lo, hi]}`` (uniform in [lo, hi]).
+    "energy_gev": [lo, hi]}`` (uniform in [lo, hi]). ``sampling``: for flow-matching models,
+    ``{"steps": n, "solver": "euler" | "midpoint"}`` in place of the model file's (the same
+    weights sampled at another cost and fidelity: ``docs/flows.md``).
     """
 
     model_dir: str
     condition: dict[str, Any]
     batch_size: int = 1024
     device: str = "cpu"
+    sampling: dict[str, Any] = field(default_factory=dict)
     digest: str = field(default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_dir", str(Path(self.model_dir).resolve()))
-        model = _model(self.model_dir, self.device)
+        _check_sampling(_model(self.model_dir, self.device, "{}").name, self.sampling)
+        model = self._model()
         object.__setattr__(self, "digest", model_digest(self.model_dir))
         _check_condition(model, self.condition)
         if self.batch_size < 1:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
 
+    def _model(self) -> LoadedModel:
+        return _model(self.model_dir, self.device, json.dumps(self.sampling, sort_keys=True))
+
     @property
     def schema(self) -> Schema:
-        return JET_SCHEMA if _model(self.model_dir, self.device).name == "lagan" else SHOWER_SCHEMA
+        return JET_SCHEMA if self._model().name == "lagan" else SHOWER_SCHEMA
 
     @property
     def settings(self) -> dict[str, Any]:
-        """What makes two generated samples the same: the model's weights and the condition."""
-        return {"model_sha256": self.digest, "condition": self.condition}
+        """What makes two generated samples the same: the weights, the condition, the sampler."""
+        settings = {"model_sha256": self.digest, "condition": self.condition}
+        return {**settings, "sampling": self.sampling} if self.sampling else settings
 
     def run_chunk(self, n_events: int, seed: int) -> dict[str, np.ndarray]:
-        model = _model(self.model_dir, self.device)
+        model = self._model()
         rng = torch.Generator(device=self.device).manual_seed(seed)
         blocks = []
         with torch.no_grad():
@@ -80,11 +89,12 @@ class GenerateJob:
         return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
     def provenance(self) -> dict[str, Any]:
-        model = _model(self.model_dir, self.device)
+        model = self._model()
         return {
             "generator": f"fastshower {model.name}",
             "model_dir": self.model_dir,
             "model_config": model.config,
+            "sampling": self.sampling or "as in the model file",
             "model_provenance": model.provenance,
             "condition": self.condition,
             "not_generated": _NOT_GENERATED[model.name],
@@ -100,11 +110,30 @@ def model_digest(model_dir: str | os.PathLike[str]) -> str:
 
 
 @cache
-def _model(model_dir: str, device: str) -> LoadedModel:
-    """Loaded once per process (each Dask worker loads it on its first chunk)."""
+def _model(model_dir: str, device: str, sampling: str) -> LoadedModel:
+    """Loaded once per process and sampler (each Dask worker loads it on its first chunk)."""
     model = load_model(model_dir, map_location=device)
     model.generator.to(device)
+    for key, value in json.loads(sampling).items():
+        setattr(model.generator, key, value)
     return model
+
+
+def _check_sampling(name: str, sampling: dict[str, Any]) -> None:
+    from fastshower.models.flow_matching import SOLVERS
+
+    if not sampling:
+        return
+    if name != "flow-matching":
+        raise ValueError(f"--steps and --solver are for flow-matching models; this is {name!r}")
+    unknown = set(sampling) - {"steps", "solver"}
+    if unknown:
+        raise ValueError(f"unknown sampling settings {sorted(unknown)}: steps, solver")
+    steps = sampling.get("steps", 1)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if sampling.get("solver", SOLVERS[0]) not in SOLVERS:
+        raise ValueError(f"solver {sampling['solver']!r}: known are {', '.join(SOLVERS)}")
 
 
 def _check_condition(model: LoadedModel, condition: dict[str, Any]) -> None:
