@@ -129,7 +129,7 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
 
     def torch_cpu(threads: int) -> Callable[[int], Callable[[], Any]]:
         def make(batch: int) -> Callable[[], Any]:
-            z, c = torch.randn(batch, latent), _condition(model.name, batch)
+            z, c = torch.randn(batch, latent), _condition(model, batch)
 
             def call() -> Any:
                 previous = torch.get_num_threads()
@@ -147,7 +147,7 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     all_threads = os.cpu_count() or 1
     backends = [(f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
                 ("torch CPU, 1 thread", torch_cpu(1))]  # fmt: skip
-    onnx = _onnx_backend(folder, model.name, latent)
+    onnx = _onnx_backend(folder, model, latent)
     if onnx is not None:
         backends.append((f"onnxruntime CPU, {all_threads} threads", onnx))
     if torch.cuda.is_available():
@@ -156,20 +156,20 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     return backends
 
 
-def _onnx_backend(folder: Path, name: str, latent: int) -> Callable | None:
+def _onnx_backend(folder: Path, model: Any, latent: int) -> Callable | None:
     try:
         from fastshower.export import OnnxGenerator, export_onnx
     except ImportError:
         return None
     try:
-        path = export_onnx(folder, Path(tempfile.mkdtemp()) / f"{name}.onnx")
+        path = export_onnx(folder, Path(tempfile.mkdtemp()) / f"{model.name}.onnx")
         runner = OnnxGenerator(path)
     except ImportError:
         return None
 
     def make(batch: int) -> Callable[[], Any]:
         z = np.random.default_rng(0).standard_normal((batch, latent)).astype(np.float32)
-        c = _condition(name, batch).numpy()
+        c = _condition(model, batch).numpy()
         return lambda: runner(z, c)
 
     return make
@@ -180,7 +180,7 @@ def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
 
     def make(batch: int) -> Callable[[], Any]:
         z = torch.randn(batch, latent, device="cuda", dtype=dtype)
-        c = _condition(model.name, batch).to("cuda")
+        c = _condition(model, batch).to("cuda")
         if c.is_floating_point():
             c = c.to(dtype)
 
@@ -195,14 +195,16 @@ def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
     return make
 
 
-def _condition(name: str, batch: int) -> torch.Tensor:
-    """Conditions across the training range: both jet classes; e+ at 1-100 GeV."""
-    if name == "lagan":
+def _condition(model: Any, batch: int) -> torch.Tensor:
+    """Conditions across the training range: both jet classes; 1-100 GeV, and for a flow the
+    first particle it learnt (an untrained one would be an input it never saw)."""
+    if model.name == "lagan":
         return torch.arange(batch) % 2
     energy = torch.linspace(1.0, 100.0, batch)
-    if name == "calogan":
+    if model.name == "calogan":
         return energy
-    return torch.stack([energy, torch.full_like(energy, -11.0), *torch.zeros(2, batch)], dim=1)
+    pdg = float(model.generator.space.pdg[0])
+    return torch.stack([energy, torch.full_like(energy, pdg), *torch.zeros(2, batch)], dim=1)
 
 
 def _time_backend(
