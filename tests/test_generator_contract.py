@@ -23,6 +23,15 @@ CASES = {
         (torch.full((4,), 10.0), torch.full((4,), 90.0)),
         [layer.shape for layer in CALORIMETER.layers],
     ),
+    "calo-flow": (
+        {"particles": ["e+", "pi+"], "transforms": 2, "hidden": 16, "energy_hidden": 8},
+        507,
+        (
+            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
+            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
+        ),
+        [layer.shape for layer in CALORIMETER.layers],
+    ),
     "flow-matching": (
         {"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2},
         507,

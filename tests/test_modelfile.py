@@ -45,7 +45,8 @@ def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
         load_model(saved)
     edit(saved, model="calogan-v0", config={"latent_size": 16})
     with pytest.raises(
-        ModelFileError, match="unknown model 'calogan-v0': known are calogan, flow-matching, lagan"
+        ModelFileError,
+        match="unknown model 'calogan-v0': known are calo-flow, calogan, flow-matching, lagan",
     ):
         load_model(saved)
     edit(saved, format="fastshower-model/0", model="lagan")

@@ -5,10 +5,10 @@ self-contained ONNX file whose batch axis is dynamic:
 
 - inputs ``latent`` (N, latent_size) float32 and ``condition``: the class label (N,) (int64,
   0 = QCD, 1 = W) for LAGAN, the incident energy in GeV (N,) (float32) for CaloGAN, (N, 4)
-  float32 (energy in GeV, PDG code, x and y in mm) for the flow-matching model;
+  float32 (energy in GeV, PDG code, x and y in mm) for the flow-matching and CaloFlow models;
 - outputs ``image`` (N, 25, 25) in pT / 100 GeV for LAGAN, ``layer_0``, ``layer_1``,
-  ``layer_2`` (N, H, W) in GeV for CaloGAN and in MeV for the flow-matching model (its ODE
-  steps are unrolled into the graph);
+  ``layer_2`` (N, H, W) in GeV for CaloGAN and in MeV for the flows (the flow-matching model's
+  ODE steps are unrolled into the graph);
 - ``metadata_props`` (keys ``fastshower.*``): the format, the fastshower version that exported it,
   the model name, its config and the model folder's provenance (JSON), the latent size, the
   condition, and the outputs' units and shapes (JSON).
@@ -24,7 +24,9 @@ How the graph is captured: ``torch.export.export(..., strict=True)``, then
 ``torch.onnx.export`` of that program (the dynamo exporter). ``torch.onnx.export`` given the
 module itself first tries ``strict=False``, where the generators' ``len(x)`` turns the batch size
 into a constant, and then silently re-exports with the batch axis fixed to the example's size;
-the strict (TorchDynamo) capture keeps ``len(x)`` symbolic. The batch axis is checked to be
+the strict (TorchDynamo) capture keeps ``len(x)`` symbolic. The CaloFlow model is the exception:
+zuko builds its transforms as Python objects on each call, which TorchDynamo cannot capture, so
+it is captured non-strict (its code has no ``len(x)``). The batch axis is checked to be
 symbolic after the export, and the parity check runs at two batch sizes that both differ from
 the traced one.
 
@@ -41,7 +43,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,24 @@ class _Family:
     output_units: str
     example_condition: Callable[[int], torch.Tensor]  # for tracing
     random_condition: Callable[[np.random.Generator, int], np.ndarray]  # for the parity check
+    strict: bool = True  # capture with TorchDynamo (see the module docstring)
 
+
+# the flows of ShowerSpace: condition (N, 4), cells in MeV
+_SHOWER_VECTORS = _Family(
+    condition={
+        "name": "condition",
+        "dtype": "float32",
+        "shape": [4],
+        "meaning": "incident energy (GeV), PDG code, incidence x and y (mm)",
+    },
+    output_names=lambda generator: tuple(f"layer_{i}" for i in range(len(generator.layer_shapes))),
+    output_units="MeV",
+    example_condition=lambda n: torch.tensor([[50.0, -11.0, 0.0, 0.0]]).repeat(n, 1),
+    random_condition=lambda rng, n: np.column_stack(
+        [rng.uniform(1.0, 100.0, n), np.full(n, -11.0), np.zeros((n, 2))]
+    ).astype(np.float32),
+)
 
 _FAMILIES: dict[str, _Family] = {
     "lagan": _Family(
@@ -133,22 +152,8 @@ _FAMILIES: dict[str, _Family] = {
         # CaloGAN's training range (fastshower.simulate.calo.TRAINED_RANGE_GEV): 1-100 GeV
         random_condition=lambda rng, n: rng.uniform(1.0, 100.0, n).astype(np.float32),
     ),
-    "flow-matching": _Family(
-        condition={
-            "name": "condition",
-            "dtype": "float32",
-            "shape": [4],
-            "meaning": "incident energy (GeV), PDG code, incidence x and y (mm)",
-        },
-        output_names=lambda generator: tuple(
-            f"layer_{i}" for i in range(len(generator.layer_shapes))
-        ),
-        output_units="MeV",
-        example_condition=lambda n: torch.tensor([[50.0, -11.0, 0.0, 0.0]]).repeat(n, 1),
-        random_condition=lambda rng, n: np.column_stack(
-            [rng.uniform(1.0, 100.0, n), np.full(n, -11.0), np.zeros((n, 2))]
-        ).astype(np.float32),
-    ),
+    "flow-matching": _SHOWER_VECTORS,
+    "calo-flow": replace(_SHOWER_VECTORS, strict=False),
 }
 
 
@@ -192,7 +197,7 @@ def export_onnx(
     batch = torch.export.Dim(_BATCH_DIM, min=1)
     with _quiet_exporter():
         program = torch.export.export(
-            generator, example, dynamic_shapes=({0: batch}, {0: batch}), strict=True
+            generator, example, dynamic_shapes=({0: batch}, {0: batch}), strict=family.strict
         )
         onnx_program = torch_onnx.export(
             program,

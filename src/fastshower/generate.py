@@ -14,8 +14,9 @@ provenance (``not_generated``):
   subjets' distance and ``pt_hat`` do not exist for an image alone and are 0.
 - CaloGAN showers: the overflow (energy outside the cells) is 0 and the incidence point the
   centre, as for the published CaloGAN.
-- Flow-matching showers: the overflow is 0; the incidence point is the centre, where the
-  reference sets were simulated (the model takes a position, but has only seen that one).
+- Flow-matching and CaloFlow showers: the overflow is 0; the incidence point is the centre,
+  where the reference sets were simulated (the model takes a position, but has only seen that
+  one).
 """
 
 from __future__ import annotations
@@ -226,9 +227,11 @@ def _shower_arrays(layers: Any, energy: torch.Tensor, pdg: int) -> dict[str, np.
     return arrays
 
 
-_SAMPLERS = {"lagan": _sample_lagan, "calogan": _sample_calogan, "flow-matching": _sample_flow}
+_SAMPLERS = {"lagan": _sample_lagan, "calogan": _sample_calogan, "flow-matching": _sample_flow,
+             "calo-flow": _sample_flow}  # fmt: skip
 _NOT_GENERATED = {
     "lagan": "jet_eta, jet_phi, jet_delta_R and pt_hat are 0 (an image has no direction)",
     "calogan": "overflow is 0 and position is (0, 0), as for the published CaloGAN",
     "flow-matching": "overflow is 0 and position is (0, 0), where the reference was simulated",
+    "calo-flow": "overflow is 0 and position is (0, 0), where the reference was simulated",
 }

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from fastshower.models.calo_flow import CaloFlowGenerator
 from fastshower.models.calogan import CaloganGenerator
 from fastshower.models.flow_matching import FlowMatchingGenerator
 from fastshower.models.lagan import LaganGenerator
@@ -18,6 +19,7 @@ from fastshower.models.lagan import LaganGenerator
 __all__ = ["GENERATORS", "build_generator"]
 
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "calo-flow": CaloFlowGenerator,
     "calogan": CaloganGenerator,
     "flow-matching": FlowMatchingGenerator,
     "lagan": LaganGenerator,

@@ -30,18 +30,16 @@ argument, ``forward(x_t, condition, t)`` returns the velocity: the training view
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
-from fastshower.models.recipe import Update
+from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, ZERO_BAND, ShowerSpace
 
 __all__ = ["SOLVERS", "FlowMatchingGenerator", "FlowMatchingRecipe", "VelocityNet"]
@@ -141,34 +139,11 @@ class FlowMatchingGenerator(nn.Module):
         return x
 
 
-class FlowMatchingRecipe:
+class FlowMatchingRecipe(ShowerRecipe):
     """How ``fastshower.train`` trains a ``FlowMatchingGenerator``: one network, one loss."""
 
     name = "flow-matching"
-
-    def __init__(
-        self,
-        model_config: dict[str, Any],
-        training: tuple[torch.Tensor, torch.Tensor],
-        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-        n_validation: int = 2000,
-    ) -> None:
-        # every setting, defaults included, goes into the model file: a later change of a
-        # default cannot change what an old file means
-        defaults = inspect.signature(FlowMatchingGenerator).parameters.items()
-        self.model_config = {**{k: p.default for k, p in defaults}, **model_config}
-        self.model_config["particles"] = list(self.model_config["particles"])
-        self.training = training
-        self.validation = validation
-        self.n_validation = n_validation
-
-    def networks(self) -> dict[str, nn.Module]:
-        generator = FlowMatchingGenerator(**self.model_config)
-        generator.space.fit(*self.training)
-        return {"generator": generator}
-
-    def updates(self, config: Any) -> list[Update]:
-        return [Update("generator", self.loss, config.lr_generator)]
+    generator_class = FlowMatchingGenerator
 
     def loss(
         self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
@@ -182,51 +157,3 @@ class FlowMatchingRecipe:
         v = model((1 - t) * x0 + t * x1, condition, t)
         loss = F.mse_loss(v, x1 - x0)
         return loss, {"loss": loss.item()}
-
-    def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        """Wasserstein-1 distances of layer energies, sparsity and shape, each in units of its
-        spread in the held-out showers, summed."""
-        if self.validation is None:
-            return {"score": 0.0}
-        cells, condition = (x[: self.n_validation] for x in self.validation)
-        device = next(generator.parameters()).device
-        z = torch.randn(len(cells), generator.latent_size, generator=rng, device=device)
-        fake = [x.flatten(1).cpu() for x in generator(z, condition.to(device))]
-        return shower_distance(cells, torch.cat(fake, dim=1), condition[:, 0])
-
-
-_VALIDATION_OBSERVABLES = ("fraction_layer_{i}", "sparsity_layer_{i}", "width_x_layer_{i}",
-                           "e_ratio_layer_{i}")  # fmt: skip
-
-
-def shower_distance(
-    real_cells: torch.Tensor, fake_cells: torch.Tensor, energy_gev: torch.Tensor
-) -> dict[str, float]:
-    """Per observable W1 / (spread of the real values), and their sum as ``score``."""
-    from fastshower.evaluate.metrics import wasserstein_1_exact
-    from fastshower.observables.calo import shower_observables
-
-    observables = {}
-    for label, cells in (("real", real_cells), ("fake", fake_cells)):
-        showers = _as_showers(cells.numpy(), energy_gev.numpy())
-        observables[label] = shower_observables(showers)
-    scores = {}
-    names = ["total_energy", "depth"] + [
-        name.format(i=layer.index)
-        for name in _VALIDATION_OBSERVABLES
-        for layer in CALORIMETER.layers
-    ]
-    for name in names:
-        real, fake = observables["real"][name], observables["fake"][name]
-        spread = float(np.std(real)) or 1.0
-        scores[f"w1_{name}"] = wasserstein_1_exact(real, fake) / spread
-    return {**scores, "score": float(sum(scores.values()))}
-
-
-def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarray]:
-    sizes = np.cumsum([layer.n_cells for layer in CALORIMETER.layers])[:-1]
-    parts = np.split(cells, sizes, axis=1)
-    showers = {layer.key: part.reshape(-1, *layer.shape)
-               for layer, part in zip(CALORIMETER.layers, parts, strict=True)}  # fmt: skip
-    showers["energy"] = energy_gev.reshape(-1, 1)
-    return showers

@@ -1,0 +1,151 @@
+"""A CaloFlow-style normalizing flow of calorimeter showers (zuko), one model for every particle.
+
+CaloFlow (Krause & Shih, arXiv:2106.05285) learns a shower as two densities: flow I, the layer
+energies given the incident energy; flow II, the normalised shower given those energies. Here:
+
+- **Flow I**: the three layer coordinates of ``ShowerSpace`` (``log(E_layer / E)``) given the
+  context (incident energy, particle, incidence point): a masked autoregressive neural spline
+  flow (zuko's ``NSF``); three features, so its autoregressive inverse costs three small passes.
+- **Flow II**: the 504 cell coordinates (``log(cell / E)``, empty cells dequantised into a band)
+  given the context *and* the three layer coordinates: rational-quadratic spline **coupling**
+  layers (Durkan et al., arXiv:1906.04032; zuko's ``GeneralCouplingTransform``). ``decode``
+  rescales each layer's cells to flow I's energy, as CaloFlow normalises each layer; giving flow
+  II the layer energies as context is what lets it shape the cells for the energy they will carry.
+
+Why coupling and not CaloFlow's masked autoregressive flow II: a MAF's density is one pass, but
+its inverse (sampling) is one pass per feature, 504 in a row: CaloFlow's teacher samples 500x
+slower than it trains, which is why it needed a distilled inverse-autoregressive student. A
+coupling layer transforms half of the cells given the other half, so its inverse is one pass as
+well: sampling costs two network passes per layer pair, no student needed. The price is
+expressiveness per layer, paid back with more layers; each pair of layers uses a random half of
+the cells and then the other half, so every cell is transformed once per pair and sees a
+different half of the shower each time (fixed by a seed, and stored as buffers: a model file
+restores the same split).
+
+Both flows are trained by maximum likelihood (the loss is the negative log-density per
+coordinate, in the standardised space), so the loss is a number with a meaning, comparable
+between runs on the same data. The splines act on [-``bound``, ``bound``] and are the identity
+outside, so ``bound`` is set above the standardised range of almost all coordinates (8: rare hits
+in cells that are mostly empty land at 5-7).
+
+``forward(latent, condition)`` samples: latent (N, 507) standard normal (3 for flow I, 504 for
+flow II), condition (N, 4) (``CONDITION_FIELDS``); it returns the three layers in MeV.
+``forward(x, condition, density=True)`` returns ``log p(x | condition)`` of standardised vectors:
+the training view, routed through ``forward`` so DistributedDataParallel sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import torch
+import zuko
+from torch import nn
+from zuko.distributions import DiagNormal
+from zuko.flows.coupling import GeneralCouplingTransform
+from zuko.lazy import Flow, UnconditionalDistribution
+from zuko.transforms import MonotonicRQSTransform
+
+from fastshower.detector import CALORIMETER
+from fastshower.models.shower_recipe import ShowerRecipe
+from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
+
+__all__ = ["CaloFlowGenerator", "CaloFlowRecipe"]
+
+_N_LAYERS = len(CALORIMETER.layers)
+_MASK_SEED = 20210610  # CaloFlow's arXiv date: any fixed number; the masks are buffers anyway
+
+
+class CaloFlowGenerator(nn.Module):
+    """Noise + condition -> showers (three layers, MeV), through two spline flows."""
+
+    def __init__(
+        self,
+        particles: Sequence[str] = ("e+",),
+        transforms: int = 8,
+        hidden: int = 256,
+        hidden_layers: int = 2,
+        bins: int = 8,
+        bound: float = 8.0,
+        energy_transforms: int = 4,
+        energy_hidden: int = 64,
+        noise_mev: float = 1e-3,
+        cell_floor: float = 1e-6,
+        gap: float = GAP,
+        zero_band: float = ZERO_BAND,
+    ) -> None:
+        super().__init__()
+        if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
+            raise ValueError("transforms, hidden sizes and layer counts must be positive")
+        if bins < 2 or bound <= 0:
+            raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
+        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band)
+        spline = {
+            "univariate": partial(MonotonicRQSTransform, bound=bound),
+            "shapes": [(bins,), (bins,), (bins - 1,)],
+        }
+        context = self.space.context_size
+        self.energy_flow = zuko.flows.MAF(
+            _N_LAYERS, context, transforms=energy_transforms,
+            hidden_features=[energy_hidden] * 2, **spline,
+        )  # fmt: skip
+        couplings = [
+            GeneralCouplingTransform(N_CELLS, context + _N_LAYERS, mask,
+                                     hidden_features=[hidden] * hidden_layers, **spline)
+            for mask in _coupling_masks(N_CELLS, transforms)
+        ]  # fmt: skip
+        normal = UnconditionalDistribution(
+            DiagNormal, torch.zeros(N_CELLS), torch.ones(N_CELLS), buffer=True
+        )
+        self.cell_flow = Flow(couplings, normal)
+        self.latent_size = self.space.dim
+        self.layer_shapes = [layer.shape for layer in CALORIMETER.layers]
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor, density: bool = False) -> Any:
+        context = self.space.context(condition)
+        if density:
+            return self.log_prob(x, context)
+        energies = self.energy_flow(context).transform.inv(x[:, :_N_LAYERS])
+        cells_context = torch.cat([context, energies], dim=1)
+        cells = self.cell_flow(cells_context).transform.inv(x[:, _N_LAYERS:])
+        layers = self.space.decode(torch.cat([energies, cells], dim=1), condition)
+        return tuple(c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes,
+                                                               strict=True))  # fmt: skip
+
+    def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """log p(x | context) of standardised vectors (N, 507): flow I's plus flow II's."""
+        energies, cells = x[:, :_N_LAYERS], x[:, _N_LAYERS:]
+        log_p = self.energy_flow(context).log_prob(energies)
+        return log_p + self.cell_flow(torch.cat([context, energies], dim=1)).log_prob(cells)
+
+
+def _coupling_masks(features: int, transforms: int) -> list[torch.Tensor]:
+    """Pairs of complementary random halves: every feature is transformed once per pair."""
+    rng = torch.Generator().manual_seed(_MASK_SEED)
+    masks = []
+    for i in range(transforms):
+        if i % 2 == 0:
+            half = torch.randperm(features, generator=rng) < features // 2
+            masks.append(half)
+        else:
+            masks.append(~masks[-1])
+    return masks
+
+
+class CaloFlowRecipe(ShowerRecipe):
+    """How ``fastshower.train`` trains a ``CaloFlowGenerator``: maximum likelihood."""
+
+    name = "calo-flow"
+    generator_class = CaloFlowGenerator
+
+    def loss(
+        self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        cells, condition = batch
+        model = networks["generator"]
+        space = getattr(model, "module", model).space
+        x = space.encode(cells, condition, rng)
+        loss = -model(x, condition, True).mean() / space.dim
+        return loss, {"loss": loss.item()}
