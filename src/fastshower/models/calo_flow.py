@@ -25,8 +25,9 @@ restores the same split).
 Both flows are trained by maximum likelihood (the loss is the negative log-density per
 coordinate, in the standardised space), so the loss is a number with a meaning, comparable
 between runs on the same data. The splines act on [-``bound``, ``bound``] and are the identity
-outside, so ``bound`` is set above the standardised range of almost all coordinates (8: rare hits
-in cells that are mostly empty land at 5-7).
+outside, so ``bound`` is set above the standardised range of almost all coordinates: of the e+
+reference's values, 0.14 % lie beyond 5 and 0.03 % beyond 8 (the rare hits of cells that are
+almost always empty); of pi+, 0.003 % beyond 5 and none beyond 8.
 
 ``forward(latent, condition)`` samples: latent (N, 507) standard normal (3 for flow I, 504 for
 flow II), condition (N, 4) (``CONDITION_FIELDS``); it returns the three layers in MeV.
