@@ -18,7 +18,9 @@ def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "bench.json").read_text())
     assert result["geant4"]["ms_per_shower"] > 0
     models = {r["model"] for r in result["results"]}
-    assert models == {"calogan (architecture)", "lagan (architecture)"}
+    from fastshower.pretrained import available
+
+    assert models == {"calogan (architecture)", "lagan (architecture)", *available()}
     assert {r["batch"] for r in result["results"]} == {1, 4}
     assert all(r["ms_per_shower"] > 0 and r["speedup_vs_geant4"] > 0 for r in result["results"])
     assert (tmp_path / "bench.png").stat().st_size > 1000

@@ -4,8 +4,9 @@
 
 - **Geant4**: e+ showers uniform in 1-100 GeV on one core (its honest speed: C++-side scoring),
   CPU time per shower, after a warm-up event;
-- **each generator** (model folders given, else the published architectures with fresh weights:
-  timing does not depend on the values of the weights): the generator's forward pass only, in
+- **each generator** (model folders given, else the shipped trained models and the published
+  architectures with fresh weights: timing does not depend on the values of the weights): the
+  generator's forward pass only, in
   ``torch.inference_mode``, on inputs made beforehand, for every batch size; on the CPU with all
   threads and with one, through onnxruntime when the ``onnx`` extra is installed, and on the GPU
   when there is one (fp32 and fp16, clocks synchronised). Warm-up, then the median of repeats,
@@ -98,13 +99,15 @@ def _geant4(n_events: int) -> dict[str, Any]:
 
 
 def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
-    """(label, folder) of each model; without any, the published architectures, fresh."""
+    """(label, folder) of each model; without any, the shipped models and the published
+    architectures, fresh."""
     if model_dirs:
         return [(_label(Path(d)), Path(d)) for d in model_dirs]
     from fastshower.modelfile import save_model
     from fastshower.models import build_generator
+    from fastshower.pretrained import available, resolve_model
 
-    folders = []
+    folders = [(name, resolve_model(name)) for name in available()]
     for name, config in (("calogan", {"latent_size": 1024, "attention": True}),
                          ("lagan", {"latent_size": 200})):  # fmt: skip
         folder = out / "architectures" / name

@@ -405,7 +405,8 @@ def export_onnx_command(model: Path, out: Path) -> None:
     "models",
     type=click.Path(path_type=Path),
     multiple=True,
-    help="Model folder to time; repeat. Default: the published architectures.",
+    help="Model folder or shipped name; repeat. Default: the shipped models and the published "
+    "architectures.",
 )
 @click.option(
     "--out",
