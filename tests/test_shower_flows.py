@@ -152,6 +152,20 @@ def test_calo_flow_is_invertible_learns_and_generates(
     job = GenerateJob(str(tmp_path / "m" / "last"), {"particle": "pi+", "energy_gev": [2, 5]})
     out = produce(job, tmp_path / "gen.h5", 5, seed=1, chunk_size=5, workers=0, progress=False)
     generated = read_dataset(out, SHOWER_SCHEMA)
+
+    # its one-step student: a flow-matching model in the teacher's space
+    student = ["train", "distill", "--teacher", str(tmp_path / "m" / "last"), "--out",
+               str(tmp_path / "s"), "--epochs", "3", "--batch-size", "16", "--lr", "3e-3",
+               "--width", "32", "--blocks", "1", "--no-progress"]  # fmt: skip
+    for path in shower_files:
+        student += ["--data", str(path)]
+    done = CliRunner().invoke(main, student)
+    assert done.exit_code == 0, done.output
+    losses = [h["loss"] for h in json.loads((tmp_path / "s" / "history.json").read_text())]
+    assert losses[-1] < losses[0], losses
+    distilled = load_model(tmp_path / "s" / "last")
+    assert distilled.name == "flow-matching" and distilled.config["steps"] == 1
+    torch.testing.assert_close(distilled.generator.space.std, flow.space.std, rtol=0, atol=0)
     assert len(generated) == 5 and (generated["particle"] == 211).all()
     assert all((generated[f"layer_{i}"] >= 0).all() for i in range(3))
 

@@ -673,7 +673,7 @@ def train_calo_flow_command(
 
 @train_group.command("distill")
 @click.option("--teacher", type=click.Path(path_type=Path), required=True,
-              help="Flow-matching model folder to distil.")  # fmt: skip
+              help="Flow-matching or CaloFlow model folder to distil.")  # fmt: skip
 @click.option(
     "--data",
     "data",
@@ -684,8 +684,12 @@ def train_calo_flow_command(
 )
 @_training_options(epochs=30, batch_size=256)
 @click.option("--lr", type=float, default=3e-4, show_default=True, help="Cosine-decayed to 0.")
-@click.option("--width", type=int, default=None, help="Student width [the teacher's].")
-@click.option("--blocks", type=int, default=None, help="Student blocks [the teacher's].")
+@click.option(
+    "--width", type=int, default=None, help="Student width [a flow-matching teacher's, else 256]."
+)
+@click.option(
+    "--blocks", type=int, default=None, help="Student blocks [a flow-matching teacher's, else 4]."
+)
 def train_distill_command(
     teacher: Path,
     data: tuple[Path, ...],
@@ -699,11 +703,12 @@ def train_distill_command(
     resume: bool,
     no_progress: bool,
 ) -> None:
-    """A one-step student of a flow-matching model: one network call per shower."""
+    """A one-step student of a shower flow (flow matching or CaloFlow): one network call per
+    shower."""
     from dataclasses import replace
 
     from fastshower.modelfile import ModelFileError
-    from fastshower.trainers import DISTILL_TRAINING, distill_flow_matching
+    from fastshower.trainers import DISTILL_TRAINING, distill_one_step
 
     _require_files(data)
     sizes = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}
@@ -712,7 +717,7 @@ def train_distill_command(
     try:
         config = replace(DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
                          seed=seed)  # fmt: skip
-        state = distill_flow_matching(teacher, list(data), out, config, model_config=sizes,
+        state = distill_one_step(teacher, list(data), out, config, model_config=sizes,
                                       resume=resume, progress=not no_progress)  # fmt: skip
     except (ModelFileError, ValueError) as error:
         _fail(str(error))

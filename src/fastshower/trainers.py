@@ -33,7 +33,7 @@ __all__ = [
     "CALO_FLOW_TRAINING",
     "DISTILL_TRAINING",
     "FLOW_TRAINING",
-    "distill_flow_matching",
+    "distill_one_step",
     "split_indices",
     "train_calo_flow",
     "train_calogan",
@@ -220,7 +220,11 @@ DISTILL_TRAINING = TrainConfig(epochs=30, batch_size=256, lr_generator=3e-4, bet
 """Distillation defaults: the student starts near the teacher, so a smaller learning rate."""
 
 
-def distill_flow_matching(
+_SPACE_SETTINGS = ("particles", "noise_mev", "cell_floor", "gap", "zero_band")
+_TEACHERS = ("flow-matching", "calo-flow")
+
+
+def distill_one_step(
     teacher_dir: str | os.PathLike[str],
     data_paths: list[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -231,22 +235,30 @@ def distill_flow_matching(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a one-step student of the flow-matching model in ``teacher_dir`` on the conditions
-    of ``data_paths`` (the teacher's training files: the same split is held out)."""
+    """Train a one-step student of the shower flow (flow-matching or CaloFlow) in
+    ``teacher_dir`` on the conditions of ``data_paths`` (the teacher's training files: the same
+    split is held out). The student is a flow-matching model in the teacher's space; its size is
+    a flow-matching teacher's unless ``model_config`` says otherwise."""
     from fastshower.generate import model_digest
     from fastshower.modelfile import load_model
     from fastshower.models.distill import DistillRecipe
 
     config = config or DISTILL_TRAINING
     teacher = load_model(teacher_dir)
-    if teacher.name != "flow-matching":
-        raise ValueError(f"{teacher_dir} holds a {teacher.name!r} model, not flow-matching")
+    if teacher.name not in _TEACHERS:
+        raise ValueError(
+            f"{teacher_dir} holds a {teacher.name!r} model; a teacher is one of "
+            f"{', '.join(_TEACHERS)}"
+        )
     data, training, validation = _split_showers(data_paths, validation_fraction, config.seed)
     if data.particles != teacher.config["particles"]:
         raise ValueError(
             f"the teacher learnt {teacher.config['particles']}, the data hold {data.particles}"
         )
-    student_config = {**teacher.config, **(model_config or {})}
+    inherited = teacher.config if teacher.name == "flow-matching" else {
+        k: v for k, v in teacher.config.items() if k in _SPACE_SETTINGS
+    }
+    student_config = {**inherited, **(model_config or {})}
     recipe = DistillRecipe(teacher.generator, student_config,
                            training=(training.cells, training.condition),
                            validation=(validation.cells, validation.condition))  # fmt: skip

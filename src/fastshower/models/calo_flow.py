@@ -105,15 +105,19 @@ class CaloFlowGenerator(nn.Module):
         self.layer_shapes = [layer.shape for layer in CALORIMETER.layers]
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor, density: bool = False) -> Any:
-        context = self.space.context(condition)
         if density:
-            return self.log_prob(x, context)
-        energies = self.energy_flow(context).transform.inv(x[:, :_N_LAYERS])
-        cells_context = torch.cat([context, energies], dim=1)
-        cells = self.cell_flow(cells_context).transform.inv(x[:, _N_LAYERS:])
-        layers = self.space.decode(torch.cat([energies, cells], dim=1), condition)
+            return self.log_prob(x, self.space.context(condition))
+        layers = self.space.decode(self.sample_space(x, condition), condition)
         return tuple(c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes,
                                                                strict=True))  # fmt: skip
+
+    def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Noise -> standardised shower vectors: flow I's inverse, then flow II's given it."""
+        context = self.space.context(condition)
+        energies = self.energy_flow(context).transform.inv(latent[:, :_N_LAYERS])
+        cells_context = torch.cat([context, energies], dim=1)
+        cells = self.cell_flow(cells_context).transform.inv(latent[:, _N_LAYERS:])
+        return torch.cat([energies, cells], dim=1)
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """log p(x | context) of standardised vectors (N, 507): flow I's plus flow II's."""

@@ -119,16 +119,16 @@ class FlowMatchingGenerator(nn.Module):
     def forward(
         self, latent: torch.Tensor, condition: torch.Tensor, t: torch.Tensor | None = None
     ) -> Any:
-        context = self.space.context(condition)
         if t is not None:
-            return self.velocity(latent, t, context)
-        x = self.integrate(latent, context)
-        layers = self.space.decode(x, condition)
+            return self.velocity(latent, t, self.space.context(condition))
+        layers = self.space.decode(self.sample_space(latent, condition), condition)
         return tuple(c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes,
                                                                strict=True))  # fmt: skip
 
-    def integrate(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """The ODE from t = 0 (noise) to t = 1 (showers), in ``steps`` equal steps."""
+    def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Noise -> standardised shower vectors: the ODE from t = 0 to t = 1, in ``steps``
+        equal steps."""
+        x, context = latent, self.space.context(condition)
         dt = 1.0 / self.steps
         for i in range(self.steps):
             t = torch.full((len(x), 1), i * dt, dtype=x.dtype, device=x.device)
