@@ -6,11 +6,10 @@
   CPU time per shower, after a warm-up event;
 - **each generator** (model folders given, else the shipped trained models and the published
   architectures with fresh weights: timing does not depend on the values of the weights): the
-  generator's forward pass only, in
-  ``torch.inference_mode``, on inputs made beforehand, for every batch size; on the CPU with all
-  threads and with one, through onnxruntime when the ``onnx`` extra is installed, and on the GPU
-  when there is one (fp32 and fp16, clocks synchronised). Warm-up, then the median of repeats,
-  with the spread (half the range).
+  generator's forward pass only, in ``torch.inference_mode``, on inputs made beforehand, for
+  every batch size; on the CPU with all threads and with one, through onnxruntime when the
+  ``onnx`` extra is installed, and on the GPU when there is one (fp32 and fp16, clocks
+  synchronised). Warm-up, then the median of repeats, with the spread (half the range).
 
 Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4),
 ``bench.json`` and a log-log plot of ms/shower against batch size with Geant4 as a line.

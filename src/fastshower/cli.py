@@ -471,6 +471,23 @@ def holdout_command(data: tuple[Path, ...], out: Path, fraction: float, seed: in
         _fail(str(error))
 
 
+_SHOWER_FILES = click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Shower file; repeat for several particles (one model learns them all).",
+)
+_CELL_FLOOR = click.option(
+    "--cell-floor",
+    type=click.FloatRange(min=0.0),
+    default=1e-6,
+    show_default=True,
+    help="Cells as log(cell / E + floor): 0 is pure log.",
+)
+
+
 def _training_options(epochs: int, batch_size: int) -> Callable[[Callable], Callable]:
     """The options every ``train`` command shares, with its own defaults."""
 
@@ -555,21 +572,13 @@ def train_calogan_command(
 
 
 @train_group.command("flow-matching")
-@click.option(
-    "--data",
-    "data",
-    type=click.Path(path_type=Path),
-    multiple=True,
-    required=True,
-    help="Shower file; repeat for several particles (one model learns them all).",
-)
+@_SHOWER_FILES
 @_training_options(epochs=40, batch_size=128)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
 @click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
-@click.option("--cell-floor", type=float, default=1e-6, show_default=True,
-              help="Cells as log(cell / E + floor): 0 is pure log.")  # fmt: skip
+@_CELL_FLOOR
 def train_flow_matching_command(
     data: tuple[Path, ...],
     out: Path,
@@ -593,8 +602,6 @@ def train_flow_matching_command(
     _require_files(data)
     if min(width, blocks, steps) <= 0 or lr <= 0:
         _fail("--width, --blocks, --steps and --lr must be positive")
-    if cell_floor < 0:
-        _fail(f"--cell-floor {cell_floor}: must be 0 or more")
     try:
         config = replace(FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
                          seed=seed)  # fmt: skip
@@ -607,15 +614,8 @@ def train_flow_matching_command(
 
 
 @train_group.command("calo-flow")
-@click.option(
-    "--data",
-    "data",
-    type=click.Path(path_type=Path),
-    multiple=True,
-    required=True,
-    help="Shower file; repeat for several particles (one model learns them all).",
-)
-@_training_options(epochs=60, batch_size=256)
+@_SHOWER_FILES
+@_training_options(epochs=30, batch_size=256)
 @click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option(
     "--transforms",
@@ -632,8 +632,7 @@ def train_flow_matching_command(
     help="Width of each coupling layer's network.",
 )
 @click.option("--bins", type=int, default=8, show_default=True, help="Spline bins.")
-@click.option("--cell-floor", type=float, default=1e-6, show_default=True,
-              help="Cells as log(cell / E + floor): 0 is pure log.")  # fmt: skip
+@_CELL_FLOOR
 def train_calo_flow_command(
     data: tuple[Path, ...],
     out: Path,
@@ -657,8 +656,6 @@ def train_calo_flow_command(
     _require_files(data)
     if min(transforms, hidden) <= 0 or lr <= 0 or bins < 2:
         _fail("--transforms, --hidden and --lr must be positive, --bins at least 2")
-    if cell_floor < 0:
-        _fail(f"--cell-floor {cell_floor}: must be 0 or more")
     try:
         config = replace(CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size,
                          lr_generator=lr, seed=seed)  # fmt: skip
@@ -718,7 +715,7 @@ def train_distill_command(
         config = replace(DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
                          seed=seed)  # fmt: skip
         state = distill_one_step(teacher, list(data), out, config, model_config=sizes,
-                                      resume=resume, progress=not no_progress)  # fmt: skip
+                                 resume=resume, progress=not no_progress)  # fmt: skip
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
     _report_training(state, out)
