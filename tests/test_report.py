@@ -179,3 +179,22 @@ def test_cli_refuses_bad_input(
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert re.search(message, lines[0]), lines[0]
     assert not out.exists()
+
+
+def test_energy_range_warning_is_about_the_spectrum_not_its_sampling() -> None:
+    """Two samples of 100 showers uniform in 1-100 GeV: their lowest energies differ by about
+    1 GeV, which is sampling, not a mismatch; a sample that stops at 80 GeV is one."""
+    import warnings
+
+    from fastshower.evaluate.report import _check_energy_ranges, _Sample
+
+    def sample(lo: float, hi: float, seed: int) -> _Sample:
+        energy = np.random.default_rng(seed).uniform(lo, hi, (100, 1))
+        return _Sample(Path(f"{lo}-{hi}.h5"), "x", "k", 100, {"energy": energy}, {})
+
+    reference = sample(1.0, 100.0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_energy_ranges(reference, [sample(1.0, 100.0, seed) for seed in range(1, 20)])
+    with pytest.warns(UserWarning, match=r"1.0-80.0.h5: incident energies .*\(10% of its range"):
+        _check_energy_ranges(reference, [sample(1.0, 80.0, 1)])
