@@ -63,7 +63,8 @@ def test_shipped_models_resolve_by_name(tmp_path: Path) -> None:
 
     assert DEFAULT_SHOWER_MODEL in available()
     model = load_model(resolve_model(DEFAULT_SHOWER_MODEL))
-    assert model.name == "calo-flow" and model.provenance["particles"] == ["e+"]
+    assert model.name == "calo-flow"
+    assert model.provenance["particles"] == ["e+", "gamma", "pi+"]
     assert len(model.provenance["training_data_sha256"][0]) == 64
     assert resolve_model(tmp_path) == tmp_path  # a folder is a folder
     with pytest.raises(FileNotFoundError, match="no shipped model of that name"):

@@ -88,7 +88,7 @@ def test_run_demo(tmp_path: Path) -> None:
     assert np.all((data["energy"] >= 1.0) & (data["energy"] <= 100.0))
     # the shipped generator's showers (a report needs 100 events: the default demo's size)
     generated = read_showers(h5[1])
-    assert h5[1].name == "eplus-calo-flow-eplus-4ev-seed1.h5" and len(generated) == 4
+    assert h5[1].name == "eplus-calo-flow-4ev-seed1.h5" and len(generated) == 4
     assert (generated["particle"] == -11).all() and generated["layer_1"].sum() > 0
     assert not (tmp_path / "report").exists()
     # a rerun reuses the finished sample instead of simulating again

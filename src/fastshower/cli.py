@@ -335,7 +335,7 @@ def evaluate_command(
 
 @main.command("generate")
 @click.option("--model", type=click.Path(path_type=Path), required=True,
-              help="Model folder, or a shipped model's name (calo-flow-eplus).")  # fmt: skip
+              help="Model folder, or a shipped model's name (calo-flow).")  # fmt: skip
 @click.option("--class", "jet_class", default=None, help="Jet models: w or qcd.")
 @click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_SHOWER_MODEL", "available", "resolve_model"]
 
 _HERE = Path(__file__).parent
 
-DEFAULT_SHOWER_MODEL = "calo-flow-eplus"
+DEFAULT_SHOWER_MODEL = "calo-flow"
 """The demo's shower generator."""
 
 
