@@ -229,9 +229,10 @@ def _shower_arrays(layers: Any, energy: torch.Tensor, pdg: int) -> dict[str, np.
 
 _SAMPLERS = {"lagan": _sample_lagan, "calogan": _sample_calogan, "flow-matching": _sample_flow,
              "calo-flow": _sample_flow}  # fmt: skip
+_FLOW_NOT_GENERATED = "overflow is 0 and position is (0, 0), where the reference was simulated"
 _NOT_GENERATED = {
     "lagan": "jet_eta, jet_phi, jet_delta_R and pt_hat are 0 (an image has no direction)",
     "calogan": "overflow is 0 and position is (0, 0), as for the published CaloGAN",
-    "flow-matching": "overflow is 0 and position is (0, 0), where the reference was simulated",
-    "calo-flow": "overflow is 0 and position is (0, 0), where the reference was simulated",
+    "flow-matching": _FLOW_NOT_GENERATED,
+    "calo-flow": _FLOW_NOT_GENERATED,
 }

@@ -6,6 +6,7 @@ same seed), records the files' SHA-256 in the model's provenance, and calls ``tr
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from fastshower.models.calogan import CaloganRecipe
 from fastshower.models.flow_matching import FlowMatchingRecipe
 from fastshower.models.lagan import LaganRecipe
 from fastshower.models.shower_recipe import ShowerRecipe
+from fastshower.models.shower_space import ShowerSpace
 from fastshower.train import TrainConfig, train
 
 __all__ = [
@@ -221,7 +223,6 @@ DISTILL_TRAINING = TrainConfig(epochs=30, batch_size=256, lr_generator=3e-4, bet
 """Distillation defaults: the student starts near the teacher, so a smaller learning rate."""
 
 
-_SPACE_SETTINGS = ("particles", "noise_mev", "cell_floor", "gap", "zero_band")
 _TEACHERS = ("flow-matching", "calo-flow")
 
 
@@ -256,10 +257,11 @@ def distill_one_step(
         raise ValueError(
             f"the teacher learnt {teacher.config['particles']}, the data hold {data.particles}"
         )
+    space_settings = inspect.signature(ShowerSpace).parameters  # what the student keeps
     inherited = (
         teacher.config
         if teacher.name == "flow-matching"
-        else {k: v for k, v in teacher.config.items() if k in _SPACE_SETTINGS}
+        else {k: v for k, v in teacher.config.items() if k in space_settings}
     )
     student_config = {**inherited, **(model_config or {})}
     recipe = DistillRecipe(teacher.generator, student_config,

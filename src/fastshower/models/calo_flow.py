@@ -145,12 +145,7 @@ class CaloFlowRecipe(ShowerRecipe):
     name = "calo-flow"
     generator_class = CaloFlowGenerator
 
-    def loss(
-        self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        cells, condition = batch
-        model = networks["generator"]
-        space = getattr(model, "module", model).space
-        x = space.encode(cells, condition, rng)
-        loss = -model(x, condition, True).mean() / space.dim
-        return loss, {"loss": loss.item()}
+    def objective(
+        self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
+    ) -> torch.Tensor:
+        return -model(x, condition, True).mean() / x.shape[1]  # nats per coordinate

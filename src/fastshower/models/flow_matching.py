@@ -145,15 +145,10 @@ class FlowMatchingRecipe(ShowerRecipe):
     name = "flow-matching"
     generator_class = FlowMatchingGenerator
 
-    def loss(
-        self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        cells, condition = batch
-        model = networks["generator"]
-        space = getattr(model, "module", model).space
-        x1 = space.encode(cells, condition, rng)
+    def objective(
+        self, model: nn.Module, x1: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
+    ) -> torch.Tensor:
         x0 = torch.randn(x1.shape, generator=rng, device=x1.device)
         t = torch.rand((len(x1), 1), generator=rng, device=x1.device)
         v = model((1 - t) * x0 + t * x1, condition, t)
-        loss = F.mse_loss(v, x1 - x0)
-        return loss, {"loss": loss.item()}
+        return F.mse_loss(v, x1 - x0)

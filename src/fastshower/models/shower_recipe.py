@@ -1,8 +1,9 @@
 """What every shower model trained in ``ShowerSpace`` shares with the training loop: its config
 (defaults included), a space fitted to the training showers, and a validation score.
 
-A family subclasses ``ShowerRecipe``, names its generator class and gives its loss; the flows
-(``flow_matching``, ``calo_flow``) differ only there.
+A family subclasses ``ShowerRecipe``, names its generator class and gives its ``objective`` on a
+batch already encoded into the space; the flows (``flow_matching``, ``calo_flow``) differ only
+there.
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ class ShowerRecipe:
     def loss(
         self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        cells, condition = batch
+        model = networks["generator"]
+        space = getattr(model, "module", model).space  # unwrapped from DistributedDataParallel
+        loss = self.objective(model, space.encode(cells, condition, rng), condition, rng)
+        return loss, {"loss": loss.item()}
+
+    def objective(
+        self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
+    ) -> torch.Tensor:
+        """The loss of standardised showers ``x`` (fresh noise), through ``model`` (which may be
+        wrapped for DistributedDataParallel: call it, do not reach into it)."""
         raise NotImplementedError
 
     def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
