@@ -23,6 +23,23 @@ def test_locally_connected_equals_a_convolution_per_position() -> None:
             torch.testing.assert_close(out[:, :, i, j], expected)
 
 
+def test_locally_connected_fast_path_matches_im2col_with_gradients() -> None:
+    """The stride-1 shifted-rows path and the generic im2col path compute the same layer, in
+    the outputs and in every gradient (a wide kernel on a non-square input, where the wrapped
+    outputs of the shifted path could leak in)."""
+    torch.manual_seed(3)
+    layer = LocallyConnected2d(3, 2, input_size=(7, 9), kernel_size=(3, 4))
+    x = torch.randn(5, 3, 7, 9, requires_grad=True)
+    grads = []
+    for path in (layer._shifted, layer._unfolded):
+        out = path(x)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append((out.detach(), x.grad.clone(), layer.weight.grad.clone()))
+        x.grad, layer.weight.grad = None, None
+    for fast, generic in zip(*grads, strict=True):
+        torch.testing.assert_close(fast, generic)
+
+
 def test_locally_connected_shares_nothing_between_positions() -> None:
     """Changing the filter of one position changes that output pixel only."""
     torch.manual_seed(1)
