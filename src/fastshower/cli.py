@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -537,12 +538,11 @@ def train_lagan_command(
     no_progress: bool,
 ) -> None:
     """LAGAN on jet images: Adam 2e-4 (beta1 0.5), batch 100, 50 epochs, as published."""
-    from fastshower.train import TrainConfig
-    from fastshower.trainers import train_lagan
+    from fastshower.trainers import LAGAN_TRAINING, train_lagan
 
     _require_files(data)
     try:
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed)
+        config = replace(LAGAN_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed)
         state = train_lagan(list(data), out, config, resume=resume, progress=not no_progress)
     except ValueError as error:
         _fail(str(error))
@@ -557,14 +557,12 @@ def train_calogan_command(
 ) -> None:
     """CaloGAN on one particle's showers: Adam 2e-4 (G) / 2e-5 (D), beta1 0.5, batch 256, two
     generator steps per discriminator step, as published."""
-    from fastshower.train import TrainConfig
-    from fastshower.trainers import train_calogan
+    from fastshower.trainers import CALOGAN_TRAINING, train_calogan
 
     if not data.is_file():
         _fail(f"--data {data}: no such file")
     try:
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
-                             lr_discriminator=2e-5, generator_steps=2)  # fmt: skip
+        config = replace(CALOGAN_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed)
         state = train_calogan(data, out, config, resume=resume, progress=not no_progress)
     except ValueError as error:
         _fail(str(error))
@@ -595,7 +593,6 @@ def train_flow_matching_command(
 ) -> None:
     """A conditional flow-matching model of showers (every particle given, one model); sampled
     with the midpoint rule in --steps steps."""
-    from dataclasses import replace
 
     from fastshower.trainers import FLOW_TRAINING, train_flow_matching
 
@@ -649,7 +646,6 @@ def train_calo_flow_command(
 ) -> None:
     """A CaloFlow-style normalizing flow of showers (every particle given, one model): layer
     energies, then cells given them, by maximum likelihood; sampled in one pass."""
-    from dataclasses import replace
 
     from fastshower.trainers import CALO_FLOW_TRAINING, train_calo_flow
 
@@ -702,7 +698,6 @@ def train_distill_command(
 ) -> None:
     """A one-step student of a shower flow (flow matching or CaloFlow): one network call per
     shower."""
-    from dataclasses import replace
 
     from fastshower.modelfile import ModelFileError
     from fastshower.trainers import DISTILL_TRAINING, distill_one_step

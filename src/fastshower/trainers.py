@@ -32,9 +32,11 @@ from fastshower.models.shower_space import ShowerSpace
 from fastshower.train import TrainConfig, train
 
 __all__ = [
+    "CALOGAN_TRAINING",
     "CALO_FLOW_TRAINING",
     "DISTILL_TRAINING",
     "FLOW_TRAINING",
+    "LAGAN_TRAINING",
     "distill_one_step",
     "split_indices",
     "train_calo_flow",
@@ -89,6 +91,14 @@ def write_held_out(
     return written
 
 
+LAGAN_TRAINING = TrainConfig()
+"""LAGAN as published: Adam 2e-4 (both networks), beta1 0.5, batch 100, 50 epochs."""
+
+CALOGAN_TRAINING = TrainConfig(batch_size=256, lr_discriminator=2e-5, generator_steps=2)
+"""CaloGAN as published: Adam 2e-4 (G) / 2e-5 (D), beta1 0.5, batch 256, 50 epochs, two
+generator updates per discriminator update."""
+
+
 def train_lagan(
     data_paths: list[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -99,7 +109,7 @@ def train_lagan(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train LAGAN on jet-image files (typically the W file and the QCD file)."""
-    config = config or TrainConfig()
+    config = config or LAGAN_TRAINING
     preprocessing = JetImagePreprocessing()
     data = load_jet_images(data_paths, preprocessing)
     tr, val = split_indices(len(data), validation_fraction, config.seed)
@@ -125,7 +135,7 @@ def train_calogan(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train CaloGAN on one particle's shower file (one GAN per particle, as published)."""
-    config = config or TrainConfig(batch_size=256, lr_discriminator=2e-5, generator_steps=2)
+    config = config or CALOGAN_TRAINING
     showers = load_showers(data_path)
     tr, val = split_indices(len(showers), validation_fraction, config.seed)
     training, validation = showers.subset(tr), showers.subset(val)
