@@ -9,35 +9,45 @@ from torch.nn import functional as F
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
 
-def test_locally_connected_equals_a_convolution_per_position() -> None:
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_locally_connected_equals_a_convolution_per_position(stride: int) -> None:
     torch.manual_seed(0)
-    layer = LocallyConnected2d(3, 4, input_size=(6, 5), kernel_size=(3, 2), stride=1)
-    x = torch.randn(2, 3, 6, 5)
+    layer = LocallyConnected2d(3, 4, input_size=(8, 7), kernel_size=(3, 2), stride=stride)
+    x = torch.randn(2, 3, 8, 7)
     out = layer(x)
-    assert out.shape == (2, 4, 4, 4) and layer.output_size == (4, 4)
-    for i in range(4):
-        for j in range(4):
-            kernel = layer.weight[i * 4 + j].view(4, 3, 3, 2)
-            patch = x[:, :, i : i + 3, j : j + 2]
+    ho, wo = (8 - 3) // stride + 1, (7 - 2) // stride + 1
+    assert out.shape == (2, 4, ho, wo) and layer.output_size == (ho, wo)
+    for i in range(ho):
+        for j in range(wo):
+            kernel = layer.weight[i * wo + j].view(4, 3, 3, 2)
+            patch = x[:, :, i * stride : i * stride + 3, j * stride : j * stride + 2]
             expected = F.conv2d(patch, kernel).squeeze(-1).squeeze(-1) + layer.bias[:, i, j]
             torch.testing.assert_close(out[:, :, i, j], expected)
 
 
-def test_locally_connected_fast_path_matches_im2col_with_gradients() -> None:
-    """The stride-1 shifted-rows path and the generic im2col path compute the same layer, in
-    the outputs and in every gradient (a wide kernel on a non-square input, where the wrapped
-    outputs of the shifted path could leak in)."""
+@pytest.mark.parametrize("stride", [1, 2])
+def test_locally_connected_gradients_equal_im2col(stride: int) -> None:
+    """The shifted-rows computation against the textbook one (every patch materialised by
+    ``unfold``, one product per position), in every gradient: a wide kernel on a non-square
+    input, where the wrapped-around outputs of the shifted rows could leak in."""
     torch.manual_seed(3)
-    layer = LocallyConnected2d(3, 2, input_size=(7, 9), kernel_size=(3, 4))
-    x = torch.randn(5, 3, 7, 9, requires_grad=True)
-    grads = []
-    for path in (layer._shifted, layer._unfolded):
-        out = path(x)
+    layer = LocallyConnected2d(3, 2, input_size=(9, 11), kernel_size=(3, 4), stride=stride)
+    x = torch.randn(5, 3, 9, 11, requires_grad=True)
+
+    def im2col(x: torch.Tensor) -> torch.Tensor:
+        patches = F.unfold(x, layer.kernel_size, stride=stride)  # (N, fan_in, positions)
+        out = torch.einsum("nkl,lok->nol", patches, layer.weight)
+        return out.reshape(len(x), 2, *layer.output_size) + layer.bias
+
+    results = []
+    for compute in (layer, im2col):
+        out = compute(x)
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        grads.append((out.detach(), x.grad.clone(), layer.weight.grad.clone()))
-        x.grad, layer.weight.grad = None, None
-    for fast, generic in zip(*grads, strict=True):
-        torch.testing.assert_close(fast, generic)
+        grads = (layer.weight.grad.clone(), layer.bias.grad.clone(), x.grad.clone())
+        results.append((out.detach(), *grads))
+        x.grad, layer.weight.grad, layer.bias.grad = None, None, None
+    for shifted, reference in zip(*results, strict=True):
+        torch.testing.assert_close(shifted, reference)
 
 
 def test_locally_connected_shares_nothing_between_positions() -> None:

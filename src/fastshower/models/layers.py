@@ -70,37 +70,37 @@ class LocallyConnected2d(nn.Module):
                 f"LocallyConnected2d expects (N, {self.in_channels}, {self.input_size[0]}, "
                 f"{self.input_size[1]}) inputs, got {tuple(x.shape)}"
             )
-        out = self._shifted(x) if self.stride == 1 else self._unfolded(x)
+        out = self._shifted(x)
         return out + self.bias if self.bias is not None else out
 
-    def _unfolded(self, x: torch.Tensor) -> torch.Tensor:
-        """Any stride: every patch materialised by ``unfold`` (im2col), one product per position."""
-        patches = F.unfold(x, self.kernel_size, stride=self.stride)  # (N, fan_in, positions)
-        out = torch.einsum("nkl,lok->nol", patches, self.weight)
-        return out.reshape(len(x), self.out_channels, *self.output_size)
-
     def _shifted(self, x: torch.Tensor) -> torch.Tensor:
-        """Stride 1, 2-5x faster than ``_unfolded`` in training and inference on CPU (measured,
-        docs/performance.md): im2col writes kernel_h x kernel_w copies of the input in a layout
-        that the per-position products must transpose again, and that, not the arithmetic, was
-        most of CaloGAN's and LAGAN's time. Here the input is laid out once as (H * W, N, C);
-        for a kernel offset (i, j), the inputs of all outputs on a full-width row grid are then
-        one contiguous slice starting at i * W + j, so each offset is one batched product with
-        no copy. Outputs in the W - W_out columns past the edge see wrapped-around inputs and
-        get zero weights; they are computed and dropped (W / W_out more arithmetic).
+        """2-5x faster than im2col (``F.unfold`` and one product per position) in training and
+        inference on CPU (measured, docs/performance.md): im2col writes kernel_h x kernel_w
+        copies of the input in a layout that the per-position products must transpose again,
+        and that, not the arithmetic, was most of CaloGAN's and LAGAN's time.
+
+        Here the input is laid out once as rows (H * W, N, C). Output (h, w) reads input
+        (s h + i, s w + j) at kernel offset (i, j), i.e. row i W + j + s (h W + w): on a
+        full-width output grid (h W + w for w < W), each offset's inputs are one slice of the
+        rows with step s, so each offset is one batched product with no copy. Outputs with
+        w >= W_out read wrapped-around inputs; they get zero weights and are dropped (W / W_out
+        more arithmetic).
         """
         kh, kw = self.kernel_size
-        (h, w), (ho, wo) = self.input_size, self.output_size
+        (h, w), (ho, wo), s = self.input_size, self.output_size, self.stride
         c, o = self.in_channels, self.out_channels
         # contiguous: a strided view here sends bmm's backward to one copy per position
         rows = x.permute(2, 3, 0, 1).contiguous().view(h * w, -1, c)
-        rows = F.pad(rows, (0, 0, 0, 0, 0, kw - 1))  # the last wrapped outputs read past the end
+        read = (kh - 1) * w + kw + s * (ho * w - 1)  # rows the last offset's slice reaches
+        rows = F.pad(rows, (0, 0, 0, 0, 0, max(0, read - h * w)))
         weight = F.pad(self.weight.view(ho, wo, -1), (0, 0, 0, w - wo))  # zero the wrapped ones
         weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).contiguous()
         out = None  # (ho * w, N, o)
         for i in range(kh):
             for j in range(kw):
-                term = torch.bmm(rows[i * w + j : i * w + j + ho * w], weight[i, j].transpose(1, 2))
+                start = i * w + j
+                inputs = rows[start : start + s * (ho * w - 1) + 1 : s]
+                term = torch.bmm(inputs, weight[i, j].transpose(1, 2))
                 out = term if out is None else out + term
         return out.view(ho, w, -1, o)[:, :wo].permute(2, 3, 0, 1)
 
