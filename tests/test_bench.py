@@ -23,4 +23,9 @@ def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     assert models == {"calogan (architecture)", "lagan (architecture)", *available()}
     assert {r["batch"] for r in result["results"]} == {1, 4}
     assert all(r["ms_per_shower"] > 0 and r["speedup_vs_geant4"] > 0 for r in result["results"])
+    if sys.platform == "linux":  # peak resident memory: at least torch and the model, below all
+        import os
+
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+        assert all(100 < r["peak_memory_mb"] < total_mb for r in result["results"])
     assert (tmp_path / "bench.png").stat().st_size > 1000

@@ -11,8 +11,9 @@
   ``onnx`` extra is installed, and on the GPU when there is one (fp32 and fp16, clocks
   synchronised). Warm-up, then the median of repeats, with the spread (half the range).
 
-Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4),
-``bench.json`` and a log-log plot of ms/shower against batch size with Geant4 as a line.
+Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4,
+peak memory while generating), ``bench.json`` and a log-log plot of ms/shower against batch
+size with Geant4 as a line.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ def run_bench(
 def format_table(result: dict[str, Any]) -> str:
     """The seeds' table: method, hardware, batch size, ms/shower, speed-up over Geant4."""
     g4 = result["geant4"]
-    lines = [f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}",
+    lines = [f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}"
+             f" {'peak MB':>8s}",
              f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':26s} {'1':>6s} "
              f"{g4['ms_per_shower']:12.4g} {1:10.3g}"]  # fmt: skip
     for r in result["results"]:
+        memory = r.get("peak_memory_mb")
         lines.append(f"{r['model']:28s} {r['backend']:26s} {r['batch']:6d} "
-                     f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g}")  # fmt: skip
+                     f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g} "
+                     f"{'-' if memory is None else f'{memory:.0f}':>8s}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -230,10 +234,31 @@ def _time_backend(
             "model": model, "backend": backend, "batch": batch, "ms_per_shower": ms,
             "spread_ms": (max(times) - min(times)) / 2 / batch * 1000, "repeats": repeats,
             "speedup_vs_geant4": geant4_ms / ms,
+            "peak_memory_mb": _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
         })  # fmt: skip
         if statistics.median(times) * (repeats + 1) > _BUDGET_S:
             break  # the next, larger batch would take too long on this hardware
     return rows
+
+
+def _peak_memory_mb(call: Callable[[], Any], *, gpu: bool) -> float | None:
+    """Peak memory while one more call runs (MB), everything the process holds included (the
+    model, Python, torch): on the GPU the allocator's peak; on the CPU the resident set's
+    high-water mark, which Linux resets on request (``/proc/self/clear_refs``). Absolute, not
+    an increase: allocators keep freed memory, so an increase over the time before the call
+    would hide what earlier calls left resident. None where neither is available."""
+    if gpu:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # high-water mark := current RSS
+    except OSError:
+        return None
+    call()
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(x for x in status if x.startswith("VmHWM:")).split()[1]) / 1024
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:
