@@ -129,8 +129,12 @@ class ShowerSpace(nn.Module):
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
         # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
         in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
-        cells = torch.where(log_cells < smallest, in_gap, hits)
-        cells = torch.where(log_cells < smallest - self.gap / 2, torch.zeros_like(cells), cells)
+        # hits < in_gap below the gap's top and hits >= in_gap (= delta) above it, so the
+        # larger of the two picks the branch; and the lower half of the gap is zeroed by a 0/1
+        # factor. The same numbers as two torch.where, 5x faster: onnxruntime's Where took 39 %
+        # of a one-step model's time (docs/performance.md).
+        kept = (log_cells >= smallest - self.gap / 2).to(x.dtype)
+        cells = torch.maximum(hits, in_gap) * kept
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
