@@ -106,6 +106,31 @@ def test_torchrun_two_cpu_processes(jet_arrays: dict, tmp_path: Path) -> None:
     assert len(model.provenance["training_data_sha256"]) == 2
 
 
+def test_holdout_writes_the_jets_a_lagan_training_held_out(
+    jet_arrays: dict, jets: JetImages, tmp_path: Path
+) -> None:
+    """``fastshower holdout`` on jet-image files: per file, the jets of LAGAN's validation
+    split (the split of the W and QCD files in training order), as jet-image files."""
+    from fastshower.io import read_dataset
+    from fastshower.train import TrainConfig
+    from fastshower.trainers import split_indices
+
+    files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
+             for p, a in jet_arrays.items()]  # fmt: skip
+    command = [sys.executable, "-m", "fastshower.cli", "holdout", "--data", str(files[0]),
+               "--data", str(files[1]), "--out", str(tmp_path / "held")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, held = split_indices(len(jets), 0.1, TrainConfig().seed)
+    expected = jets.labels[held.sort().values]
+    got = [read_dataset(tmp_path / "held" / f"{p}-heldout.h5", JET_SCHEMA) for p in ("w", "qcd")]
+    assert (np.concatenate([g["signal"] for g in got]) == expected.numpy()).all()
+    assert all(g.provenance["held_out_fraction"] == 0.1 for g in got)
+    image = JetImagePreprocessing().forward(got[1]["image"])
+    qcd_held = held[held >= 60].sort().values
+    torch.testing.assert_close(torch.from_numpy(image), jets.images[qcd_held], rtol=0, atol=0)
+
+
 def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:
     """``fastshower train calogan`` on 60 real Geant4 positron showers, then generation."""
     from fastshower.generate import GenerateJob

@@ -454,14 +454,14 @@ def _model_folder(model: Path) -> Path:
 
 @main.command("holdout")
 @click.option("--data", "data", type=click.Path(path_type=Path), multiple=True, required=True,
-              help="A training's shower files, in the training's order; repeat.")  # fmt: skip
+              help="A training's shower or jet-image files, in its order; repeat.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder for <file>-heldout.h5, one per file.")  # fmt: skip
 @click.option("--fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="The training's seed.")
 def holdout_command(data: tuple[Path, ...], out: Path, fraction: float, seed: int) -> None:
-    """Write the showers a training held out (never learnt from): the reference to evaluate
-    its model against."""
+    """Write the showers or jets a training held out (never learnt from): the reference to
+    evaluate its model against."""
     from fastshower.trainers import write_held_out
 
     _require_files(data)

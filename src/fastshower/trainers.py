@@ -23,6 +23,14 @@ from fastshower.data import (
     load_shower_vectors,
     load_showers,
 )
+from fastshower.io import (
+    JET_SCHEMA,
+    SCHEMAS,
+    SHOWER_SCHEMA,
+    dataset_info,
+    read_dataset,
+    write_dataset,
+)
 from fastshower.models.calo_flow import CaloFlowRecipe
 from fastshower.models.calogan import CaloganRecipe
 from fastshower.models.flow_matching import FlowMatchingRecipe
@@ -63,21 +71,22 @@ def write_held_out(
     fraction: float = 0.1,
     seed: int = 0,
 ) -> list[Path]:
-    """Write, per shower file, the events a training on ``data_paths`` (in that order, with
-    ``fraction`` and ``seed``) holds out for validation: the fair reference for
-    ``fastshower evaluate``, which the model never learnt from."""
-    from fastshower.io import dataset_info, read_showers, write_showers
-
-    sizes = [dataset_info(p).n_events for p in data_paths]
+    """Write, per file (showers or jet images), the events a training on ``data_paths`` (in
+    that order, with ``fraction`` and ``seed``) holds out for validation: the fair reference
+    for ``fastshower evaluate``, which the model never learnt from."""
+    infos = [dataset_info(p) for p in data_paths]
+    sizes = [info.n_events for info in infos]
     _, held_out = split_indices(sum(sizes), fraction, seed)
     held_out = np.sort(held_out.numpy())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, offset = [], 0
-    for path, size in zip(data_paths, sizes, strict=True):
+    for path, info, size in zip(data_paths, infos, sizes, strict=True):
         index = held_out[(held_out >= offset) & (held_out < offset + size)] - offset
         offset += size
-        data = read_showers(path)
+        schema = SCHEMAS.get(info.provenance.get("schema"),  # a published file: by its keys
+                             JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA)  # fmt: skip
+        data = read_dataset(path, schema)
         provenance = {
             **data.provenance,
             "held_out_from": str(Path(path).resolve()),
@@ -87,7 +96,8 @@ def write_held_out(
             "held_out_files": [str(p) for p in data_paths],
         }
         arrays = {k: v[index] for k, v in data.arrays.items()}
-        written.append(write_showers(out_dir / f"{Path(path).stem}-heldout.h5", arrays, provenance))
+        out_path = out_dir / f"{Path(path).stem}-heldout.h5"
+        written.append(write_dataset(out_path, arrays, schema, provenance))
     return written
 
 
