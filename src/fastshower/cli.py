@@ -593,7 +593,6 @@ def train_flow_matching_command(
 ) -> None:
     """A conditional flow-matching model of showers (every particle given, one model); sampled
     with the midpoint rule in --steps steps."""
-
     from fastshower.trainers import FLOW_TRAINING, train_flow_matching
 
     _require_files(data)
@@ -646,7 +645,6 @@ def train_calo_flow_command(
 ) -> None:
     """A CaloFlow-style normalizing flow of showers (every particle given, one model): layer
     energies, then cells given them, by maximum likelihood; sampled in one pass."""
-
     from fastshower.trainers import CALO_FLOW_TRAINING, train_calo_flow
 
     _require_files(data)
@@ -698,7 +696,6 @@ def train_distill_command(
 ) -> None:
     """A one-step student of a shower flow (flow matching or CaloFlow): one network call per
     shower."""
-
     from fastshower.modelfile import ModelFileError
     from fastshower.trainers import DISTILL_TRAINING, distill_one_step
 

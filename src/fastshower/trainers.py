@@ -75,15 +75,14 @@ def write_held_out(
     that order, with ``fraction`` and ``seed``) holds out for validation: the fair reference
     for ``fastshower evaluate``, which the model never learnt from."""
     infos = [dataset_info(p) for p in data_paths]
-    sizes = [info.n_events for info in infos]
-    _, held_out = split_indices(sum(sizes), fraction, seed)
+    _, held_out = split_indices(sum(info.n_events for info in infos), fraction, seed)
     held_out = np.sort(held_out.numpy())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, offset = [], 0
-    for path, info, size in zip(data_paths, infos, sizes, strict=True):
-        index = held_out[(held_out >= offset) & (held_out < offset + size)] - offset
-        offset += size
+    for path, info in zip(data_paths, infos, strict=True):
+        index = held_out[(held_out >= offset) & (held_out < offset + info.n_events)] - offset
+        offset += info.n_events
         schema = SCHEMAS.get(info.provenance.get("schema"),  # a published file: by its keys
                              JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA)  # fmt: skip
         data = read_dataset(path, schema)
