@@ -7,9 +7,10 @@
 - **each generator** (model folders given, else the shipped trained models and the published
   architectures with fresh weights: timing does not depend on the values of the weights): the
   generator's forward pass only, in ``torch.inference_mode``, on inputs made beforehand, for
-  every batch size; on the CPU with all threads and with one, through onnxruntime when the
-  ``onnx`` extra is installed, and on the GPU when there is one (fp32 and fp16, clocks
-  synchronised). Warm-up, then the median of repeats, with the spread (half the range).
+  every batch size; on the CPU with all threads and with one, through onnxruntime (float, and
+  int8-quantized) when the ``onnx`` extra is installed, and on the GPU when there is one (fp32
+  and fp16, clocks synchronised). Warm-up, then the median of repeats, with the spread (half
+  the range).
 
 Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4,
 peak memory while generating), ``bench.json`` and a log-log plot of ms/shower against batch
@@ -153,23 +154,24 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     all_threads = os.cpu_count() or 1
     backends = [(f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
                 ("torch CPU, 1 thread", torch_cpu(1))]  # fmt: skip
-    onnx = _onnx_backend(folder, model, latent)
-    if onnx is not None:
-        backends.append((f"onnxruntime CPU, {all_threads} threads", onnx))
+    for quantize, label in ((None, ""), ("int8", " int8")):
+        onnx = _onnx_backend(folder, model, latent, quantize)
+        if onnx is not None:
+            backends.append((f"onnxruntime{label} CPU, {all_threads} threads", onnx))
     if torch.cuda.is_available():
         for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
             backends.append((f"torch GPU {label}", _gpu_backend(model, latent, dtype)))
     return backends
 
 
-def _onnx_backend(folder: Path, model: Any, latent: int) -> Callable | None:
+def _onnx_backend(folder: Path, model: Any, latent: int, quantize: str | None) -> Callable | None:
     try:
         from fastshower.export import OnnxGenerator, export_onnx
     except ImportError:
         return None
     try:
-        path = export_onnx(folder, Path(tempfile.mkdtemp()) / f"{model.name}.onnx")
-        runner = OnnxGenerator(path)
+        path = Path(tempfile.mkdtemp()) / f"{model.name}.onnx"
+        runner = OnnxGenerator(export_onnx(folder, path, quantize=quantize))
     except ImportError:
         return None
 

@@ -387,14 +387,16 @@ def export_group() -> None:
 @export_group.command("onnx")
 @click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="ONNX file to write.")
-def export_onnx_command(model: Path, out: Path) -> None:
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
+              help="int8: onnxruntime's dynamic quantization of the matrix products.")  # fmt: skip
+def export_onnx_command(model: Path, out: Path, quantize: str) -> None:
     """The generator as ONNX (dynamic batch axis), checked against PyTorch with onnxruntime."""
     from fastshower.export import export_onnx
     from fastshower.modelfile import ModelFileError
 
     path = _writable_output(out)
     try:
-        export_onnx(_model_folder(model), path)
+        export_onnx(_model_folder(model), path, quantize=None if quantize == "none" else quantize)
     except (ModelFileError, FileNotFoundError, ValueError, ImportError) as error:
         _fail(str(error))
     click.echo(f"wrote {path}")

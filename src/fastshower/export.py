@@ -163,6 +163,7 @@ def export_onnx(
     *,
     batch_size_hint: int = 2,
     opset: int | None = None,
+    quantize: str | None = None,
 ) -> Path:
     """Export the generator of ``model_dir`` to the ONNX file ``out_path`` and return its path.
 
@@ -171,7 +172,15 @@ def export_onnx(
     ``opset``: the ONNX opset (default: torch's). The file is checked with ``check_parity``
     before it replaces ``out_path``; ``OnnxExportError`` if the difference exceeds
     ``PARITY_RTOL`` of the output scale.
+
+    ``quantize="int8"``: after the float export has passed that check, onnxruntime's dynamic
+    quantization (``quantize_dynamic``: int8 weights, activations quantized per call) rewrites
+    the matrix products. Measured on the one-step student (docs/performance.md): 1.4x faster
+    on this AVX2 CPU, and a classifier cannot tell its showers from the float export's any
+    better than from Geant4. No parity bound is checked for it: int8 rounding is by design.
     """
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     torch_onnx = _require("torch.onnx", "onnxscript", "onnx")
     if batch_size_hint < 2:
         raise ValueError(
@@ -230,10 +239,31 @@ def export_onnx(
                 f"{model_dir}: onnxruntime differs from PyTorch by {difference:.3g} (outputs up "
                 f"to {scale:.3g}; allowed {allowed:.3g}): the export is not faithful"
             )
+        if quantize is not None:
+            _quantize_int8(tmp)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
     return out_path
+
+
+def _quantize_int8(path: Path) -> None:
+    """Rewrite ``path`` in place with int8 matrix products, marked in its metadata."""
+    onnx = _require("onnx")
+    quantization = _require("onnxruntime.quantization")
+    quantized = path.with_name(path.name + ".int8")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.ERROR)  # its advice to pre-process the graph, on the root logger
+        quantization.quantize_dynamic(path, quantized, weight_type=quantization.QuantType.QInt8)
+        model = onnx.load(quantized)
+        entry = model.metadata_props.add()
+        entry.key, entry.value = _PREFIX + "quantization", "int8 (onnxruntime quantize_dynamic)"
+        onnx.save(model, path)
+    finally:
+        root.setLevel(level)
+        quantized.unlink(missing_ok=True)
 
 
 def check_parity(
