@@ -154,33 +154,40 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     all_threads = os.cpu_count() or 1
     backends = [(f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
                 ("torch CPU, 1 thread", torch_cpu(1))]  # fmt: skip
-    for quantize, label in ((None, ""), ("int8", " int8")):
-        onnx = _onnx_backend(folder, model, latent, quantize)
-        if onnx is not None:
-            backends.append((f"onnxruntime{label} CPU, {all_threads} threads", onnx))
+    backends += [(f"onnxruntime{label} CPU, {all_threads} threads", make)
+                 for label, make in _onnx_backends(folder, model, latent)]  # fmt: skip
     if torch.cuda.is_available():
         for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
             backends.append((f"torch GPU {label}", _gpu_backend(model, latent, dtype)))
     return backends
 
 
-def _onnx_backend(folder: Path, model: Any, latent: int, quantize: str | None) -> Callable | None:
+def _onnx_backends(folder: Path, model: Any, latent: int) -> list[tuple[str, Callable]]:
+    """("", make) for the float export and (" int8", make) for its int8 quantization: one
+    export (with its parity check), then the quantization of that file. Empty without the
+    onnx extra."""
     try:
-        from fastshower.export import OnnxGenerator, export_onnx
+        from fastshower.export import OnnxGenerator, export_onnx, quantize_int8
     except ImportError:
-        return None
+        return []
     try:
-        path = Path(tempfile.mkdtemp()) / f"{model.name}.onnx"
-        runner = OnnxGenerator(export_onnx(folder, path, quantize=quantize))
+        path = export_onnx(folder, Path(tempfile.mkdtemp()) / f"{model.name}.onnx")
+        runners = [
+            ("", OnnxGenerator(path)),
+            (" int8", OnnxGenerator(quantize_int8(path, path.with_suffix(".int8.onnx")))),
+        ]
     except ImportError:
-        return None
+        return []
 
-    def make(batch: int) -> Callable[[], Any]:
-        z = np.random.default_rng(0).standard_normal((batch, latent)).astype(np.float32)
-        c = _condition(model, batch).numpy()
-        return lambda: runner(z, c)
+    def maker(runner: Any) -> Callable[[int], Callable[[], Any]]:
+        def make(batch: int) -> Callable[[], Any]:
+            z = np.random.default_rng(0).standard_normal((batch, latent)).astype(np.float32)
+            c = _condition(model, batch).numpy()
+            return lambda: runner(z, c)
 
-    return make
+        return make
+
+    return [(label, maker(runner)) for label, runner in runners]
 
 
 def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:

@@ -62,6 +62,7 @@ __all__ = [
     "OnnxGenerator",
     "check_parity",
     "export_onnx",
+    "quantize_int8",
 ]
 
 FORMAT = "fastshower-onnx/1"
@@ -240,30 +241,34 @@ def export_onnx(
                 f"to {scale:.3g}; allowed {allowed:.3g}): the export is not faithful"
             )
         if quantize is not None:
-            _quantize_int8(tmp)
+            quantize_int8(tmp, tmp)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
     return out_path
 
 
-def _quantize_int8(path: Path) -> None:
-    """Rewrite ``path`` in place with int8 matrix products, marked in its metadata."""
+def quantize_int8(onnx_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> Path:
+    """Write to ``out_path`` (which may be ``onnx_path``) an export with int8 matrix products
+    (onnxruntime's ``quantize_dynamic``), marked in its metadata; returns ``out_path``."""
     onnx = _require("onnx")
     quantization = _require("onnxruntime.quantization")
-    quantized = path.with_name(path.name + ".int8")
+    out_path = Path(out_path)
+    quantized = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.int8")
     root = logging.getLogger()
     level = root.level
     try:
         root.setLevel(logging.ERROR)  # its advice to pre-process the graph, on the root logger
-        quantization.quantize_dynamic(path, quantized, weight_type=quantization.QuantType.QInt8)
+        quantization.quantize_dynamic(Path(onnx_path), quantized,
+                                      weight_type=quantization.QuantType.QInt8)  # fmt: skip
         model = onnx.load(quantized)
         entry = model.metadata_props.add()
         entry.key, entry.value = _PREFIX + "quantization", "int8 (onnxruntime quantize_dynamic)"
-        onnx.save(model, path)
+        onnx.save(model, out_path)
     finally:
         root.setLevel(level)
         quantized.unlink(missing_ok=True)
+    return out_path
 
 
 def check_parity(
