@@ -40,6 +40,23 @@ def test_jet_images_in_the_reference_schema(lagan_dir: Path, tmp_path: Path) -> 
     np.testing.assert_array_equal(read_dataset(same, JET_SCHEMA)["image"], data["image"])
 
 
+def test_both_jet_classes_in_one_sample(lagan_dir: Path, tmp_path: Path) -> None:
+    """``both``: each jet's class drawn per event and stored in ``signal``; the latent vectors
+    are drawn as for one class, so a W jet of the mix is the W request's jet of that seed."""
+
+    def sample(jet_class: str) -> dict:
+        job = GenerateJob(str(lagan_dir), {"class": jet_class})
+        path = produce(job, tmp_path / f"{jet_class}.h5", 40, seed=3, workers=0, progress=False)
+        return read_dataset(path, JET_SCHEMA).arrays
+
+    both, w, qcd = sample("both"), sample("w"), sample("qcd")
+    is_w = both["signal"] == 1
+    assert set(np.unique(both["signal"])) == {0.0, 1.0} and 8 < is_w.sum() < 32
+    np.testing.assert_array_equal(both["image"][is_w], w["image"][is_w])
+    np.testing.assert_array_equal(both["image"][~is_w], qcd["image"][~is_w])
+    assert not np.array_equal(w["image"], qcd["image"])  # the class is a condition
+
+
 def test_showers_in_the_reference_schema(tmp_path: Path) -> None:
     torch.manual_seed(0)
     folder = save_model(tmp_path / "calogan", "calogan", CaloganGenerator(),
@@ -55,7 +72,7 @@ def test_showers_in_the_reference_schema(tmp_path: Path) -> None:
 
 
 def test_bad_requests(lagan_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="--class w or qcd, got 'z'"):
+    with pytest.raises(ValueError, match="--class w, qcd or both, got 'z'"):
         GenerateJob(str(lagan_dir), {"class": "z"})
     with pytest.raises(ValueError, match="not a model folder"):
         GenerateJob(str(tmp_path), {"class": "w"})

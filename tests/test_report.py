@@ -115,6 +115,20 @@ def test_metrics_json(report: Path, files: dict[str, Path]) -> None:
     assert w1[1] > 10 * w1[0]
 
 
+def test_reference_pooled_from_several_files(files: dict[str, Path], tmp_path: Path) -> None:
+    """Two reference files are one sample (a file too small alone counts with the others);
+    metrics.json lists both files and their provenances."""
+    out = tmp_path / "pooled"
+    evaluate([files["few"], files["reference"]], [files["good"]], out, config=FAST)
+    reference = json.loads((out / "metrics.json").read_text())["reference"]
+    assert reference["n_events_used"] == MIN_EVENTS // 5 + N_SHOWERS
+    assert reference["path"] == f"{files['few']} + {files['reference']}"
+    assert [p["seed"] for p in reference["provenance"]] == [1, 1]
+    assert "few.h5 + g4-seed1.h5 (reference)" in (out / "report.html").read_text()
+    with pytest.raises(ValueError, match=rf"few.h5 holds 20 events; .* at least {MIN_EVENTS}"):
+        evaluate([files["few"]], [files["good"]], out, config=FAST)
+
+
 def test_roc_curve_ends() -> None:
     fpr, tpr = roc_curve(np.array([0.9, 0.8]), np.array([0.1, 0.85]))
     assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
@@ -136,7 +150,7 @@ def test_cli_passes_options(files: dict[str, Path], tmp_path: Path, monkeypatch)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     ((reference, candidates, out, kw),) = calls
-    assert reference == files["reference"] and candidates == [files["good"], files["bad"]]
+    assert reference == [files["reference"]] and candidates == [files["good"], files["bad"]]
     assert out == tmp_path / "r"
     assert kw["config"].epochs == 7 and kw["max_events"] == 150 and kw["seed"] == 3
 
@@ -190,7 +204,7 @@ def test_energy_range_warning_is_about_the_spectrum_not_its_sampling() -> None:
 
     def sample(lo: float, hi: float, seed: int) -> _Sample:
         energy = np.random.default_rng(seed).uniform(lo, hi, (100, 1))
-        return _Sample(Path(f"{lo}-{hi}.h5"), "x", "k", 100, {"energy": energy}, {})
+        return _Sample((Path(f"{lo}-{hi}.h5"),), "x", "k", 100, {"energy": energy}, ({},))
 
     reference = sample(1.0, 100.0, 0)
     with warnings.catch_warnings():

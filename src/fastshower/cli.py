@@ -278,9 +278,12 @@ def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
 @main.command("evaluate")
 @click.option(
     "--reference",
+    "references",
     type=click.Path(path_type=Path),
+    multiple=True,
     required=True,
-    help="Reference sample (Geant4 showers or Pythia jet images), HDF5.",
+    help="Reference sample (Geant4 showers or Pythia jet images), HDF5; repeat to pool several "
+    "(W and QCD jets).",
 )
 @click.option(
     "--candidate",
@@ -300,7 +303,7 @@ def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
 @click.option("--max-events", type=int, default=None, help="Use only the first N events of each.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Classifier, bootstraps.")
 def evaluate_command(
-    reference: Path,
+    references: tuple[Path, ...],
     candidates: tuple[Path, ...],
     out: Path,
     epochs: int | None,
@@ -324,7 +327,12 @@ def evaluate_command(
     config = ClassifierConfig() if epochs is None else ClassifierConfig(epochs=epochs)
     try:
         report = evaluate(
-            reference, list(candidates), out, config=config, max_events=max_events, seed=seed
+            list(references),
+            list(candidates),
+            out,
+            config=config,
+            max_events=max_events,
+            seed=seed,
         )
     except ValueError as error:  # DatasetError included: bad, incompatible or too small files
         _fail(str(error))
@@ -337,7 +345,8 @@ def evaluate_command(
 @main.command("generate")
 @click.option("--model", type=click.Path(path_type=Path), required=True,
               help="Model folder, or a shipped model's name (calo-flow).")  # fmt: skip
-@click.option("--class", "jet_class", default=None, help="Jet models: w or qcd.")
+@click.option("--class", "jet_class", default=None,
+              help="Jet models: w, qcd or both (each jet either, equally likely).")  # fmt: skip
 @click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
 @click.option("--batch-size", type=int, default=1024, show_default=True)
@@ -365,7 +374,7 @@ def generate_command(
         condition: dict[str, Any] = {"class": jet_class.lower()}
     else:
         if particle is None or energy is None:
-            _fail("give --class w|qcd for jet models, or --particle and --energy for showers")
+            _fail("give --class w|qcd|both for jet models, or --particle and --energy for showers")
         condition = {"particle": particle, "energy_gev": list(_energy_range(energy))}
     if batch_size <= 0:
         _fail(f"--batch-size {batch_size}: must be positive")

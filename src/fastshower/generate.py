@@ -38,16 +38,19 @@ from fastshower.modelfile import LoadedModel, load_model
 __all__ = ["GenerateJob", "model_digest"]
 
 JET_CLASSES = {"w": 1, "qcd": 0}
+BOTH_CLASSES = "both"
+"""LAGAN's ``class`` for a sample of both kinds, each jet W or QCD with equal probability: the
+mix of the reference sets, so one file compares with them pooled (``fastshower evaluate``)."""
 
 
 @dataclass(frozen=True)
 class GenerateJob:
     """A generation request for ``simulate.production.produce``.
 
-    ``condition``: for LAGAN ``{"class": "w" | "qcd"}``; for shower models ``{"particle": "e+",
-    "energy_gev": [lo, hi]}`` (uniform in [lo, hi]). ``sampling``: for flow-matching models,
-    ``{"steps": n, "solver": "euler" | "midpoint"}`` in place of the model file's (the same
-    weights sampled at another cost and fidelity: ``docs/flows.md``).
+    ``condition``: for LAGAN ``{"class": "w" | "qcd" | "both"}``; for shower models
+    ``{"particle": "e+", "energy_gev": [lo, hi]}`` (uniform in [lo, hi]). ``sampling``: for
+    flow-matching models, ``{"steps": n, "solver": "euler" | "midpoint"}`` in place of the
+    model file's (the same weights sampled at another cost and fidelity: ``docs/flows.md``).
     """
 
     model_dir: str
@@ -139,9 +142,9 @@ def _check_sampling(name: str, sampling: dict[str, Any]) -> None:
 
 def _check_condition(model: LoadedModel, condition: dict[str, Any]) -> None:
     if model.name == "lagan":
-        if condition.get("class") not in JET_CLASSES:
+        if condition.get("class") not in (*JET_CLASSES, BOTH_CLASSES):
             raise ValueError(
-                f"LAGAN generates one class per request: --class w or qcd, got "
+                f"LAGAN generates W or QCD jets or both: --class w, qcd or {BOTH_CLASSES}, got "
                 f"{condition.get('class')!r}"
             )
         return
@@ -164,15 +167,18 @@ def _sample_lagan(model: LoadedModel, n: int, condition: dict, rng: torch.Genera
     from fastshower.data import JetImagePreprocessing
     from fastshower.observables.jets import image_observables
 
-    label = JET_CLASSES[condition["class"]]
     z = torch.randn(n, model.config.get("latent_size", 200), generator=rng, device=device)
-    x = model.generator(z, torch.full((n,), label, device=device)).cpu().numpy()
+    if condition["class"] == BOTH_CLASSES:
+        labels = torch.randint(0, 2, (n,), generator=rng, device=device)
+    else:
+        labels = torch.full((n,), JET_CLASSES[condition["class"]], device=device)
+    x = model.generator(z, labels).cpu().numpy()
     images = JetImagePreprocessing().inverse(x)
     obs = image_observables(images)
     zeros = np.zeros(n, dtype=np.float32)
     return {
         "image": images,
-        "signal": np.full(n, float(label), dtype=np.float32),
+        "signal": labels.cpu().numpy().astype(np.float32),
         "jet_pt": obs["pt"],
         "jet_eta": zeros,
         "jet_phi": zeros,

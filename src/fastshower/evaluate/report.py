@@ -29,6 +29,7 @@ import base64
 import html
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -154,16 +155,22 @@ _CLASSIFIER_NOTES = {
 
 @dataclass
 class _Sample:
-    path: Path
+    """One sample: a candidate file, or the reference, which may pool several files."""
+
+    paths: tuple[Path, ...]
     label: str
     colour: str
     n_file: int
     arrays: dict[str, np.ndarray]
-    provenance: dict[str, Any]
+    provenances: tuple[dict[str, Any], ...]
+
+    @property
+    def where(self) -> str:
+        return " + ".join(str(p) for p in self.paths)
 
 
 def evaluate(
-    reference: Path,
+    reference: Path | Sequence[Path],
     candidates: Sequence[Path],
     out: Path,
     *,
@@ -174,6 +181,8 @@ def evaluate(
     """Compare each candidate file with the reference file; write ``out/report.html``,
     ``out/metrics.json`` and ``out/figures/`` and return the path of the report.
 
+    ``reference``: one file, or several pooled into one sample (W and QCD jets simulated
+    apart, say, against a generator's mix of both).
     ``config``: the classifier (CaloFlow's 3 x 512, 30 epochs by default); its seed is replaced
     by ``seed``, which also seeds the bootstraps of the distances, so the same files and seed
     give the same numbers. ``max_events``: use only the first that many events of each file.
@@ -185,7 +194,10 @@ def evaluate(
     reference's range.
     """
     start = time.perf_counter()
-    reference = Path(reference).expanduser().resolve()
+    references = [reference] if isinstance(reference, (str, os.PathLike)) else list(reference)
+    if not references:
+        raise ValueError("give at least one reference file")
+    reference_paths = [Path(r).expanduser().resolve() for r in references]
     candidate_paths = [Path(c).expanduser().resolve() for c in candidates]
     if not candidate_paths:
         raise ValueError("give at least one candidate file to compare with the reference")
@@ -196,9 +208,10 @@ def evaluate(
         )
     config = replace(config or ClassifierConfig(), seed=seed)
 
-    schema, infos = _check_files(reference, candidate_paths, max_events)
-    samples = _read(infos, schema, max_events)
-    ref, cands = samples[0], samples[1:]
+    n_ref = len(reference_paths)
+    schema, infos = _check_files([*reference_paths, *candidate_paths], n_ref, max_events)
+    ref = _pooled(_read(infos[:n_ref], schema, max_events, REFERENCE_COLOUR))
+    cands = _read(infos[n_ref:], schema, max_events)
     if schema is SHOWER_SCHEMA:
         _check_energy_ranges(ref, cands)
 
@@ -244,10 +257,11 @@ def _schema_of(info: DatasetInfo) -> Schema:
 
 
 def _check_files(
-    reference: Path, candidates: list[Path], max_events: int | None
+    paths: list[Path], n_references: int, max_events: int | None
 ) -> tuple[Schema, list[DatasetInfo]]:
-    """Schema of all files and their metadata, after checking that they can be compared."""
-    infos = [dataset_info(path) for path in (reference, *candidates)]
+    """Schema of all files (the first ``n_references`` pooled into the reference) and their
+    metadata, after checking that they can be compared."""
+    infos = [dataset_info(path) for path in paths]
     schemas = [_schema_of(info) for info in infos]
     ref_info, schema = infos[0], schemas[0]
     for info, other in zip(infos[1:], schemas[1:], strict=True):
@@ -267,11 +281,18 @@ def _check_files(
     for info in infos:
         if info.n_events == 0:
             raise DatasetError(f"{info.path}: the file holds no events")
-        used = info.n_events if max_events is None else min(info.n_events, max_events)
-        if used < MIN_EVENTS:
+
+    def used(sample: list[DatasetInfo]) -> int:
+        return sum(
+            i.n_events if max_events is None else min(i.n_events, max_events) for i in sample
+        )
+
+    for sample in [infos[:n_references], *([info] for info in infos[n_references:])]:
+        if used(sample) < MIN_EVENTS:
+            where = " + ".join(str(i.path) for i in sample)
             raise DatasetError(
-                f"{info.path} holds {info.n_events} events; the classifier test needs at least "
-                f"{MIN_EVENTS} per sample"
+                f"{where} holds {sum(i.n_events for i in sample)} events; the classifier test "
+                f"needs at least {MIN_EVENTS} per sample"
             )
     return schema, infos
 
@@ -282,19 +303,36 @@ def _labels(paths: Sequence[Path]) -> list[str]:
     return [f"{n} [{i + 1}]" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
-def _read(infos: list[DatasetInfo], schema: Schema, max_events: int | None) -> list[_Sample]:
-    labels = _labels([info.path for info in infos[1:]])
+def _read(
+    infos: list[DatasetInfo], schema: Schema, max_events: int | None, colour: str | None = None
+) -> list[_Sample]:
+    """One sample per file, in ``colour`` or each in its own candidate colour."""
+    labels = _labels([info.path for info in infos])
     colours = candidate_colours(labels)
     samples = []
-    for k, info in enumerate(infos):
+    for info, label in zip(infos, labels, strict=True):
         stop = info.n_events if max_events is None else min(info.n_events, max_events)
         data = read_dataset(info.path, schema, stop=stop)
-        label = f"{info.path.name} (reference)" if k == 0 else labels[k - 1]
-        colour = REFERENCE_COLOUR if k == 0 else colours[label]
-        samples.append(
-            _Sample(info.path, label, colour, info.n_events, data.arrays, data.provenance)
-        )
+        samples.append(_Sample((info.path,), label, colour or colours[label], info.n_events,
+                               data.arrays, (data.provenance,)))  # fmt: skip
     return samples
+
+
+def _pooled(samples: list[_Sample]) -> _Sample:
+    """The reference: its files' events one after the other, as one sample."""
+    names = " + ".join(s.label for s in samples)
+    return _Sample(
+        tuple(p for s in samples for p in s.paths),
+        f"{names} (reference)",
+        samples[0].colour,
+        sum(s.n_file for s in samples),
+        {
+            k: np.concatenate([s.arrays[k] for s in samples])
+            for k in samples[0].arrays
+            if all(k in s.arrays for s in samples)  # an optional key only some files have
+        },
+        tuple(p for s in samples for p in s.provenances),
+    )
 
 
 def _check_energy_ranges(ref: _Sample, cands: list[_Sample]) -> None:
@@ -304,7 +342,7 @@ def _check_energy_ranges(ref: _Sample, cands: list[_Sample]) -> None:
         c_lo, c_hi = _energy_range(cand)
         if max(abs(c_lo - lo), abs(c_hi - hi)) > allowed:
             warnings.warn(
-                f"{cand.path}: incident energies {c_lo:.4g}-{c_hi:.4g} GeV differ from the "
+                f"{cand.where}: incident energies {c_lo:.4g}-{c_hi:.4g} GeV differ from the "
                 f"reference's {lo:.4g}-{hi:.4g} GeV by more than {allowed:.3g} GeV "
                 f"({ENERGY_RANGE_TOLERANCE:.0%} of its range): the showers differ for that "
                 "reason alone",
@@ -564,13 +602,15 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _file_json(sample: _Sample) -> dict[str, Any]:
+    """A pooled reference lists its files' provenances; any other sample has one."""
+    provenances = list(sample.provenances)
     return {
-        "path": str(sample.path),
+        "path": sample.where,
         "label": sample.label,
         "colour": sample.colour,
         "n_events_file": sample.n_file,
         "n_events_used": len(next(iter(sample.arrays.values()))),
-        "provenance": sample.provenance,
+        "provenance": provenances[0] if len(provenances) == 1 else provenances,
     }
 
 
@@ -693,15 +733,15 @@ def _summary_table(
     rows.append(
         "<tr>"
         f"<td>{_swatch(REFERENCE_COLOUR)}<b>{_e(ref.label)}</b>"
-        f'<br><span class="small">{_e(ref.path)}</span></td>'
+        f'<br><span class="small">{_e(ref.where)}</span></td>'
         f'<td class="num">{ref_json["n_events_used"]} of {ref.n_file}</td>'
         + "<td>—</td>" * (len(variants) + len(groups))
-        + f"<td>{_highlights(ref.provenance)}</td></tr>"
+        + f"<td>{''.join(_highlights(p) for p in ref.provenances)}</td></tr>"
     )
     for cand, cand_json in zip(cands, metrics["candidates"], strict=True):
         cells = [
             f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>"
-            f'<br><span class="small">{_e(cand.path)}</span></td>',
+            f'<br><span class="small">{_e(cand.where)}</span></td>',
             f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}</td>',
         ]
         for variant in variants:
@@ -720,7 +760,7 @@ def _summary_table(
                 )
             else:
                 cells.append("<td>—</td>")
-        cells.append(f"<td>{_highlights(cand.provenance)}</td>")
+        cells.append(f"<td>{_highlights(cand.provenances[0])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
@@ -783,9 +823,10 @@ def _html(
         sections.setdefault(figure.section, []).append(_figure_html(figure))
     body = "".join(f"<h2>{_e(section)}</h2>{''.join(items)}" for section, items in sections.items())
     provenance = "".join(
-        f"<details><summary>{_swatch(s.colour)}{_e(s.label)} — {_e(s.path)}</summary>"
-        f"<pre>{_e(json.dumps(_json_safe(s.provenance), indent=2))}</pre></details>"
+        f"<details><summary>{_swatch(s.colour)}{_e(s.label)} — {_e(path)}</summary>"
+        f"<pre>{_e(json.dumps(_json_safe(provenance), indent=2))}</pre></details>"
         for s in (ref, *cands)
+        for path, provenance in zip(s.paths, s.provenances, strict=True)
     )
     hidden = "×".join(str(h) for h in config["hidden"])
     return f"""<!DOCTYPE html>
@@ -797,7 +838,7 @@ def _html(
 </head>
 <body>
 <h1>Evaluation of {len(cands)} candidate sample{"s" if len(cands) > 1 else ""} of {kind}</h1>
-<p class="meta">Reference: <b>{_e(ref.path.name)}</b> ({_e(ref.path)}).
+<p class="meta">Reference: <b>{_e(" + ".join(p.name for p in ref.paths))}</b> ({_e(ref.where)}).
 Written {_e(metrics["created_utc"])} by fastshower {_e(__version__)} in {metrics["seconds"]:.0f} s;
 seed {metrics["seed"]}; every number is also in <code>metrics.json</code>.</p>
 <h2>Summary</h2>
