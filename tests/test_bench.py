@@ -20,7 +20,7 @@ def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     models = {r["model"] for r in result["results"]}
     from fastshower.pretrained import available
 
-    assert models == {"calogan (architecture)", "lagan (architecture)", *available()}
+    assert models == {"calogan (architecture)", *available()}  # LAGAN: the shipped one
     assert {r["batch"] for r in result["results"]} == {1, 4}
     assert all(r["ms_per_shower"] > 0 and r["speedup_vs_geant4"] > 0 for r in result["results"])
     if sys.platform == "linux":  # peak resident memory: at least torch and the model, below all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 from fastshower.simulate.calo import CaloSettings, simulate_showers
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+N_DEMO_JETS = 50  # per class: W and QCD pooled make the 100 a classifier test needs
 PLOTS: list[Callable[..., Path]] = [
     plot_average_shower,
     plot_layer_energy_vs_incident,
@@ -75,14 +77,16 @@ def test_demo_chunks() -> None:
 
 
 def test_run_demo(tmp_path: Path) -> None:
-    paths = run_demo(tmp_path, n_events=4, workers=0, n_jets=4, progress=False)
-    assert all(p.is_file() and p.parent == tmp_path for p in paths)
+    """4 showers (too few for a report) and 50 + 50 jets (just enough for the jet report)."""
+    paths = run_demo(tmp_path, n_events=4, workers=0, n_jets=N_DEMO_JETS, progress=False)
+    assert all(p.is_file() and p.parent in (tmp_path, tmp_path / "report-jets") for p in paths)
     h5 = [p for p in paths if p.suffix == ".h5"]
     pngs = [p for p in paths if p.suffix == ".png"]
-    assert len(h5) == 4 and len(pngs) == 6
+    assert len(h5) == 5 and len(pngs) == 7
     assert all(is_png(p) for p in pngs)
-    assert {p.name for p in h5[2:]} == {"jets-w-demo-4-seed1.h5", "jets-qcd-demo-4-seed1.h5"}
-    assert {len(read_dataset(p, JET_SCHEMA)) for p in h5[2:]} == {4}
+    pythia = [f"jets-{c}-demo-{N_DEMO_JETS}-seed1.h5" for c in ("w", "qcd")]
+    assert [p.name for p in h5[2:4]] == pythia
+    assert {len(read_dataset(p, JET_SCHEMA)) for p in h5[2:4]} == {N_DEMO_JETS}
     data = read_showers(h5[0])
     assert len(data) == 4 and data.provenance["particle_name"] == "e+"
     assert np.all((data["energy"] >= 1.0) & (data["energy"] <= 100.0))
@@ -91,9 +95,20 @@ def test_run_demo(tmp_path: Path) -> None:
     assert h5[1].name == "eplus-calo-flow-4ev-seed1.h5" and len(generated) == 4
     assert (generated["particle"] == -11).all() and generated["layer_1"].sum() > 0
     assert not (tmp_path / "report").exists()
+    # the shipped jet generator: as many jets as Pythia made, both classes, and their report
+    jets = read_dataset(h5[4], JET_SCHEMA)
+    assert h5[4].name == f"jets-lagan-{2 * N_DEMO_JETS}-seed1.h5" and len(jets) == 2 * N_DEMO_JETS
+    assert set(np.unique(jets["signal"])) == {0.0, 1.0} and (jets["image"] >= 0).all()
+    assert paths[-1] == tmp_path / "report-jets" / "report.html"
+    metrics = json.loads((tmp_path / "report-jets" / "metrics.json").read_text())
+    assert metrics["schema"] == "jet_images"
+    assert metrics["reference"]["path"] == " + ".join(str(tmp_path / name) for name in pythia)
+    (candidate,) = metrics["candidates"]
+    assert 0.0 <= candidate["classifier"]["pixels"]["auc"] <= 1.0
+    assert set(candidate["distances"]) == {"W jets", "QCD jets"}
     # a rerun reuses the finished sample instead of simulating again
     mtime = h5[0].stat().st_mtime_ns
-    assert run_demo(tmp_path, n_events=4, workers=0, n_jets=4, progress=False) == paths
+    assert run_demo(tmp_path, n_events=4, workers=0, n_jets=N_DEMO_JETS, progress=False) == paths
     assert h5[0].stat().st_mtime_ns == mtime
 
 

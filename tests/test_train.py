@@ -48,6 +48,7 @@ def test_tiny_run_writes_models_and_losses_move(jets: JetImages, tmp_path: Path)
     history = state["history"]
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h["loss_d"]) and np.isfinite(h["score"]) for h in history)
+    assert all(h["seconds"] > 0 for h in history)  # what each epoch cost
     assert history[0]["loss_g"] != history[1]["loss_g"]
     for folder in ("best", "last"):
         model = load_model(tmp_path / folder)

@@ -259,7 +259,8 @@ def simulate_jets(
 @click.option("--jets", type=int, default=200, show_default=True, help="W and QCD jets, each.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [all cores].")
 def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
-    """Simulate small e+ and W/QCD jet samples and plot them: real physics within minutes."""
+    """Simulate small e+ and W/QCD jet samples, generate as many with the shipped models, plot
+    them and report how close the generated are: real physics within minutes."""
     from fastshower.demo import run_demo
 
     if events <= 0:

@@ -6,10 +6,11 @@ showers and the report that compares them, in minutes.
 reads the file back the way any user would, and writes the standard shower plots next to it.
 At about 0.9 s per shower per core, the default 100 showers take one to two minutes on 2 cores;
 200 W and 200 QCD jets (Pythia 8 + FastJet, ``fastshower.simulate.jets``) take about a minute more.
-Then the shipped shower generator (``fastshower.pretrained.DEFAULT_SHOWER_MODEL``) makes as many
-showers as Geant4 did, at the same energies' range, in well under a second, and ``evaluate``
-writes its report against the Geant4 sample (``report/report.html``): a demo-sized comparison,
-not a measurement (``docs/models.md`` has those).
+Then the shipped generators (``fastshower.pretrained``) make as many showers as Geant4 did, at
+the same energies' range, and as many jets as Pythia did, half W and half QCD on average, in
+seconds, and ``evaluate`` writes their reports against the simulated samples
+(``report/report.html`` for the showers, ``report-jets/report.html`` for the jets):
+demo-sized comparisons, not measurements (``docs/models.md`` has those).
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ def run_demo(
     progress: bool = True,
 ) -> list[Path]:
     """Simulate ``n_events`` e+ showers and ``n_jets`` W and QCD jets into the folder ``out``,
-    and plot them.
+    generate as many of each with the shipped models, plot them, and report generated against
+    simulated (each report needs at least 100 events: ``evaluate.classifier.MIN_EVENTS``).
 
-    Returns the written files: each HDF5 sample, then its plots (PNG). A sample's name holds
+    Returns the written files: showers, then jets, each kind's HDF5 samples before their plots
+    (PNG) and report (``report/``, ``report-jets/``). A sample's name holds
     its size and seed, so rerunning the same demo reuses the finished files (or resumes
     interrupted ones) and a demo of another size does not clash with them. ``workers`` is the
     number of local processes (default: one per core; 0 runs in this process, without dask).
@@ -60,10 +63,12 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     showers = _shower_demo(out, n_events, workers, seed, progress)
+    jets = _jet_demo(out, n_jets, workers, seed, progress)
     return [
         *showers,
-        *_generator_demo(out, showers[0], n_events, seed, progress),
-        *_jet_demo(out, n_jets, workers, seed, progress),
+        *_generator_demo(out, showers[0], n_events, seed),
+        *jets,
+        *_jet_generator_demo(out, jets[:2], seed),
     ]
 
 
@@ -90,9 +95,7 @@ def _shower_demo(
     ]
 
 
-def _generator_demo(
-    out: Path, geant4_sample: Path, n_events: int, seed: int, progress: bool
-) -> list[Path]:
+def _generator_demo(out: Path, geant4_sample: Path, n_events: int, seed: int) -> list[Path]:
     """The shipped generator's showers and the report comparing them with Geant4's."""
     from fastshower.evaluate.classifier import MIN_EVENTS
     from fastshower.evaluate.report import evaluate
@@ -110,6 +113,28 @@ def _generator_demo(
                                             label=label)]  # fmt: skip
     if n_events >= MIN_EVENTS:
         files.append(evaluate(geant4_sample, [generated], out / "report", seed=seed))
+    return files
+
+
+def _jet_generator_demo(out: Path, pythia_samples: list[Path], seed: int) -> list[Path]:
+    """The shipped jet generator's W and QCD images, as many as Pythia's, and the report
+    comparing them with Pythia's (both files pooled: the mix the generator makes)."""
+    from fastshower.evaluate.classifier import MIN_EVENTS
+    from fastshower.evaluate.jet_plots import plot_average_jet_images
+    from fastshower.evaluate.report import evaluate
+    from fastshower.generate import BOTH_CLASSES, GenerateJob
+    from fastshower.pretrained import DEFAULT_JET_MODEL, resolve_model
+
+    n_jets = sum(len(read_dataset(p, JET_SCHEMA)) for p in pythia_samples)
+    job = GenerateJob(str(resolve_model(DEFAULT_JET_MODEL)), {"class": BOTH_CLASSES})
+    generated = produce(job, out / f"jets-{DEFAULT_JET_MODEL}-{n_jets}-seed{seed}.h5",
+                        n_events=n_jets, seed=seed, workers=0, progress=False)  # fmt: skip
+    arrays = read_dataset(generated, JET_SCHEMA).arrays
+    samples = {f"{DEFAULT_JET_MODEL} {label}": {"image": arrays["image"][arrays["signal"] == c]}
+               for label, c in (("W jets", 1), ("QCD jets", 0))}  # fmt: skip
+    files = [generated, plot_average_jet_images(samples, out / "jets-generated-average-images.png")]
+    if n_jets >= MIN_EVENTS:
+        files.append(evaluate(pythia_samples, [generated], out / "report-jets", seed=seed))
     return files
 
 

@@ -33,6 +33,7 @@ import copy
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ def train(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train ``recipe``'s networks on ``dataset``; model files go to ``out/best`` and
-    ``out/last``. Returns the history (per-epoch mean losses and validation scores)."""
+    ``out/last``. Returns the history (per epoch: mean losses, validation scores, seconds)."""
     config = config or TrainConfig()
     out = Path(out)
     rank, world = _distributed()
@@ -143,6 +144,7 @@ def train(
         rng = torch.Generator(device=device).manual_seed(epoch_seed)
         torch.manual_seed(epoch_seed)  # dropout and other global draws: resumable too
         sums: dict[str, float] = {}
+        started = time.perf_counter()
         batches = _batches(dataset, config, epoch, rank, world)
         bar = tqdm(batches, desc=f"{recipe.name} epoch {epoch}/{config.epochs}", unit="batch",
                    disable=not progress or rank != 0, leave=False)  # fmt: skip
@@ -174,6 +176,7 @@ def train(
             with torch.no_grad():
                 record.update(recipe.validate(sampler, rng))
             sampler.train()
+        record["seconds"] = round(time.perf_counter() - started, 1)  # the cost, with validation
         state["history"].append(record)
         state["epoch"] = epoch
         if rank == 0:

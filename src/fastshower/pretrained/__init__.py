@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_SHOWER_MODEL", "available", "resolve_model"]
+__all__ = ["DEFAULT_JET_MODEL", "DEFAULT_SHOWER_MODEL", "available", "resolve_model"]
 
 _HERE = Path(__file__).parent
 
 DEFAULT_SHOWER_MODEL = "calo-flow"
 """The demo's shower generator."""
+DEFAULT_JET_MODEL = "lagan"
+"""The demo's jet-image generator (W and QCD)."""
 
 
 def available() -> list[str]:
