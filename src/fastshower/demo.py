@@ -23,7 +23,7 @@ from fastshower.evaluate.plots import (
     plot_layer_energy_vs_incident,
     plot_shower_observables,
 )
-from fastshower.io import JET_SCHEMA, read_dataset, read_showers
+from fastshower.io import JET_SCHEMA, dataset_info, read_dataset, read_showers
 from fastshower.simulate.calo import CaloJob, CaloSettings
 from fastshower.simulate.production import DEFAULT_CHUNK_SIZE, produce
 
@@ -125,7 +125,7 @@ def _jet_generator_demo(out: Path, pythia_samples: list[Path], seed: int) -> lis
     from fastshower.generate import BOTH_CLASSES, GenerateJob
     from fastshower.pretrained import DEFAULT_JET_MODEL, resolve_model
 
-    n_jets = sum(len(read_dataset(p, JET_SCHEMA)) for p in pythia_samples)
+    n_jets = sum(dataset_info(p).n_events for p in pythia_samples)
     job = GenerateJob(str(resolve_model(DEFAULT_JET_MODEL)), {"class": BOTH_CLASSES})
     generated = produce(job, out / f"jets-{DEFAULT_JET_MODEL}-{n_jets}-seed{seed}.h5",
                         n_events=n_jets, seed=seed, workers=0, progress=False)  # fmt: skip
