@@ -111,10 +111,11 @@ def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
     from fastshower.models import build_generator
     from fastshower.pretrained import available, resolve_model
 
-    folders = [(name, resolve_model(name)) for name in available()]
+    shipped = available()
+    folders = [(name, resolve_model(name)) for name in shipped]
     for name, config in (("calogan", {"latent_size": 1024, "attention": True}),
                          ("lagan", {"latent_size": 200})):  # fmt: skip
-        if name in available():
+        if name in shipped:
             continue
         folder = out / "architectures" / name
         save_model(folder, name, build_generator(name, config), config,

@@ -281,14 +281,9 @@ def _check_files(
     for info in infos:
         if info.n_events == 0:
             raise DatasetError(f"{info.path}: the file holds no events")
-
-    def used(sample: list[DatasetInfo]) -> int:
-        return sum(
-            i.n_events if max_events is None else min(i.n_events, max_events) for i in sample
-        )
-
     for sample in [infos[:n_references], *([info] for info in infos[n_references:])]:
-        if used(sample) < MIN_EVENTS:
+        used = sum(min(i.n_events, max_events or i.n_events) for i in sample)
+        if used < MIN_EVENTS:
             where = " + ".join(str(i.path) for i in sample)
             raise DatasetError(
                 f"{where} holds {sum(i.n_events for i in sample)} events; the classifier test "
@@ -603,14 +598,14 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
 
 def _file_json(sample: _Sample) -> dict[str, Any]:
     """A pooled reference lists its files' provenances; any other sample has one."""
-    provenances = list(sample.provenances)
+    provenances = sample.provenances
     return {
         "path": sample.where,
         "label": sample.label,
         "colour": sample.colour,
         "n_events_file": sample.n_file,
         "n_events_used": len(next(iter(sample.arrays.values()))),
-        "provenance": provenances[0] if len(provenances) == 1 else provenances,
+        "provenance": provenances[0] if len(provenances) == 1 else list(provenances),
     }
 
 
