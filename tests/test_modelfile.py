@@ -69,3 +69,45 @@ def test_shipped_models_resolve_by_name(tmp_path: Path) -> None:
     assert resolve_model(tmp_path) == tmp_path  # a folder is a folder
     with pytest.raises(FileNotFoundError, match="no shipped model of that name"):
         resolve_model("calogan-muons")
+
+
+def test_a_half_precision_copy_is_half_the_size_and_loads_as_float32(tmp_path: Path) -> None:
+    from fastshower.modelfile import halve_model
+    from fastshower.models.calo_flow import CaloFlowGenerator
+
+    torch.manual_seed(0)
+    config = {"particles": ["e+", "pi+"], "transforms": 2, "hidden": 64}
+    original = save_model(tmp_path / "full", "calo-flow", CaloFlowGenerator(**config), config,
+                          {"epochs": 3})  # fmt: skip
+    with pytest.raises(ValueError, match="another folder"):
+        halve_model(original, original)
+    half = halve_model(original, tmp_path / "half")
+    size = (half / "generator.pt").stat().st_size / (original / "generator.pt").stat().st_size
+    assert 0.45 < size < 0.6
+    full, loaded = load_model(original), load_model(half)
+    assert all(p.dtype == torch.float32 for p in loaded.generator.parameters())
+    buffers = dict(full.generator.named_buffers())
+    for name, buffer in loaded.generator.named_buffers():
+        assert torch.equal(buffer, buffers[name])  # the standardisation is not rounded
+    assert loaded.provenance["parameters_stored_as"] == "float16"
+    assert loaded.provenance["epochs"] == 3 and loaded.config == full.config
+    z = torch.randn(64, full.generator.latent_size)
+    condition = torch.tensor([[50.0, -11.0, 0.0, 0.0]]).repeat(64, 1)
+    with torch.inference_mode():
+        for a, b in zip(full.generator(z, condition), loaded.generator(z, condition), strict=True):
+            assert not torch.equal(a, b)  # the weights were rounded ...
+            torch.testing.assert_close(b.sum(), a.sum(), rtol=1e-2, atol=0)  # ... but barely
+
+
+def test_export_half_on_the_command_line(saved: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fastshower.cli import main
+
+    result = CliRunner().invoke(main, ["export", "half", "--model", str(saved),
+                                       "--out", str(tmp_path / "half")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "half").provenance["parameters_stored_as"] == "float16"
+    result = CliRunner().invoke(main, ["export", "half", "--model", str(tmp_path / "nothing"),
+                                       "--out", str(tmp_path / "x")])  # fmt: skip
+    assert result.exit_code != 0 and "nothing" in result.output

@@ -412,6 +412,22 @@ def export_onnx_command(model: Path, out: Path, quantize: str) -> None:
     click.echo(f"wrote {path}")
 
 
+@export_group.command("half")
+@click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Model folder to write.")  # fmt: skip
+def export_half_command(model: Path, out: Path) -> None:
+    """A copy of the model with its parameters stored as float16: half the file size; it loads
+    and computes in float32 as before."""
+    from fastshower.modelfile import ModelFileError, halve_model
+
+    try:
+        path = halve_model(_model_folder(model), out)
+    except (ModelFileError, ValueError) as error:
+        _fail(str(error))
+    click.echo(f"wrote {path}")
+
+
 @main.command("bench")
 @click.option(
     "--model",

@@ -5,6 +5,12 @@ config its generator is built from, and the provenance (fastshower version, trai
 the training data's SHA-256, epochs, creation time). ``<dir>/generator.pt`` holds the
 generator's ``state_dict``, read back with ``torch.load(weights_only=True)``.
 
+A model can store its parameters in half precision (``save_model(..., half=True)``, ``fastshower
+export half``): half the file, for shipping. Loading casts them back to float32, so the generator
+computes exactly as before with weights rounded to 11 significant bits; the buffers (the shower
+space's standardisation, masks) stay float32, since rounding a mean of log-energies would shift
+every cell by the same amount.
+
 Loading checks all of it and says what is wrong: another format, an unknown model, weights that
 do not fit the config (another model's file, or another version's architecture).
 """
@@ -24,7 +30,7 @@ from fastshower import __version__
 from fastshower.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fastshower.models import build_generator
 
-__all__ = ["FORMAT", "LoadedModel", "ModelFileError", "load_model", "save_model"]
+__all__ = ["FORMAT", "LoadedModel", "ModelFileError", "halve_model", "load_model", "save_model"]
 
 FORMAT = "fastshower-model/1"
 _CONFIG, _WEIGHTS = "config.json", "generator.pt"
@@ -48,11 +54,20 @@ def save_model(
     generator: nn.Module,
     config: dict[str, Any],
     provenance: dict[str, Any],
+    *,
+    half: bool = False,
 ) -> Path:
-    """Write ``generator`` (of family ``name``, built from ``config``) into ``directory``."""
+    """Write ``generator`` (of family ``name``, built from ``config``) into ``directory``;
+    ``half`` stores its parameters as float16."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(directory / _WEIGHTS, {"generator": generator.state_dict()})
+    state = generator.state_dict()
+    if half:
+        parameters = {name for name, _ in generator.named_parameters()}
+        state = {k: v.half() if k in parameters and v.is_floating_point() else v
+                 for k, v in state.items()}  # fmt: skip
+        provenance = {**provenance, "parameters_stored_as": "float16"}
+    save_checkpoint(directory / _WEIGHTS, {"generator": state})
     description = {
         "format": FORMAT,
         "model": name,
@@ -99,3 +114,11 @@ def load_model(directory: str | os.PathLike[str], map_location: str = "cpu") -> 
             f"by fastshower {made_by}, this is {__version__}): {str(exc).splitlines()[0]}"
         ) from exc
     return LoadedModel(name, generator.eval(), config, description.get("provenance", {}))
+
+
+def halve_model(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """A copy of the model folder ``source`` in ``out`` with its parameters stored as float16."""
+    if Path(out).resolve() == Path(source).resolve():
+        raise ValueError(f"{out}: write the half-precision copy to another folder")
+    model = load_model(source)
+    return save_model(out, model.name, model.generator, model.config, model.provenance, half=True)
