@@ -119,10 +119,11 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
     files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
              for p, a in jet_arrays.items()]  # fmt: skip
     command = [sys.executable, "-m", "fastshower.cli", "holdout", "--data", str(files[0]),
-               "--data", str(files[1]), "--out", str(tmp_path / "held")]  # fmt: skip
+               "--data", str(files[1]), "--out", str(tmp_path / "held"),
+               "--training-events", "20"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    _, held = split_indices(len(jets), 0.1, TrainConfig().seed)
+    training, held = split_indices(len(jets), 0.1, TrainConfig().seed)
     expected = jets.labels[held.sort().values]
     got = [read_dataset(tmp_path / "held" / f"{p}-heldout.h5", JET_SCHEMA) for p in ("w", "qcd")]
     assert (np.concatenate([g["signal"] for g in got]) == expected.numpy()).all()
@@ -130,6 +131,15 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
     image = JetImagePreprocessing().forward(got[1]["image"])
     qcd_held = held[held >= 60].sort().values
     torch.testing.assert_close(torch.from_numpy(image), jets.images[qcd_held], rtol=0, atol=0)
+    # --training-events: 20 jets per file that the training learnt from, none held out
+    learnt = [read_dataset(tmp_path / "held" / f"{p}-training.h5", JET_SCHEMA)
+              for p in ("w", "qcd")]  # fmt: skip
+    assert [len(g["signal"]) for g in learnt] == [20, 20]
+    assert learnt[1].provenance["subset"] == "training"
+    qcd_learnt = training[training >= 60].numpy()
+    image = torch.from_numpy(JetImagePreprocessing().forward(learnt[1]["image"]))
+    for one in image:  # each is one of the training's QCD jets
+        assert any(torch.equal(one, jets.images[i]) for i in qcd_learnt)
 
 
 def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:

@@ -487,14 +487,20 @@ def _model_folder(model: Path) -> Path:
               help="Folder for <file>-heldout.h5, one per file.")  # fmt: skip
 @click.option("--fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="The training's seed.")
-def holdout_command(data: tuple[Path, ...], out: Path, fraction: float, seed: int) -> None:
+@click.option("--training-events", type=int, default=0, show_default=True,
+              help="Also write N events per file that the training learnt from "
+                   "(<file>-training.h5): the floor, Geant4 against Geant4.")  # fmt: skip
+def holdout_command(
+    data: tuple[Path, ...], out: Path, fraction: float, seed: int, training_events: int
+) -> None:
     """Write the showers or jets a training held out (never learnt from): the reference to
     evaluate its model against."""
     from fastshower.trainers import write_held_out
 
     _require_files(data)
     try:
-        for path in write_held_out(list(data), out, fraction=fraction, seed=seed):
+        for path in write_held_out(list(data), out, fraction=fraction, seed=seed,
+                                   training_events=training_events):  # fmt: skip
             click.echo(f"wrote {path}")
     except ValueError as error:
         _fail(str(error))

@@ -70,33 +70,47 @@ def write_held_out(
     *,
     fraction: float = 0.1,
     seed: int = 0,
+    training_events: int = 0,
 ) -> list[Path]:
     """Write, per file (showers or jet images), the events a training on ``data_paths`` (in
     that order, with ``fraction`` and ``seed``) holds out for validation: the fair reference
-    for ``fastshower evaluate``, which the model never learnt from."""
+    for ``fastshower evaluate``, which the model never learnt from. With ``training_events``,
+    also that many events per file that the training did learn from (``<file>-training.h5``):
+    judged against the held-out ones, they are Geant4 (or Pythia) against itself, the floor of
+    every metric at that sample size."""
+    if training_events < 0:
+        raise ValueError(f"training_events must be >= 0, got {training_events}")
     infos = [dataset_info(p) for p in data_paths]
-    _, held_out = split_indices(sum(info.n_events for info in infos), fraction, seed)
-    held_out = np.sort(held_out.numpy())
+    training, held_out = split_indices(sum(info.n_events for info in infos), fraction, seed)
+    training, held_out = training.numpy(), np.sort(held_out.numpy())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, offset = [], 0
     for path, info in zip(data_paths, infos, strict=True):
-        index = held_out[(held_out >= offset) & (held_out < offset + info.n_events)] - offset
-        offset += info.n_events
         schema = SCHEMAS.get(info.provenance.get("schema"),  # a published file: by its keys
                              JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA)  # fmt: skip
         data = read_dataset(path, schema)
-        provenance = {
-            **data.provenance,
+        split = {
             "held_out_from": str(Path(path).resolve()),
             "held_out_sha256": file_sha256(path),
             "held_out_fraction": fraction,
             "held_out_seed": seed,
             "held_out_files": [str(p) for p in data_paths],
         }
-        arrays = {k: v[index] for k, v in data.arrays.items()}
-        out_path = out_dir / f"{Path(path).stem}-heldout.h5"
-        written.append(write_dataset(out_path, arrays, schema, provenance))
+        in_file = (held_out >= offset) & (held_out < offset + info.n_events)
+        subsets = {"heldout": held_out[in_file] - offset}
+        if training_events:
+            in_file = (training >= offset) & (training < offset + info.n_events)
+            chosen = training[in_file][:training_events]  # the split's random order
+            if len(chosen) < training_events:
+                raise ValueError(f"{path}: {len(chosen)} training events, not {training_events}")
+            subsets["training"] = np.sort(chosen) - offset
+        offset += info.n_events
+        for part, index in subsets.items():
+            arrays = {k: v[index] for k, v in data.arrays.items()}
+            provenance = {**data.provenance, **split, "subset": part}
+            out_path = out_dir / f"{Path(path).stem}-{part}.h5"
+            written.append(write_dataset(out_path, arrays, schema, provenance))
     return written
 
 
