@@ -81,12 +81,17 @@ def write_held_out(
     if training_events < 0:
         raise ValueError(f"training_events must be >= 0, got {training_events}")
     infos = [dataset_info(p) for p in data_paths]
-    training, held_out = split_indices(sum(info.n_events for info in infos), fraction, seed)
+    bounds = np.cumsum([0, *(info.n_events for info in infos)])  # each file's events
+    training, held_out = split_indices(int(bounds[-1]), fraction, seed)
     training, held_out = training.numpy(), np.sort(held_out.numpy())
+    if training_events:  # refuse before writing anything
+        for path, n in zip(data_paths, np.histogram(training, bounds)[0], strict=True):
+            if n < training_events:
+                raise ValueError(f"{path}: {n} training events, not {training_events}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, offset = [], 0
-    for path, info in zip(data_paths, infos, strict=True):
+    written = []
+    for path, info, lo, hi in zip(data_paths, infos, bounds[:-1], bounds[1:], strict=True):
         schema = SCHEMAS.get(info.provenance.get("schema"),  # a published file: by its keys
                              JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA)  # fmt: skip
         data = read_dataset(path, schema)
@@ -97,15 +102,10 @@ def write_held_out(
             "held_out_seed": seed,
             "held_out_files": [str(p) for p in data_paths],
         }
-        in_file = (held_out >= offset) & (held_out < offset + info.n_events)
-        subsets = {"heldout": held_out[in_file] - offset}
-        if training_events:
-            in_file = (training >= offset) & (training < offset + info.n_events)
-            chosen = training[in_file][:training_events]  # the split's random order
-            if len(chosen) < training_events:
-                raise ValueError(f"{path}: {len(chosen)} training events, not {training_events}")
-            subsets["training"] = np.sort(chosen) - offset
-        offset += info.n_events
+        subsets = {"heldout": held_out[(held_out >= lo) & (held_out < hi)] - lo}
+        if training_events:  # the first ones in the split's random order
+            chosen = training[(training >= lo) & (training < hi)][:training_events]
+            subsets["training"] = np.sort(chosen) - lo
         for part, index in subsets.items():
             arrays = {k: v[index] for k, v in data.arrays.items()}
             provenance = {**data.provenance, **split, "subset": part}
