@@ -28,13 +28,15 @@ def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("floor", [0.0, 1e-4])
+@pytest.mark.parametrize("floor,relative_to", [(0.0, "incident"), (1e-4, "incident"),
+                                               (1e-6, "layer")])  # fmt: skip
 def test_space_round_trip_keeps_cells_and_layer_energies(
-    shower_files: list[Path], floor: float
+    shower_files: list[Path], floor: float, relative_to: str
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
-    space = ShowerSpace(data.particles, cell_floor=floor).fit(data.cells, data.condition)
+    space = ShowerSpace(data.particles, cell_floor=floor, cells_relative_to=relative_to)
+    space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(1))
     assert x.shape == (96, 507) and torch.isfinite(x).all()
     np.testing.assert_allclose(x.mean(0).numpy(), 0.0, atol=0.3)  # standardised (other noise)

@@ -662,6 +662,14 @@ def train_flow_matching_command(
     help="Width of each coupling layer's network.",
 )
 @click.option("--bins", type=int, default=8, show_default=True, help="Spline bins.")
+@click.option(
+    "--cells-relative-to",
+    type=click.Choice(["incident", "layer"]),
+    default="incident",
+    show_default=True,
+    help="Cells as log(cell / E_incident) or log(cell / E_layer): the latter takes each layer's "
+    "energy, which pions vary over decades, out of its cells.",
+)
 @_CELL_FLOOR
 def train_calo_flow_command(
     data: tuple[Path, ...],
@@ -672,6 +680,7 @@ def train_calo_flow_command(
     transforms: int,
     hidden: int,
     bins: int,
+    cells_relative_to: str,
     cell_floor: float,
     seed: int,
     resume: bool,
@@ -687,8 +696,13 @@ def train_calo_flow_command(
     try:
         config = replace(CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size,
                          lr_generator=lr, seed=seed)  # fmt: skip
-        model_config = {"transforms": transforms, "hidden": hidden, "bins": bins,
-                        "cell_floor": cell_floor}  # fmt: skip
+        model_config = {
+            "transforms": transforms,
+            "hidden": hidden,
+            "bins": bins,
+            "cell_floor": cell_floor,
+            "cells_relative_to": cells_relative_to,
+        }
         state = train_calo_flow(list(data), out, config, model_config=model_config,
                                 resume=resume, progress=not no_progress)  # fmt: skip
     except ValueError as error:

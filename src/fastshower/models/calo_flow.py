@@ -76,13 +76,15 @@ class CaloFlowGenerator(nn.Module):
         cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
+        cells_relative_to: str = "incident",
     ) -> None:
         super().__init__()
         if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
             raise ValueError("transforms, hidden sizes and layer counts must be positive")
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
-        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band)
+        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
+                                 cells_relative_to)  # fmt: skip
         spline = {
             "univariate": partial(MonotonicRQSTransform, bound=bound),
             "shapes": [(bins,), (bins,), (bins - 1,)],

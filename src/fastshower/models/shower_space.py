@@ -48,7 +48,7 @@ from torch import nn
 from fastshower.detector import CALORIMETER
 from fastshower.particles import canonical_name, pdg_code
 
-__all__ = ["CONDITION_FIELDS", "GAP", "N_CELLS", "ZERO_BAND", "ShowerSpace"]
+__all__ = ["CELL_SCALES", "CONDITION_FIELDS", "GAP", "N_CELLS", "ZERO_BAND", "ShowerSpace"]
 
 CONDITION_FIELDS = ("energy_gev", "pdg", "x_mm", "y_mm")
 """The columns of a shower model's condition tensor (N, 4)."""
@@ -59,6 +59,8 @@ _N_LAYERS = len(_LAYER_SIZES)
 _MEV_PER_GEV = 1000.0
 ZERO_BAND = 4.0
 """Default width, in e-folds, of the band that empty cells are spread over."""
+CELL_SCALES = ("incident", "layer")
+"""What a cell's log is taken relative to: the incident energy, or the energy of its layer."""
 GAP = 2.0
 """Default e-folds between the empty band's top and the smallest hit (delta); the threshold is
 halfway."""
@@ -74,10 +76,15 @@ class ShowerSpace(nn.Module):
         cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
+        cells_relative_to: str = "incident",
     ) -> None:
         super().__init__()
         if not particles:
             raise ValueError("a shower model needs at least one particle")
+        if cells_relative_to not in CELL_SCALES:
+            raise ValueError(f"cells_relative_to must be one of {CELL_SCALES}, "
+                             f"got {cells_relative_to!r}")  # fmt: skip
+        self.cells_relative_to = cells_relative_to
         names = [canonical_name(p) for p in particles]
         self.particles = names
         self.noise_mev = float(noise_mev)
@@ -110,8 +117,9 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        hits = torch.log(cells_mev / energy_mev + self.cell_floor)
-        empty = self._smallest_hit(energy_mev) - self.gap - self.zero_band * u
+        scale = self._cell_scale(energy_mev, layers + delta)
+        hits = torch.log(cells_mev / scale + self.cell_floor)
+        empty = self._smallest_hit(scale) - self.gap - self.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
         relative_layers = torch.log((layers + delta) / energy_mev)
         x = torch.cat([relative_layers, log_cells], dim=1)
@@ -123,9 +131,10 @@ class ShowerSpace(nn.Module):
         x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
+        scale = self._cell_scale(energy_mev, layer_energy + delta)
         log_cells = x[:, _N_LAYERS:]
-        smallest = self._smallest_hit(energy_mev)
-        hits = (torch.exp(log_cells) - self.cell_floor) * energy_mev
+        smallest = self._smallest_hit(scale)
+        hits = (torch.exp(log_cells) - self.cell_floor) * scale
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
         # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
         in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
@@ -143,9 +152,18 @@ class ShowerSpace(nn.Module):
             out.append(layer * scale)
         return tuple(out)
 
-    def _smallest_hit(self, energy_mev: torch.Tensor) -> torch.Tensor:
+    def _cell_scale(self, energy_mev: torch.Tensor, layer_mev: torch.Tensor) -> torch.Tensor:
+        """What each cell is measured against: (N, 1) incident energy, or (N, 504) its layer's
+        energy (each layer's column repeated over its cells)."""
+        if self.cells_relative_to == "incident":
+            return energy_mev
+        n = len(layer_mev)
+        return torch.cat([layer_mev[:, i : i + 1].expand(n, size)
+                          for i, size in enumerate(_LAYER_SIZES)], dim=1)  # fmt: skip
+
+    def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
         """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
-        return torch.log(self.noise_mev / energy_mev + self.cell_floor)
+        return torch.log(self.noise_mev / scale_mev + self.cell_floor)
 
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
@@ -155,4 +173,5 @@ class ShowerSpace(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
-                f"cell_floor={self.cell_floor:g}, dim={self.dim}")  # fmt: skip
+                f"cell_floor={self.cell_floor:g}, cells_relative_to={self.cells_relative_to}, "
+                f"dim={self.dim}")  # fmt: skip
