@@ -113,8 +113,9 @@ def test_one_step_student_learns_the_teachers_map(shower_files: list[Path], tmp_
     assert bad.exit_code == 2 and "not a model folder" in bad.output
 
 
+@pytest.mark.parametrize("relative_to", ["incident", "layer"])
 def test_calo_flow_is_invertible_learns_and_generates(
-    shower_files: list[Path], tmp_path: Path
+    shower_files: list[Path], tmp_path: Path, relative_to: str
 ) -> None:
     """``fastshower train calo-flow``: the likelihood rises; the flow maps showers to noise and
     back exactly, so its density is the density of what it samples."""
@@ -127,7 +128,8 @@ def test_calo_flow_is_invertible_learns_and_generates(
     from fastshower.simulate.production import produce
 
     args = ["--out", str(tmp_path / "m"), "--epochs", "4", "--batch-size", "16", "--lr", "2e-3",
-            "--transforms", "2", "--hidden", "32", "--no-progress"]  # fmt: skip
+            "--transforms", "2", "--hidden", "32", "--cells-relative-to", relative_to,
+            "--no-progress"]  # fmt: skip
     for path in shower_files:
         args += ["--data", str(path)]
     done = CliRunner().invoke(main, ["train", "calo-flow", *args])
@@ -136,6 +138,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     assert losses[-1] < losses[0] - 0.05, losses  # nats per coordinate
     model = load_model(tmp_path / "m" / "last")
     assert model.name == "calo-flow" and model.provenance["particles"] == ["e+", "pi+"]
+    assert model.generator.space.cells_relative_to == relative_to  # restored from the file
 
     flow = model.generator
     data = load_shower_vectors(shower_files)
@@ -168,6 +171,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     distilled = load_model(tmp_path / "s" / "last")
     assert distilled.name == "flow-matching" and distilled.config["steps"] == 1
     torch.testing.assert_close(distilled.generator.space.std, flow.space.std, rtol=0, atol=0)
+    assert distilled.generator.space.cells_relative_to == relative_to  # the teacher's space
     assert len(generated) == 5 and (generated["particle"] == 211).all()
     assert all((generated[f"layer_{i}"] >= 0).all() for i in range(3))
 

@@ -104,13 +104,15 @@ class FlowMatchingGenerator(nn.Module):
         cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
+        cells_relative_to: str = "incident",
     ) -> None:
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"solver {solver!r}: known are {', '.join(SOLVERS)}")
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band)
+        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
+                                 cells_relative_to)  # fmt: skip
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim
