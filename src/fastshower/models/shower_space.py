@@ -157,8 +157,7 @@ class ShowerSpace(nn.Module):
         energy (each layer's column repeated over its cells)."""
         if self.cells_relative_to == "incident":
             return energy_mev
-        n = len(layer_mev)
-        return torch.cat([layer_mev[:, i : i + 1].expand(n, size)
+        return torch.cat([layer_mev[:, i : i + 1].expand(-1, size)
                           for i, size in enumerate(_LAYER_SIZES)], dim=1)  # fmt: skip
 
     def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
