@@ -2,7 +2,7 @@
 # The shipped `calo-flow` (docs/flows.md): one full-size CaloFlow for e+, gamma and pi+, trained
 # for 30 epochs, then judged against the showers its training held out, with the Geant4 training
 # showers beside it as the floor (Geant4 against Geant4). Needs studies/reference_data.sh's files.
-# Resumable: rerun and the training continues. Cost: ~35 min per 10 epochs of 30k showers on
+# Resumable: rerun and the training continues. Cost: ~40 min for 30 epochs of 30k showers on
 # one core.
 #
 #   DATA=data RUNS=runs bash studies/calo_flow.sh
