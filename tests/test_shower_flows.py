@@ -29,7 +29,7 @@ def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.mark.parametrize("floor,relative_to", [(0.0, "incident"), (1e-4, "incident"),
-                                               (1e-6, "layer")])  # fmt: skip
+                                               (1e-6, "layer"), (1e-6, "layer-logit")])  # fmt: skip
 def test_space_round_trip_keeps_cells_and_layer_energies(
     shower_files: list[Path], floor: float, relative_to: str
 ) -> None:

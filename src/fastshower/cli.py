@@ -664,11 +664,11 @@ def train_flow_matching_command(
 @click.option("--bins", type=int, default=8, show_default=True, help="Spline bins.")
 @click.option(
     "--cells-relative-to",
-    type=click.Choice(["incident", "layer"]),
+    type=click.Choice(["incident", "layer", "layer-logit"]),
     default="incident",
     show_default=True,
-    help="Cells as log(cell / E_incident) or log(cell / E_layer): the latter takes each layer's "
-    "energy, which pions vary over decades, out of its cells.",
+    help="Cells as log(cell / E_incident), log(cell / E_layer) (each layer's energy, which "
+    "pions vary over decades, out of its cells) or the logit of cell / E_layer.",
 )
 @_CELL_FLOOR
 def train_calo_flow_command(

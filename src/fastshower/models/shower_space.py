@@ -67,8 +67,9 @@ _N_LAYERS = len(_LAYER_SIZES)
 _MEV_PER_GEV = 1000.0
 ZERO_BAND = 4.0
 """Default width, in e-folds, of the band that empty cells are spread over."""
-CELL_SCALES = ("incident", "layer")
-"""What a cell's log is taken relative to: the incident energy, or the energy of its layer."""
+CELL_SCALES = ("incident", "layer", "layer-logit")
+"""What a cell's log is taken relative to: the incident energy or the energy of its layer; or the
+logit of its share of the layer (CaloFlow's), which opens up the share's edge at 1."""
 GAP = 2.0
 """Default e-folds between the empty band's top and the smallest hit (delta); the threshold is
 halfway."""
@@ -126,7 +127,7 @@ class ShowerSpace(nn.Module):
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
         scale = self._cell_scale(energy_mev, layers + delta)
-        hits = torch.log(cells_mev / scale + self.cell_floor)
+        hits = self._coordinate(cells_mev / scale)
         empty = self._smallest_hit(scale) - self.gap - self.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
         relative_layers = torch.log((layers + delta) / energy_mev)
@@ -142,7 +143,7 @@ class ShowerSpace(nn.Module):
         scale = self._cell_scale(energy_mev, layer_energy + delta)
         log_cells = x[:, _N_LAYERS:]
         smallest = self._smallest_hit(scale)
-        hits = (torch.exp(log_cells) - self.cell_floor) * scale
+        hits = self._share(log_cells) * scale
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
         # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
         in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
@@ -164,13 +165,29 @@ class ShowerSpace(nn.Module):
         """What each cell is measured against: (N, 1) incident energy, or (N, 504) its layer's
         energy (each layer's column repeated over its cells)."""
         if self.cells_relative_to == "incident":
-            return energy_mev
+            return energy_mev  # (N, 1): broadcast over the cells
         return torch.cat([layer_mev[:, i : i + 1].expand(-1, size)
                           for i, size in enumerate(_LAYER_SIZES)], dim=1)  # fmt: skip
 
     def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
         """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
-        return torch.log(self.noise_mev / scale_mev + self.cell_floor)
+        return self._coordinate(self.noise_mev / scale_mev)
+
+    def _coordinate(self, share: torch.Tensor) -> torch.Tensor:
+        """A cell's share of its scale -> its coordinate: ``log(share + floor)``, or for
+        ``layer-logit`` (share < 1) ``log(share + floor) - log(1 - share + floor)``."""
+        log_share = torch.log(share + self.cell_floor)
+        if self.cells_relative_to == "layer-logit":
+            return log_share - torch.log(1.0 - share + self.cell_floor)
+        return log_share
+
+    def _share(self, coordinate: torch.Tensor) -> torch.Tensor:
+        """``_coordinate``'s inverse."""
+        floor = self.cell_floor
+        if self.cells_relative_to == "layer-logit":
+            odds = torch.exp(coordinate.clamp(max=30.0))
+            return (odds * (1.0 + floor) - floor) / (1.0 + odds)
+        return torch.exp(coordinate) - floor
 
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
