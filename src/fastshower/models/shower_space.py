@@ -35,6 +35,7 @@ unbounded, roughly standard space. Each shower becomes one vector of 3 + 504 num
   4000 fresh pions it made layer 0's MIP-like showers (hottest strip > 80 % of the layer) as
   often as Geant4 (32 % against 30 %; 18 % relative to the incident energy), but not those of
   layers 1-2, and the classifier's AUC did not move (``docs/flows.md``); so not the default.
+  ``"layer-logit"`` (CaloFlow's logit of the share) did the same, with a tail in e+.
 - **Standardised**: each coordinate minus the training set's mean, over its standard deviation.
   Both are buffers of this module, so a model file carries its own preprocessing, as is each
   coordinate's largest training value: on the way back, nothing goes above it. A generated cell
