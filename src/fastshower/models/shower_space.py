@@ -127,9 +127,9 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        scale = self._cell_scale(energy_mev, layers + delta)
-        hits = self._coordinate(cells_mev / scale)
-        empty = self._smallest_hit(scale) - self.gap - self.zero_band * u
+        cell_scale = self._cell_scale(energy_mev, layers + delta)
+        hits = self._coordinate(cells_mev / cell_scale)
+        empty = self._smallest_hit(cell_scale) - self.gap - self.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
         relative_layers = torch.log((layers + delta) / energy_mev)
         x = torch.cat([relative_layers, log_cells], dim=1)
@@ -141,10 +141,10 @@ class ShowerSpace(nn.Module):
         x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
-        scale = self._cell_scale(energy_mev, layer_energy + delta)
+        cell_scale = self._cell_scale(energy_mev, layer_energy + delta)
         log_cells = x[:, _N_LAYERS:]
-        smallest = self._smallest_hit(scale)
-        hits = self._share(log_cells) * scale
+        smallest = self._smallest_hit(cell_scale)
+        hits = self._share(log_cells) * cell_scale
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
         # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
         in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
