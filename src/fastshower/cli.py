@@ -670,6 +670,13 @@ def train_flow_matching_command(
     help="Cells as log(cell / E_incident), log(cell / E_layer) (each layer's energy, which "
     "pions vary over decades, out of its cells) or the logit of cell / E_layer.",
 )
+@click.option(
+    "--layer-hits/--no-layer-hits",
+    default=False,
+    show_default=True,
+    help="Flow I also learns each layer's number of hit cells, and the cell flow is given it: "
+    "whether a pion's layer is a MIP's few cells or a shower's many is then decided there.",
+)
 @_CELL_FLOOR
 def train_calo_flow_command(
     data: tuple[Path, ...],
@@ -681,6 +688,7 @@ def train_calo_flow_command(
     hidden: int,
     bins: int,
     cells_relative_to: str,
+    layer_hits: bool,
     cell_floor: float,
     seed: int,
     resume: bool,
@@ -702,6 +710,7 @@ def train_calo_flow_command(
             "bins": bins,
             "cell_floor": cell_floor,
             "cells_relative_to": cells_relative_to,
+            "layer_hits": layer_hits,
         }
         state = train_calo_flow(list(data), out, config, model_config=model_config,
                                 resume=resume, progress=not no_progress)  # fmt: skip

@@ -55,7 +55,6 @@ from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
 
 __all__ = ["CaloFlowGenerator", "CaloFlowRecipe"]
 
-_N_LAYERS = len(CALORIMETER.layers)
 _MASK_SEED = 20210610  # CaloFlow's arXiv date: any fixed number; the masks are buffers anyway
 
 
@@ -77,6 +76,8 @@ class CaloFlowGenerator(nn.Module):
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
         cells_relative_to: str = "incident",
+        layer_hits: bool = False,
+        keep_hottest: bool = False,
     ) -> None:
         super().__init__()
         if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
@@ -84,18 +85,19 @@ class CaloFlowGenerator(nn.Module):
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
         self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to)  # fmt: skip
+                                 cells_relative_to, layer_hits, keep_hottest)  # fmt: skip
+        head = self.space.head
         spline = {
             "univariate": partial(MonotonicRQSTransform, bound=bound),
             "shapes": [(bins,), (bins,), (bins - 1,)],
         }
         context = self.space.context_size
         self.energy_flow = zuko.flows.MAF(
-            _N_LAYERS, context, transforms=energy_transforms,
+            head, context, transforms=energy_transforms,
             hidden_features=[energy_hidden] * 2, **spline,
         )  # fmt: skip
         couplings = [
-            GeneralCouplingTransform(N_CELLS, context + _N_LAYERS, mask,
+            GeneralCouplingTransform(N_CELLS, context + head, mask,
                                      hidden_features=[hidden] * hidden_layers, **spline)
             for mask in _coupling_masks(N_CELLS, transforms)
         ]  # fmt: skip
@@ -116,14 +118,15 @@ class CaloFlowGenerator(nn.Module):
     def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Noise -> standardised shower vectors: flow I's inverse, then flow II's given it."""
         context = self.space.context(condition)
-        energies = self.energy_flow(context).transform.inv(latent[:, :_N_LAYERS])
+        head = self.space.head
+        energies = self.energy_flow(context).transform.inv(latent[:, :head])
         cells_context = torch.cat([context, energies], dim=1)
-        cells = self.cell_flow(cells_context).transform.inv(latent[:, _N_LAYERS:])
+        cells = self.cell_flow(cells_context).transform.inv(latent[:, head:])
         return torch.cat([energies, cells], dim=1)
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """log p(x | context) of standardised vectors (N, 507): flow I's plus flow II's."""
-        energies, cells = x[:, :_N_LAYERS], x[:, _N_LAYERS:]
+        energies, cells = x[:, : self.space.head], x[:, self.space.head :]
         log_p = self.energy_flow(context).log_prob(energies)
         return log_p + self.cell_flow(torch.cat([context, energies], dim=1)).log_prob(cells)
 

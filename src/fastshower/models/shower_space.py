@@ -87,6 +87,8 @@ class ShowerSpace(nn.Module):
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
         cells_relative_to: str = "incident",
+        layer_hits: bool = False,
+        keep_hottest: bool = False,
     ) -> None:
         super().__init__()
         if not particles:
@@ -100,7 +102,11 @@ class ShowerSpace(nn.Module):
         self.noise_mev = float(noise_mev)
         self.cell_floor = float(cell_floor)
         self.gap, self.zero_band = float(gap), float(zero_band)
-        self.dim = _N_LAYERS + N_CELLS
+        if keep_hottest and not layer_hits:
+            raise ValueError("keep_hottest needs layer_hits: it keeps as many cells as those say")
+        self.layer_hits, self.keep_hottest = bool(layer_hits), bool(keep_hottest)
+        self.head = _N_LAYERS * (2 if layer_hits else 1)
+        self.dim = self.head + N_CELLS
         self.context_size = 1 + len(names) + 2
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
         self.register_buffer("mean", torch.zeros(self.dim))
@@ -131,8 +137,13 @@ class ShowerSpace(nn.Module):
         hits = self._coordinate(cells_mev / cell_scale)
         empty = self._smallest_hit(cell_scale) - self.gap - self.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
-        relative_layers = torch.log((layers + delta) / energy_mev)
-        x = torch.cat([relative_layers, log_cells], dim=1)
+        head = [torch.log((layers + delta) / energy_mev)]
+        if self.layer_hits:
+            hits_per_layer = torch.stack([(c >= delta).sum(1) for c in
+                                          cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)  # fmt: skip
+            v = torch.rand(hits_per_layer.shape, generator=rng, device=cells_mev.device)
+            head.append(torch.log1p(hits_per_layer + v))  # dequantised: a count is not a density
+        x = torch.cat([*head, log_cells], dim=1)
         return (x - self.mean) / self.std
 
     def decode(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -142,7 +153,7 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
         cell_scale = self._cell_scale(energy_mev, layer_energy + delta)
-        log_cells = x[:, _N_LAYERS:]
+        log_cells = x[:, self.head :]
         smallest = self._smallest_hit(cell_scale)
         hits = self._share(log_cells) * cell_scale
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
@@ -156,6 +167,9 @@ class ShowerSpace(nn.Module):
         cells = torch.maximum(hits, in_gap) * kept
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
+            if self.keep_hottest:
+                hits = torch.expm1(x[:, _N_LAYERS + i : _N_LAYERS + i + 1]).floor()
+                layer = _keep_hottest(layer, hits)
             total = layer.sum(1, keepdim=True)
             scale = torch.where(total > 0, layer_energy[:, i : i + 1] / total.clamp_min(1e-30),
                                 torch.zeros_like(total))  # fmt: skip
@@ -199,4 +213,13 @@ class ShowerSpace(nn.Module):
     def extra_repr(self) -> str:
         return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
                 f"cell_floor={self.cell_floor:g}, cells_relative_to={self.cells_relative_to}, "
-                f"dim={self.dim}")  # fmt: skip
+                f"layer_hits={self.layer_hits}, dim={self.dim}")  # fmt: skip
+
+
+def _keep_hottest(cells: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Zero all but the ``count`` (N, 1) hottest of each row of ``cells`` (N, n); ties at the
+    cut are kept. A sort and a gather, so the ONNX graph keeps a free batch size."""
+    ranked = cells.sort(dim=1, descending=True).values
+    index = (count.clamp(1, cells.shape[1]) - 1).to(torch.int64)
+    cut = ranked.gather(1, index)
+    return cells * ((cells >= cut) & (count > 0)).to(cells.dtype)
