@@ -4,7 +4,6 @@ ONNX export that computes the same."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +47,16 @@ CASES = {
         ),
         [layer.shape for layer in CALORIMETER.layers],
     ),
-    "calo-flow/hits": (  # flow I also learns each layer's hit count; the hottest kept: a sort
+    "calo-flow/hits-peaks": (  # flow I learns each layer's hit count and hottest cell's share
         {
             "particles": ["e+", "pi+"],
             "transforms": 2,
             "hidden": 16,
             "energy_hidden": 8,
             "layer_hits": True,
-            "keep_hottest": True,
+            "layer_peaks": True,
         },
-        510,
+        513,
         (
             torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
             torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
@@ -92,7 +91,7 @@ def test_contract(case: str, tmp_path: Path) -> None:
     config, latent, (cond_a, cond_b), shapes = CASES[case]
     torch.manual_seed(0)
     generator = build_generator(name, config).eval()
-    _as_if_trained(generator)
+    _randomize_output_layers(generator)
     z = torch.randn(4, latent)
     with torch.no_grad():
         a, b = outputs(generator, z, cond_a), outputs(generator, z, cond_b)
@@ -114,17 +113,14 @@ def test_contract(case: str, tmp_path: Path) -> None:
     condition = cond_a.numpy().astype(np.int64 if name == "lagan" else np.float32)
     got = onnx(z.numpy(), condition)
     for x, y in zip(a, got.values(), strict=True):
-        np.testing.assert_allclose(y, x.numpy(), rtol=1e-5, atol=1e-6)
+        # float32: flow I's inverse is autoregressive, 9 steps in a row with hits and peaks,
+        # and onnxruntime's and torch's roundings differ by up to ~1e-5 at the end
+        np.testing.assert_allclose(y, x.numpy(), rtol=2e-5, atol=1e-6)
 
 
-def _as_if_trained(generator: torch.nn.Module) -> None:
+def _randomize_output_layers(generator: torch.nn.Module) -> None:
     """Flows start with a zero velocity (their output layer is zero-initialised), which would
-    make the conditioning invisible; give them a random one, as training would. An unfitted
-    space counts about one hit per layer, and keeping that many hottest cells leaves most layers
-    empty; say ~20, as a fitted one would."""
+    make the conditioning invisible; give them a random one, as training would."""
     velocity = getattr(generator, "velocity", None)
     if velocity is not None:
         torch.nn.init.normal_(velocity.out.weight, std=0.05)
-    space = getattr(generator, "space", None)
-    if space is not None and space.layer_hits:
-        space.mean[3:6] = math.log1p(20.0)

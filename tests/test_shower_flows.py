@@ -28,19 +28,19 @@ def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("floor,relative_to,layer_hits",
+@pytest.mark.parametrize("floor,relative_to,summaries",
                          [(0.0, "incident", False), (1e-4, "incident", True),
                           (1e-6, "layer", False), (1e-6, "layer-logit", False)])  # fmt: skip
 def test_space_round_trip_keeps_cells_and_layer_energies(
-    shower_files: list[Path], floor: float, relative_to: str, layer_hits: bool
+    shower_files: list[Path], floor: float, relative_to: str, summaries: bool
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
     space = ShowerSpace(data.particles, cell_floor=floor, cells_relative_to=relative_to,
-                        layer_hits=layer_hits)  # fmt: skip
+                        layer_hits=summaries, layer_peaks=summaries)  # fmt: skip
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(1))
-    assert x.shape == (96, 510 if layer_hits else 507) and torch.isfinite(x).all()
+    assert x.shape == (96, 513 if summaries else 507) and torch.isfinite(x).all()
     np.testing.assert_allclose(x.mean(0).numpy(), 0.0, atol=0.3)  # standardised (other noise)
     back = torch.cat(space.decode(x, data.condition), dim=1)
     sizes = [288, 144, 72]
@@ -55,29 +55,31 @@ def test_space_round_trip_keeps_cells_and_layer_energies(
     assert (pion[:, 1:3] == torch.tensor([0.0, 1.0])).all()  # one-hot: e+, pi+
 
 
-def test_layer_hits_count_the_hits_and_keep_hottest_keeps_that_many(
+def test_layer_hits_count_the_hits_and_layer_peaks_set_the_hottest_cell(
     shower_files: list[Path],
 ) -> None:
     data = load_shower_vectors(shower_files)
-    space = ShowerSpace(data.particles, layer_hits=True, keep_hottest=True)
+    space = ShowerSpace(data.particles, layer_hits=True, layer_peaks=True)
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(2))
+    assert x.shape == (96, 513)
     sizes = [288, 144, 72]
     hits = torch.stack([(c >= 1e-3).sum(1) for c in data.cells.split(sizes, 1)], 1)
     counted = torch.expm1(x[:, 3:6] * space.std[3:6] + space.mean[3:6])  # hits + U[0, 1)
     assert ((counted >= hits - 1e-3) & (counted < hits + 1 + 1e-3)).all()
     assert hits.float().std(0).min() > 0  # the counts differ between showers: a real test
-    at_most = torch.tensor([5.0, 3.0, 1.0]) + 0.5  # keep the 5, 3 and 1 hottest cells
-    x[:, 3:6] = (torch.log1p(at_most) - space.mean[3:6]) / space.std[3:6]
+    outside = torch.tensor([0.5, 0.2, 0.05])  # of each layer's energy, outside its hottest cell
+    energy = torch.stack([c.sum(1) for c in data.cells.split(sizes, 1)], 1)
+    rest = (outside * (energy + 1e-3) + 0.5e-3) / (energy + 1e-3)  # decode takes delta / 2 off
+    x[:, 6:9] = (torch.log(rest) - space.mean[6:9]) / space.std[6:9]
     decoded = space.decode(x, data.condition)
-    for original, layer, n in zip(data.cells.split(sizes, 1), decoded, (5, 3, 1), strict=True):
-        assert ((layer > 0).sum(1) <= n).all()
+    for i, (original, layer) in enumerate(zip(data.cells.split(sizes, 1), decoded, strict=True)):
         torch.testing.assert_close(layer.sum(1), original.sum(1), rtol=1e-4, atol=1e-3)
-        hottest = original.argmax(1, keepdim=True)
-        shown = original.sum(1) > 0
-        assert (layer.gather(1, hottest)[shown] > 0).all()  # the hottest cell is among them
-    with pytest.raises(ValueError, match="keep_hottest needs layer_hits"):
-        ShowerSpace(data.particles, keep_hottest=True)
+        several = (layer > 0).sum(1) > 1
+        assert several.float().mean() > 0.5
+        share = layer.max(1).values / layer.sum(1).clamp_min(1e-30)
+        expected = 1 - outside[i] * (energy[:, i] + 1e-3) / energy[:, i].clamp_min(1e-30)
+        torch.testing.assert_close(share[several], expected[several], rtol=1e-3, atol=1e-4)
 
 
 def test_one_model_for_two_particles_trains_and_generates(

@@ -677,6 +677,13 @@ def train_flow_matching_command(
     help="Flow I also learns each layer's number of hit cells, and the cell flow is given it: "
     "whether a pion's layer is a MIP's few cells or a shower's many is then decided there.",
 )
+@click.option(
+    "--layer-peaks/--no-layer-peaks",
+    default=False,
+    show_default=True,
+    help="Flow I also learns how much of each layer's energy is outside its hottest cell, and "
+    "the generated layer is given exactly that: a MIP's one dominant cell is decided there.",
+)
 @_CELL_FLOOR
 def train_calo_flow_command(
     data: tuple[Path, ...],
@@ -689,6 +696,7 @@ def train_calo_flow_command(
     bins: int,
     cells_relative_to: str,
     layer_hits: bool,
+    layer_peaks: bool,
     cell_floor: float,
     seed: int,
     resume: bool,
@@ -711,6 +719,7 @@ def train_calo_flow_command(
             "cell_floor": cell_floor,
             "cells_relative_to": cells_relative_to,
             "layer_hits": layer_hits,
+            "layer_peaks": layer_peaks,
         }
         state = train_calo_flow(list(data), out, config, model_config=model_config,
                                 resume=resume, progress=not no_progress)  # fmt: skip

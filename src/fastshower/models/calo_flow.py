@@ -77,7 +77,7 @@ class CaloFlowGenerator(nn.Module):
         zero_band: float = ZERO_BAND,
         cells_relative_to: str = "incident",
         layer_hits: bool = False,
-        keep_hottest: bool = False,
+        layer_peaks: bool = False,
     ) -> None:
         super().__init__()
         if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
@@ -85,7 +85,7 @@ class CaloFlowGenerator(nn.Module):
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
         self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to, layer_hits, keep_hottest)  # fmt: skip
+                                 cells_relative_to, layer_hits, layer_peaks)  # fmt: skip
         head = self.space.head
         spline = {
             "univariate": partial(MonotonicRQSTransform, bound=bound),

@@ -88,7 +88,7 @@ class ShowerSpace(nn.Module):
         zero_band: float = ZERO_BAND,
         cells_relative_to: str = "incident",
         layer_hits: bool = False,
-        keep_hottest: bool = False,
+        layer_peaks: bool = False,
     ) -> None:
         super().__init__()
         if not particles:
@@ -102,10 +102,8 @@ class ShowerSpace(nn.Module):
         self.noise_mev = float(noise_mev)
         self.cell_floor = float(cell_floor)
         self.gap, self.zero_band = float(gap), float(zero_band)
-        if keep_hottest and not layer_hits:
-            raise ValueError("keep_hottest needs layer_hits: it keeps as many cells as those say")
-        self.layer_hits, self.keep_hottest = bool(layer_hits), bool(keep_hottest)
-        self.head = _N_LAYERS * (2 if layer_hits else 1)
+        self.layer_hits, self.layer_peaks = bool(layer_hits), bool(layer_peaks)
+        self.head = _N_LAYERS * (1 + self.layer_hits + self.layer_peaks)
         self.dim = self.head + N_CELLS
         self.context_size = 1 + len(names) + 2
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
@@ -143,6 +141,10 @@ class ShowerSpace(nn.Module):
                                           cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)  # fmt: skip
             v = torch.rand(hits_per_layer.shape, generator=rng, device=cells_mev.device)
             head.append(torch.log1p(hits_per_layer + v))  # dequantised: a count is not a density
+        if self.layer_peaks:
+            peaks = torch.stack([c.max(1).values for c in cells_mev.split(_LAYER_SIZES, dim=1)], 1)
+            w = torch.rand(peaks.shape, generator=rng, device=cells_mev.device)
+            head.append(torch.log((layers - peaks + delta * w) / (layers + delta)))
         x = torch.cat([*head, log_cells], dim=1)
         return (x - self.mean) / self.std
 
@@ -167,13 +169,19 @@ class ShowerSpace(nn.Module):
         cells = torch.maximum(hits, in_gap) * kept
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
-            if self.keep_hottest:
-                hits = torch.expm1(x[:, _N_LAYERS + i : _N_LAYERS + i + 1]).floor()
-                layer = _keep_hottest(layer, hits)
             total = layer.sum(1, keepdim=True)
-            scale = torch.where(total > 0, layer_energy[:, i : i + 1] / total.clamp_min(1e-30),
+            energy = layer_energy[:, i : i + 1]
+            scale = torch.where(total > 0, energy / total.clamp_min(1e-30),
                                 torch.zeros_like(total))  # fmt: skip
-            out.append(layer * scale)
+            layer = layer * scale
+            if self.layer_peaks:
+                # in float64: the peak is energy - rest, which can cancel to a few digits
+                e64 = energy.double()
+                log_rest = x[:, self.head - _N_LAYERS + i].unsqueeze(1).double()
+                rest = torch.exp(log_rest) * (e64 + delta) - delta / 2
+                rest = torch.minimum(rest.clamp(min=0.0), e64)
+                layer = _set_peak(layer, (e64 - rest).to(x.dtype), rest.to(x.dtype))
+            out.append(layer)
         return tuple(out)
 
     def _cell_scale(self, energy_mev: torch.Tensor, layer_mev: torch.Tensor) -> torch.Tensor:
@@ -216,10 +224,14 @@ class ShowerSpace(nn.Module):
                 f"layer_hits={self.layer_hits}, dim={self.dim}")  # fmt: skip
 
 
-def _keep_hottest(cells: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """Zero all but the ``count`` (N, 1) hottest of each row of ``cells`` (N, n); ties at the
-    cut are kept. A sort and a gather, so the ONNX graph keeps a free batch size."""
-    ranked = cells.sort(dim=1, descending=True).values
-    index = (count.clamp(1, cells.shape[1]) - 1).to(torch.int64)
-    cut = ranked.gather(1, index)
-    return cells * ((cells >= cut) & (count > 0)).to(cells.dtype)
+def _set_peak(cells: torch.Tensor, peak: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """Give each row's hottest cell ``peak`` and the others ``rest``, in their proportions. A
+    row with one cell hit gets ``peak + rest`` there: the layer's energy stays the same."""
+    top = cells.max(1, keepdim=True).values
+    is_peak = ((cells >= top) & (top > 0)).to(cells.dtype)
+    others = cells * (1.0 - is_peak)
+    others_sum = others.sum(1, keepdim=True)
+    has_others = (others_sum > 0).to(cells.dtype)
+    n_peaks = is_peak.sum(1, keepdim=True).clamp_min(1.0)
+    peak = (peak + rest * (1.0 - has_others)) / n_peaks
+    return others * (rest * has_others / others_sum.clamp_min(1e-30)) + is_peak * peak
