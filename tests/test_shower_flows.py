@@ -232,7 +232,7 @@ def test_shipped_model_makes_positron_showers_like_geant4() -> None:
     generator = load_model(resolve_model(DEFAULT_SHOWER_MODEL)).generator
     condition = torch.tensor([[10.0, -11.0, 0.0, 0.0]]).repeat(400, 1)
     with torch.no_grad():
-        fake = [x.numpy() for x in generator(torch.randn(400, 507), condition)]
+        fake = [x.numpy() for x in generator(torch.randn(400, generator.latent_size), condition)]
     real_layers = [real[f"layer_{i}"] for i in range(3)]
 
     def summary(layers: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

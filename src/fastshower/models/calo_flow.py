@@ -6,6 +6,9 @@ energies given the incident energy; flow II, the normalised shower given those e
 - **Flow I**: the three layer coordinates of ``ShowerSpace`` (``log(E_layer / E)``) given the
   context (incident energy, particle, incidence point): a masked autoregressive neural spline
   flow (zuko's ``NSF``); three features, so its autoregressive inverse costs three small passes.
+  With ``layer_hits`` / ``layer_peaks`` it also learns each layer's hit count and the energy
+  outside its hottest cell (``ShowerSpace``): whether a pion's layer is a MIP or a shower is
+  decided in this small flow, and flow II is given it.
 - **Flow II**: the 504 cell coordinates (``log(cell / E)``, empty cells dequantised into a band)
   given the context *and* the three layer coordinates: rational-quadratic spline **coupling**
   layers (Durkan et al., arXiv:1906.04032; zuko's ``GeneralCouplingTransform``). ``decode``
@@ -30,7 +33,8 @@ reference's values, 0.14 % lie beyond 5 and 0.03 % beyond 8 (the rare hits of ce
 almost always empty); of pi+, 0.003 % beyond 5 and none beyond 8.
 
 ``forward(latent, condition)`` samples: latent (N, 507) standard normal (3 for flow I, 504 for
-flow II), condition (N, 4) (``CONDITION_FIELDS``); it returns the three layers in MeV.
+flow II; flow I has 3 or 6 more with ``layer_hits`` and ``layer_peaks``), condition (N, 4)
+(``CONDITION_FIELDS``); it returns the three layers in MeV.
 ``forward(x, condition, density=True)`` returns ``log p(x | condition)`` of standardised vectors:
 the training view, routed through ``forward`` so DistributedDataParallel sees it.
 """
@@ -125,7 +129,8 @@ class CaloFlowGenerator(nn.Module):
         return torch.cat([energies, cells], dim=1)
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """log p(x | context) of standardised vectors (N, 507): flow I's plus flow II's."""
+        """log p(x | context) of standardised vectors (N, ``space.dim``): flow I's plus flow
+        II's."""
         energies, cells = x[:, : self.space.head], x[:, self.space.head :]
         log_p = self.energy_flow(context).log_prob(energies)
         return log_p + self.cell_flow(torch.cat([context, energies], dim=1)).log_prob(cells)
