@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The shipped `calo-flow` (docs/flows.md): one full-size CaloFlow for e+, gamma and pi+, trained
+# The shipped `calo-flow` (docs/flows.md): one full-size CaloFlow for e+, gamma and pi+, with
+# each layer's hit count and hottest cell learnt in flow I (--layer-hits --layer-peaks), trained
 # for 30 epochs, then judged against the showers its training held out, with the Geant4 training
 # showers beside it as the floor (Geant4 against Geant4). Needs studies/reference_data.sh's files.
 # Resumable: rerun and the training continues. Cost: ~40 min for 30 epochs of 30k showers on
@@ -16,7 +17,8 @@ D=()
 for f in $FILES; do D+=(--data "$DATA/$f.h5"); done
 R=()
 [ -f "$OUT/model/checkpoint.pt" ] && R=(--resume)
-$FS train calo-flow "${D[@]}" --out "$OUT/model" --epochs "${EPOCHS:-30}" --no-progress "${R[@]}"
+$FS train calo-flow "${D[@]}" --out "$OUT/model" --epochs "${EPOCHS:-30}" --layer-hits \
+    --layer-peaks --no-progress "${R[@]}"
 $FS holdout "${D[@]}" --out "$OUT/heldout" --training-events 1000
 for spec in e+:eplus gamma:gamma pi+:piplus; do
   p=${spec%:*} f=${spec#*:}

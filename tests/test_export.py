@@ -22,6 +22,7 @@ from fastshower.export import (  # noqa: E402
     OnnxGenerator,
     check_parity,
     export_onnx,
+    quantize_int8,
 )
 from fastshower.modelfile import ModelFileError, save_model  # noqa: E402
 from fastshower.models import build_generator  # noqa: E402
@@ -207,3 +208,30 @@ def test_int8_export_of_the_shipped_student_stays_close_to_the_float_one(tmp_pat
     assert np.median(relative) < 0.02 and relative.max() < 0.1
     with pytest.raises(ValueError, match="quantize"):
         export_onnx(folder, tmp_path / "x.onnx", quantize="int4")
+
+
+def test_int8_export_of_products_sharing_a_computed_weight_loads(tmp_path: Path) -> None:
+    """As in flow I's inverse (one masked network run once per feature): two Gemm share the
+    weight ``w x mask``, computed in the graph. onnxruntime's quantizer gave each its own
+    Transpose under one name, and the int8 file did not load."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    mask = np.tril(np.ones((4, 4), np.float32))
+    nodes = [helper.make_node("Mul", ["w", "mask"], ["masked"]),
+             helper.make_node("Gemm", ["x", "masked"], ["h"], transB=1),
+             helper.make_node("Gemm", ["h", "masked"], ["y"], transB=1)]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(mask, "mask")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "shared.onnx")
+    path = quantize_int8(tmp_path / "shared.onnx", tmp_path / "shared.int8.onnx")
+    import onnxruntime as ort
+
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    (y,) = ort.InferenceSession(str(path)).run(None, {"x": x})
+    np.testing.assert_allclose(y, x @ (w * mask).T @ (w * mask).T, rtol=0.1, atol=0.1)

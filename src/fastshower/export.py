@@ -259,7 +259,12 @@ def quantize_int8(onnx_path: str | os.PathLike[str], out_path: str | os.PathLike
     level = root.level
     try:
         root.setLevel(logging.ERROR)  # its advice to pre-process the graph, on the root logger
-        quantization.quantize_dynamic(Path(onnx_path), quantized,
+        source = onnx.load(onnx_path)
+        readable = Path(onnx_path)
+        if _transpose_shared_weights_once(source, onnx.helper):
+            readable = quantized  # a copy the quantizer reads, then overwrites
+            onnx.save(source, readable)
+        quantization.quantize_dynamic(readable, quantized,
                                       weight_type=quantization.QuantType.QInt8)  # fmt: skip
         model = onnx.load(quantized)
         entry = model.metadata_props.add()
@@ -269,6 +274,38 @@ def quantize_int8(onnx_path: str | os.PathLike[str], out_path: str | os.PathLike
         root.setLevel(level)
         quantized.unlink(missing_ok=True)
     return out_path
+
+
+def _transpose_shared_weights_once(model: Any, helper: Any) -> bool:
+    """Give the products that share a computed, transposed weight one Transpose node between
+    them; returns whether the graph changed. An autoregressive flow's inverse runs one network
+    once per feature (9 times in flow I with layer summaries), and its masked weights are
+    computed (weight x mask). quantize_dynamic turns each such Gemm into a MatMul behind its own
+    Transpose, all with one output name, which onnxruntime then refuses to load."""
+    constants = {tensor.name for tensor in model.graph.initializer}
+    users: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
+        if node.op_type == "Gemm" and trans_b and node.input[1] not in constants:
+            users.setdefault(node.input[1], []).append(node)
+    nodes = list(model.graph.node)
+    for weight, gemms in users.items():
+        if len(gemms) < 2:
+            continue
+        transposed = f"{weight}_transposed_once"
+        producer = next((i for i, n in enumerate(nodes) if weight in n.output), -1)
+        nodes.insert(producer + 1, helper.make_node("Transpose", [weight], [transposed],
+                                                    name=f"{weight}_transpose_once"))  # fmt: skip
+        for gemm in gemms:
+            gemm.input[1] = transposed
+            for attribute in gemm.attribute:
+                if attribute.name == "transB":
+                    attribute.i = 0
+    if len(nodes) == len(model.graph.node):
+        return False
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return True
 
 
 def check_parity(
