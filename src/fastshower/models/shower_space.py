@@ -231,7 +231,8 @@ class ShowerSpace(nn.Module):
     def extra_repr(self) -> str:
         return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
                 f"cell_floor={self.cell_floor:g}, cells_relative_to={self.cells_relative_to}, "
-                f"layer_hits={self.layer_hits}, dim={self.dim}")  # fmt: skip
+                f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
+                f"dim={self.dim}")  # fmt: skip
 
 
 def _set_peak(cells: torch.Tensor, peak: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
