@@ -28,16 +28,18 @@ def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("floor,relative_to,summaries",
-                         [(0.0, "incident", False), (1e-4, "incident", True),
-                          (1e-6, "layer", False), (1e-6, "layer-logit", False)])  # fmt: skip
+@pytest.mark.parametrize("floor,relative_to,summaries,energies",
+                         [(0.0, "incident", False, "log"), (1e-4, "incident", True, "shares"),
+                          (1e-6, "layer", False, "log"),
+                          (1e-6, "layer-logit", False, "shares")])  # fmt: skip
 def test_space_round_trip_keeps_cells_and_layer_energies(
-    shower_files: list[Path], floor: float, relative_to: str, summaries: bool
+    shower_files: list[Path], floor: float, relative_to: str, summaries: bool, energies: str
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
     space = ShowerSpace(data.particles, cell_floor=floor, cells_relative_to=relative_to,
-                        layer_hits=summaries, layer_peaks=summaries)  # fmt: skip
+                        layer_hits=summaries, layer_peaks=summaries,
+                        layer_energies=energies)  # fmt: skip
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(1))
     assert x.shape == (96, 513 if summaries else 507) and torch.isfinite(x).all()
@@ -53,6 +55,25 @@ def test_space_round_trip_keeps_cells_and_layer_energies(
         torch.testing.assert_close(decoded[kept], original[kept], rtol=1e-2, atol=2e-3)
     pion = space.context(data.condition[data.condition[:, 1] == 211])
     assert (pion[:, 1:3] == torch.tensor([0.0, 1.0])).all()  # one-hot: e+, pi+
+
+
+def test_layer_shares_never_give_a_shower_more_than_it_brought(shower_files: list[Path]) -> None:
+    """In ``shares`` the total is bounded by the incident energy plus the training's largest
+    excess (a positron's annihilation, 1.022 MeV, at most), whatever flow I's coordinates are;
+    in ``log`` the same coordinates give showers several times the incident energy."""
+    data = load_shower_vectors(shower_files)
+    incident = data.condition[:, 0] * 1000.0
+    totals = {}
+    for energies in ("log", "shares"):
+        space = ShowerSpace(data.particles, layer_energies=energies)
+        space.fit(data.cells, data.condition)
+        x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(3))
+        x[:, :3] += 3.0  # flow I's tail: three standard deviations up in every layer
+        totals[energies] = torch.cat(space.decode(x, data.condition), dim=1).sum(1)
+    excess = max(float((data.cells.sum(1) - incident).max()), 0.0)
+    assert excess <= 1.1  # MeV: at most the e+ annihilation
+    assert (totals["shares"] <= incident + excess + 1e-2).all()
+    assert (totals["log"] > 1.5 * incident).float().mean() > 0.5
 
 
 def test_layer_hits_count_the_hits_and_layer_peaks_set_the_hottest_cell(
@@ -245,3 +266,25 @@ def test_shipped_model_makes_positron_showers_like_geant4() -> None:
     # measured: 0.25 / 0.55 / 0.07 against these Geant4 showers' 0.26 / 0.56 / 0.07 (the
     # flow-matching model: 0.35 / 0.66 / 0.18); a broken model is far off
     np.testing.assert_allclose(fake_hit, real_hit, atol=0.08)
+
+
+def test_spline_transform_is_zukos_spline() -> None:
+    """``SplineTransform`` only computes zuko's knots faster: same map, same inverse, same
+    log-determinant, so model files trained with zuko's class sample the same showers."""
+    from zuko.transforms import MonotonicRQSTransform
+
+    from fastshower.models.splines import SplineTransform
+
+    rng = torch.Generator().manual_seed(4)
+    widths, heights = torch.randn(2, 64, 5, 8, generator=rng)
+    derivatives = torch.randn(64, 5, 7, generator=rng)
+    ours = SplineTransform(widths, heights, derivatives, bound=8.0)
+    zukos = MonotonicRQSTransform(widths, heights, derivatives, bound=8.0)
+    x = torch.randn(64, 5, generator=rng) * 6  # inside and outside the bound
+    y, log_det = ours.call_and_ladj(x)
+    y_zuko, log_det_zuko = zukos.call_and_ladj(x)
+    # float32 rounding of exp / sum against torch's softmax, grown through the spline
+    torch.testing.assert_close(y, y_zuko, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(log_det, log_det_zuko, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(ours.inv(y), zukos.inv(y), rtol=1e-5, atol=1e-4)
+    assert not torch.allclose(y, x)  # a real spline, not the identity

@@ -684,6 +684,15 @@ def train_flow_matching_command(
     help="Flow I also learns how much of each layer's energy is outside its hottest cell, and "
     "the generated layer is given exactly that: a MIP's one dominant cell is decided there.",
 )
+@click.option(
+    "--layer-energies",
+    type=click.Choice(["log", "shares"]),
+    default="log",
+    show_default=True,
+    help="Flow I learns each layer's log(E_layer / E_incident), or CaloFlow's shares: the "
+    "total's of the incident energy, each layer's of what is left (a shower then never holds "
+    "more than it brought).",
+)
 @_CELL_FLOOR
 def train_calo_flow_command(
     data: tuple[Path, ...],
@@ -697,6 +706,7 @@ def train_calo_flow_command(
     cells_relative_to: str,
     layer_hits: bool,
     layer_peaks: bool,
+    layer_energies: str,
     cell_floor: float,
     seed: int,
     resume: bool,
@@ -720,6 +730,7 @@ def train_calo_flow_command(
             "cells_relative_to": cells_relative_to,
             "layer_hits": layer_hits,
             "layer_peaks": layer_peaks,
+            "layer_energies": layer_energies,
         }
         state = train_calo_flow(list(data), out, config, model_config=model_config,
                                 resume=resume, progress=not no_progress)  # fmt: skip

@@ -51,11 +51,11 @@ from torch import nn
 from zuko.distributions import DiagNormal
 from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, UnconditionalDistribution
-from zuko.transforms import MonotonicRQSTransform
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
+from fastshower.models.splines import SplineTransform
 
 __all__ = ["CaloFlowGenerator", "CaloFlowRecipe"]
 
@@ -82,6 +82,7 @@ class CaloFlowGenerator(nn.Module):
         cells_relative_to: str = "incident",
         layer_hits: bool = False,
         layer_peaks: bool = False,
+        layer_energies: str = "log",
     ) -> None:
         super().__init__()
         if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
@@ -89,10 +90,11 @@ class CaloFlowGenerator(nn.Module):
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
         self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to, layer_hits, layer_peaks)  # fmt: skip
+                                 cells_relative_to, layer_hits, layer_peaks,
+                                 layer_energies)  # fmt: skip
         head = self.space.head
         spline = {
-            "univariate": partial(MonotonicRQSTransform, bound=bound),
+            "univariate": partial(SplineTransform, bound=bound),
             "shapes": [(bins,), (bins,), (bins - 1,)],
         }
         context = self.space.context_size

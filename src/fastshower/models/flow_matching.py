@@ -107,6 +107,7 @@ class FlowMatchingGenerator(nn.Module):
         cells_relative_to: str = "incident",
         layer_hits: bool = False,
         layer_peaks: bool = False,
+        layer_energies: str = "log",
     ) -> None:
         super().__init__()
         if solver not in SOLVERS:
@@ -114,7 +115,8 @@ class FlowMatchingGenerator(nn.Module):
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
         self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to, layer_hits, layer_peaks)  # fmt: skip
+                                 cells_relative_to, layer_hits, layer_peaks,
+                                 layer_energies)  # fmt: skip
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim

@@ -9,6 +9,13 @@ unbounded, roughly standard space. Each shower becomes one vector of 3 (+ 3 + 3)
   of hundreds of exponentials; on the way back each layer's generated cells are rescaled to sum
   to its generated energy. This is CaloFlow's factorisation (arXiv:2106.05285: layer energies,
   then the normalised shower), inside one model.
+  With ``layer_energies="shares"`` they are CaloFlow's instead: the logit of the total's share of
+  the incident energy, then of each layer's share of what the layers after it leave (layer 0's
+  of the total, layer 1's of layers 1 and 2). Why: a shower cannot deposit more than it brought,
+  and three free logs can: the layer-summary model gave 1 % of its e+ showers more than 1.02x
+  the incident energy (Geant4: never more than the positron's annihilation, 1.022 MeV). In
+  shares the total is at most the incident energy plus the largest excess in the training set
+  (a buffer, like ``upper``), whatever the flow does.
 - **Layer summaries** (optional, ``layer_hits`` and ``layer_peaks``): three more numbers each,
   per layer, after the layer energies: ``log(1 + hits + u)``, the number of cells of at least
   ``delta`` dequantised by ``u`` uniform in [0, 1); and ``log((E_layer - E_hottest + delta w) /
@@ -67,7 +74,15 @@ from torch import nn
 from fastshower.detector import CALORIMETER
 from fastshower.particles import canonical_name, pdg_code
 
-__all__ = ["CELL_SCALES", "CONDITION_FIELDS", "GAP", "N_CELLS", "ZERO_BAND", "ShowerSpace"]
+__all__ = [
+    "CELL_SCALES",
+    "CONDITION_FIELDS",
+    "GAP",
+    "LAYER_ENERGY_SPACES",
+    "N_CELLS",
+    "ZERO_BAND",
+    "ShowerSpace",
+]
 
 CONDITION_FIELDS = ("energy_gev", "pdg", "x_mm", "y_mm")
 """The columns of a shower model's condition tensor (N, 4)."""
@@ -78,6 +93,9 @@ _N_LAYERS = len(_LAYER_SIZES)
 _MEV_PER_GEV = 1000.0
 ZERO_BAND = 4.0
 """Default width, in e-folds, of the band that empty cells are spread over."""
+LAYER_ENERGY_SPACES = ("log", "shares")
+"""How flow I sees the layer energies: each one's log relative to the incident energy, or the
+logits of the total's share of the incident energy and of each layer's share of what is left."""
 CELL_SCALES = ("incident", "layer", "layer-logit")
 """What a cell's log is taken relative to: the incident energy or the energy of its layer; or the
 logit of its share of the layer (CaloFlow's), which opens up the share's edge at 1."""
@@ -99,10 +117,15 @@ class ShowerSpace(nn.Module):
         cells_relative_to: str = "incident",
         layer_hits: bool = False,
         layer_peaks: bool = False,
+        layer_energies: str = "log",
     ) -> None:
         super().__init__()
         if not particles:
             raise ValueError("a shower model needs at least one particle")
+        if layer_energies not in LAYER_ENERGY_SPACES:
+            raise ValueError(f"layer_energies must be one of {LAYER_ENERGY_SPACES}, "
+                             f"got {layer_energies!r}")  # fmt: skip
+        self.layer_energies = layer_energies
         if cells_relative_to not in CELL_SCALES:
             raise ValueError(f"cells_relative_to must be one of {CELL_SCALES}, "
                              f"got {cells_relative_to!r}")  # fmt: skip
@@ -120,6 +143,8 @@ class ShowerSpace(nn.Module):
         self.register_buffer("mean", torch.zeros(self.dim))
         self.register_buffer("std", torch.ones(self.dim))
         self.register_buffer("upper", torch.full((self.dim,), torch.inf))
+        if layer_energies == "shares":  # only then: older model files have no such buffer
+            self.register_buffer("excess_mev", torch.zeros(()))
 
     @torch.no_grad()
     def fit(self, cells_mev: torch.Tensor, condition: torch.Tensor, seed: int = 0) -> ShowerSpace:
@@ -127,6 +152,9 @@ class ShowerSpace(nn.Module):
         rng = torch.Generator(device=cells_mev.device).manual_seed(seed)
         self.mean.zero_()
         self.std.fill_(1.0)
+        if self.layer_energies == "shares":
+            excess = cells_mev.sum(1) - condition[:, 0] * _MEV_PER_GEV
+            self.excess_mev.copy_(excess.max().clamp_min(0.0))
         raw = self.encode(cells_mev, condition, rng)
         self.mean.copy_(raw.mean(0))
         self.std.copy_(raw.std(0).clamp_min(1e-3))
@@ -145,7 +173,7 @@ class ShowerSpace(nn.Module):
         hits = self._coordinate(cells_mev / cell_scale)
         empty = self._smallest_hit(cell_scale) - self.gap - self.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
-        head = [torch.log((layers + delta) / energy_mev)]
+        head = [self._layer_coordinates(layers, energy_mev)]
         if self.layer_hits:
             hits_per_layer = torch.stack([(c >= delta).sum(1) for c in
                                           cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)  # fmt: skip
@@ -163,7 +191,7 @@ class ShowerSpace(nn.Module):
         delta = self.noise_mev
         x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
-        layer_energy = (torch.exp(x[:, :_N_LAYERS]) * energy_mev - delta).clamp_min(0.0)
+        layer_energy = self._layer_energies(x[:, :_N_LAYERS], energy_mev)
         cell_scale = self._cell_scale(energy_mev, layer_energy + delta)
         log_cells = x[:, self.head :]
         smallest = self._smallest_hit(cell_scale)
@@ -194,6 +222,48 @@ class ShowerSpace(nn.Module):
             out.append(layer)
         return tuple(out)
 
+    def _layer_coordinates(self, layers_mev: torch.Tensor, energy_mev: torch.Tensor
+                           ) -> torch.Tensor:  # fmt: skip
+        """Layer energies (N, 3) -> flow I's first three coordinates (``layer_energies``)."""
+        shifted = layers_mev + self.noise_mev  # an empty layer is delta, not log(0)
+        if self.layer_energies == "log":
+            return torch.log(shifted / energy_mev)
+        # in float64, and each share's complement as a ratio of its own: 1 - share in float32
+        # is 0 for an empty layer beside a 100 GeV one
+        shifted = shifted.double()
+        left = shifted.flip(1).cumsum(1).flip(1)  # each layer's energy and the ones after it
+        largest = self._largest_total(energy_mev).double()
+        wholes = torch.cat([largest, left[:, :-1]], dim=1)
+        parts = torch.cat([left[:, :1].clamp(max=largest), shifted[:, :-1]], dim=1)
+        rests = torch.cat([(largest - left[:, :1]).clamp_min(0.0), left[:, 1:]], dim=1)
+        floor = _SHARE_FLOOR
+        logits = torch.log(parts / wholes + floor) - torch.log(rests / wholes + floor)
+        return logits.to(layers_mev.dtype)
+
+    def _layer_energies(self, coordinates: torch.Tensor, energy_mev: torch.Tensor
+                        ) -> torch.Tensor:  # fmt: skip
+        """``_layer_coordinates``' inverse, unstandardised coordinates -> layer energies (N, 3)."""
+        delta = self.noise_mev
+        if self.layer_energies == "log":
+            return (torch.exp(coordinates) * energy_mev - delta).clamp_min(0.0)
+        # products of shares and their complements (from the logits), in float64: a
+        # difference of float32 totals would lose an empty layer's 1 keV in a 100 GeV shower
+        logits = coordinates.double()
+        share = _expit(logits, _SHARE_FLOOR).clamp(0.0, 1.0)
+        rest = _expit(-logits, _SHARE_FLOOR).clamp(0.0, 1.0)  # 1 - share, without cancelling
+        left = share[:, :1] * self._largest_total(energy_mev).double()
+        layers = []
+        for i in range(1, _N_LAYERS):
+            layers.append(share[:, i : i + 1] * left)
+            left = rest[:, i : i + 1] * left
+        layers_mev = torch.cat([*layers, left], dim=1) - delta
+        return layers_mev.clamp_min(0.0).to(coordinates.dtype)
+
+    def _largest_total(self, energy_mev: torch.Tensor) -> torch.Tensor:
+        """The most the layers may hold, each shifted by delta: the incident energy plus the
+        largest excess seen in training."""
+        return energy_mev + self.excess_mev + _N_LAYERS * self.noise_mev
+
     def _cell_scale(self, energy_mev: torch.Tensor, layer_mev: torch.Tensor) -> torch.Tensor:
         """What each cell is measured against: (N, 1) incident energy, or (N, 504) its layer's
         energy (each layer's column repeated over its cells)."""
@@ -209,18 +279,15 @@ class ShowerSpace(nn.Module):
     def _coordinate(self, share: torch.Tensor) -> torch.Tensor:
         """A cell's share of its scale -> its coordinate: ``log(share + floor)``, or for
         ``layer-logit`` (share < 1) ``log(share + floor) - log(1 - share + floor)``."""
-        log_share = torch.log(share + self.cell_floor)
         if self.cells_relative_to == "layer-logit":
-            return log_share - torch.log(1.0 - share + self.cell_floor)
-        return log_share
+            return _logit(share, self.cell_floor)
+        return torch.log(share + self.cell_floor)
 
     def _share(self, coordinate: torch.Tensor) -> torch.Tensor:
         """``_coordinate``'s inverse."""
-        floor = self.cell_floor
         if self.cells_relative_to == "layer-logit":
-            odds = torch.exp(coordinate.clamp(max=30.0))
-            return (odds * (1.0 + floor) - floor) / (1.0 + odds)
-        return torch.exp(coordinate) - floor
+            return _expit(coordinate, self.cell_floor)
+        return torch.exp(coordinate) - self.cell_floor
 
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
@@ -232,7 +299,22 @@ class ShowerSpace(nn.Module):
         return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
                 f"cell_floor={self.cell_floor:g}, cells_relative_to={self.cells_relative_to}, "
                 f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
-                f"dim={self.dim}")  # fmt: skip
+                f"layer_energies={self.layer_energies}, dim={self.dim}")  # fmt: skip
+
+
+_SHARE_FLOOR = 1e-6
+"""Keeps a share's logit finite at 0 and 1: 13.8 at most, a 1 keV edge of a 1 GeV shower."""
+
+
+def _logit(share: torch.Tensor, floor: float) -> torch.Tensor:
+    """``log(share + floor) - log(1 - share + floor)``: finite at 0 and 1, open at both edges."""
+    return torch.log(share + floor) - torch.log(1.0 - share + floor)
+
+
+def _expit(logit: torch.Tensor, floor: float) -> torch.Tensor:
+    """``_logit``'s inverse."""
+    odds = torch.exp(logit.clamp(max=30.0))
+    return (odds * (1.0 + floor) - floor) / (1.0 + odds)
 
 
 def _set_peak(cells: torch.Tensor, peak: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
