@@ -32,13 +32,15 @@ CASES = {
         ),
         [layer.shape for layer in CALORIMETER.layers],
     ),
-    "calo-flow/layer": (  # cells relative to their layer's energy: a batch-size-free ONNX graph
+    "calo-flow/layer": (  # cells relative to their layer's energy: a batch-size-free ONNX graph;
+        # layer energies as CaloFlow's shares (float64 products in the graph)
         {
             "particles": ["e+", "pi+"],
             "transforms": 2,
             "hidden": 16,
             "energy_hidden": 8,
             "cells_relative_to": "layer",
+            "layer_energies": "shares",
         },
         507,
         (

@@ -8,7 +8,9 @@ energies given the incident energy; flow II, the normalised shower given those e
   flow (zuko's ``NSF``); three features, so its autoregressive inverse costs three small passes.
   With ``layer_hits`` / ``layer_peaks`` it also learns each layer's hit count and the energy
   outside its hottest cell (``ShowerSpace``): whether a pion's layer is a MIP or a shower is
-  decided in this small flow, and flow II is given it.
+  decided in this small flow, and flow II is given it. With ``layer_energies="shares"`` its
+  first three coordinates are CaloFlow's (the total's share of the incident energy, each layer's
+  of what is left), so no shower holds more energy than it brought.
 - **Flow II**: the 504 cell coordinates (``log(cell / E)``, empty cells dequantised into a band)
   given the context *and* the three layer coordinates: rational-quadratic spline **coupling**
   layers (Durkan et al., arXiv:1906.04032; zuko's ``GeneralCouplingTransform``). ``decode``
