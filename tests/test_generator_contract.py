@@ -116,8 +116,8 @@ def test_contract(case: str, tmp_path: Path) -> None:
     got = onnx(z.numpy(), condition)
     for x, y in zip(a, got.values(), strict=True):
         # float32: flow I's inverse is autoregressive, 9 steps in a row with hits and peaks,
-        # through splines whose softmax is exp / sum (models/splines.py), and onnxruntime's and
-        # torch's roundings differ by up to ~4e-5 at the end (measured: one cell in 288)
+        # through splines whose softmax is exp / sum in torch and Softmax in onnxruntime
+        # (models/splines.py): their roundings differ by up to ~4e-5 at the end (one cell in 288)
         np.testing.assert_allclose(y, x.numpy(), rtol=1e-4, atol=1e-6)
 
 
