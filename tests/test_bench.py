@@ -29,3 +29,24 @@ def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
         total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
         assert all(100 < r["peak_memory_mb"] < total_mb for r in result["results"])
     assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_a_backend_that_cannot_run_a_model_is_reported_and_a_large_batch_just_ends_it() -> None:
+    import pytest
+    import torch
+
+    from fastshower.bench import _time_backend
+
+    layer = torch.nn.Linear(3, 2)
+
+    def wrong_width(batch: int):  # a backend that cannot run this model at all
+        return lambda: layer(torch.zeros(batch, 4))
+
+    with pytest.warns(RuntimeWarning, match="mat1 and mat2"):
+        assert _time_backend("m", "b", wrong_width, (1, 4), 1, 100.0) == []
+
+    def fails_above_one(batch: int):  # as running out of memory at a large batch does
+        return lambda: layer(torch.zeros(batch, 3 if batch == 1 else 4))
+
+    rows = _time_backend("m", "b", fails_above_one, (1, 4), 1, 100.0)  # no warning: errors fail
+    assert [r["batch"] for r in rows] == [1]

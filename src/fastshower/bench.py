@@ -19,12 +19,14 @@ size with Geant4 as a line.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -181,6 +183,9 @@ def _onnx_backends(folder: Path, model: Any, latent: int) -> list[tuple[str, Cal
         ]
     except ImportError:
         return []
+    except Exception as exc:  # a failed export costs its rows, not the other backends' timings
+        warnings.warn(f"{model.name}: no onnxruntime timings ({exc})", RuntimeWarning, stacklevel=2)
+        return []
 
     def maker(runner: Any) -> Callable[[int], Callable[[], Any]]:
         def make(batch: int) -> Callable[[], Any]:
@@ -194,7 +199,8 @@ def _onnx_backends(folder: Path, model: Any, latent: int) -> list[tuple[str, Cal
 
 
 def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
-    generator = model.generator.to("cuda", dtype=dtype)
+    # a copy: Module.to() works in place, and the CPU and fp32 backends share model.generator
+    generator = copy.deepcopy(model.generator).to("cuda", dtype=dtype)
 
     def make(batch: int) -> Callable[[], Any]:
         z = torch.randn(batch, latent, device="cuda", dtype=dtype)
@@ -239,7 +245,9 @@ def _time_backend(
                 start = time.perf_counter()
                 call()
                 times.append(time.perf_counter() - start)
-        except (RuntimeError, MemoryError):  # out of memory at a large batch: stop there
+        except (RuntimeError, MemoryError) as exc:  # out of memory at a large batch: stop there
+            if not rows:  # not a large batch: this backend cannot run the model at all
+                warnings.warn(f"{model} on {backend}: {exc}", RuntimeWarning, stacklevel=2)
             break
         ms = statistics.median(times) / batch * 1000
         rows.append({

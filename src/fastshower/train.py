@@ -135,7 +135,9 @@ def train(
         raise ValueError(f"{out} holds a training already: pass resume=True or another folder")
     wrapped = {name: _wrap(m, world) for name, m in networks.items()}
     # Mixed precision on GPUs, in bfloat16: float32's range, so no loss scaling is needed.
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp = torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and recipe.mixed_precision
+    )
     provenance = {**(provenance or {}), "train_config": _plain(config)}
     steps_per_epoch = _n_batches(dataset, config, world)
 

@@ -158,6 +158,9 @@ class CaloFlowRecipe(ShowerRecipe):
 
     name = "calo-flow"
     generator_class = CaloFlowGenerator
+    # A likelihood: spline bins and log-determinants summed over 507 coordinates need float32;
+    # bfloat16's 8-bit mantissa would make the loss, and the density learnt, coarse.
+    mixed_precision = False
 
     def objective(
         self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator

@@ -36,6 +36,8 @@ class Recipe(Protocol):
     name: str
     """Registry name (``fastshower.models.GENERATORS``): what model files record."""
     model_config: dict[str, Any]
+    mixed_precision: bool
+    """Whether the loop may run the networks in bfloat16 on a GPU."""
 
     def networks(self) -> dict[str, nn.Module]:
         """Fresh networks by name; ``"generator"`` is the one model files hold."""
@@ -53,6 +55,8 @@ class Recipe(Protocol):
 class GanRecipe:
     """A GAN as a ``Recipe``: a subclass builds (generator, discriminator) and gives the two
     losses; the discriminator steps first, then the generator ``generator_steps`` times."""
+
+    mixed_precision = True
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         raise NotImplementedError

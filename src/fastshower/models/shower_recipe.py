@@ -26,6 +26,7 @@ class ShowerRecipe:
 
     name: ClassVar[str]
     generator_class: ClassVar[type[nn.Module]]
+    mixed_precision: ClassVar[bool] = True
 
     def __init__(
         self,
