@@ -184,8 +184,18 @@ def _cell_slices(calo: Calorimeter) -> list[tuple[int, int]]:
 def _geant4() -> Any:
     """Import geant4_pybind only after the data environment is set (it checks data on import)."""
     g4data.configure()
-    import geant4_pybind
-
+    try:
+        import geant4_pybind
+    except ImportError as exc:
+        if ".so" not in str(exc):
+            raise
+        # the wheel links OpenGL and X11 client libraries (for visualisation, never used here),
+        # which bare GPU and batch nodes often lack
+        raise ImportError(
+            f"geant4_pybind cannot load a system library it links: {exc}. Install the OpenGL and "
+            "X11 client libraries (Debian/Ubuntu: apt-get install libgl1 libx11-6 libxext6 libsm6 "
+            "libice6), or point LD_LIBRARY_PATH at a folder that holds them"
+        ) from exc
     return geant4_pybind
 
 
