@@ -23,8 +23,9 @@ The loop does the rest, top to bottom:
   ``DistributedDataParallel``, each rank reads its share of every epoch
   (``DistributedSampler``), and only rank 0 writes files and shows the progress bar. NCCL on
   GPUs, gloo on CPUs.
-- **Devices.** CUDA when present, with automatic mixed precision in bfloat16; else CPU in
-  float32.
+- **Devices.** CUDA when present, with automatic mixed precision in bfloat16 unless the
+  recipe says otherwise (``mixed_precision``: the CaloFlow's likelihood stays in float32);
+  else CPU in float32.
 """
 
 from __future__ import annotations
