@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
+from fastshower.bench import _time_backend
+
 
 def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     done = subprocess.run(
@@ -32,11 +37,6 @@ def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
 
 
 def test_a_backend_that_cannot_run_a_model_is_reported_and_a_large_batch_just_ends_it() -> None:
-    import pytest
-    import torch
-
-    from fastshower.bench import _time_backend
-
     layer = torch.nn.Linear(3, 2)
 
     def wrong_width(batch: int):  # a backend that cannot run this model at all

@@ -187,7 +187,7 @@ def _geant4() -> Any:
     try:
         import geant4_pybind
     except ImportError as exc:
-        if ".so" not in str(exc):
+        if "cannot open shared object file" not in str(exc):
             raise
         # the wheel links OpenGL and X11 client libraries (for visualisation, never used here),
         # which bare GPU and batch nodes often lack
