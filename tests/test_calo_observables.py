@@ -15,6 +15,7 @@ from fastshower.observables.calo import (
     depth_width,
     e_ratios,
     energy_fractions,
+    isolated_hit_shares,
     layer_energies,
     max_cell_energies,
     shower_depth,
@@ -57,6 +58,7 @@ def test_single_hit_cell(layer: int, ix: int, iy: int) -> None:
         assert obs[f"fraction_{other.key}"][0] == (1.0 if hit else 0.0)
         assert obs[f"e_ratio_{other.key}"][0] == (1.0 if hit else 0.0)
         assert obs[f"sparsity_{other.key}"][0] == pytest.approx(1 / other.n_cells if hit else 0.0)
+        assert obs[f"isolated_{other.key}"][0] == (1.0 if hit else 0.0)
         assert obs[f"max_cell_{other.key}"][0] == (42.0 if hit else 0.0)
         assert obs[f"width_x_{other.key}"][0] == pytest.approx(0.0, abs=1e-9)
         assert obs[f"width_y_{other.key}"][0] == pytest.approx(0.0, abs=1e-9)
@@ -117,6 +119,20 @@ def test_e_ratio_uses_the_two_hottest_cells_only() -> None:
     assert sparsities(showers)[0, 1] == 1.0
 
 
+def test_isolated_hits_have_no_hit_among_eight_neighbours_edges_included() -> None:
+    showers = empty()
+    layer_1 = showers["layer_1"][0]
+    layer_1[0:2, 0:2] = 1.0  # a 2x2 block in the corner: none isolated
+    layer_1[5, 5] = 1.0  # touches (6, 6) diagonally: neither isolated
+    layer_1[6, 6] = 1.0
+    layer_1[11, 0] = 1.0  # alone in the opposite corner
+    layer_1[3, 9] = 1.0  # two cells apart from (5, 9): both isolated
+    layer_1[5, 9] = 1.0
+    assert isolated_hit_shares(showers)[0, 1] == pytest.approx(3 / 9)
+    showers["layer_1"][0, 4, 9] = 1.0  # now (3, 9), (4, 9), (5, 9) are one cluster
+    np.testing.assert_allclose(isolated_hit_shares(showers)[0], [0.0, 1 / 10, 0.0])
+
+
 def test_depth_width_for_energy_split_between_layers_0_and_2() -> None:
     showers = empty()
     showers["layer_0"][0, 1, 50] = 20.0
@@ -133,7 +149,8 @@ def test_empty_layer_gives_zeros_not_nan() -> None:
     showers["layer_1"][0, 3, 8] = 12.0
     obs = shower_observables(showers)
     for key in ("layer_0", "layer_2"):
-        for name in ("centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "sparsity"):
+        for name in ("centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "sparsity",
+                     "isolated"):  # fmt: skip
             assert obs[f"{name}_{key}"][0] == 0.0
     assert all(np.isfinite(v).all() for v in obs.values())
 
@@ -165,6 +182,9 @@ def test_moments_match_a_direct_per_event_computation() -> None:
             expected = (top[0] - top[1]) / (top[0] + top[1])
             assert obs[f"e_ratio_{layer.key}"][event] == pytest.approx(expected)
             assert obs[f"sparsity_{layer.key}"][event] == pytest.approx(np.mean(w > 0))
+            hits = np.argwhere(w > 0)
+            alone = [all(max(abs(a - b)) > 1 for b in hits if (a != b).any()) for a in hits]
+            assert obs[f"isolated_{layer.key}"][event] == pytest.approx(np.mean(alone))
     energies = np.stack([showers[layer.key].sum(axis=(1, 2)) for layer in LAYERS], axis=1)
     index = np.arange(N_LAYERS)
     depth = (energies * index).sum(1) / energies.sum(1)
@@ -186,6 +206,7 @@ def test_functions_agree_with_the_table_and_accept_float32() -> None:
         "width_y": widths(showers, "y"),
         "e_ratio": e_ratios(showers),
         "sparsity": sparsities(showers),
+        "isolated": isolated_hit_shares(showers),
         "max_cell": max_cell_energies(showers),
     }
     for name, values in columns.items():
@@ -209,7 +230,7 @@ def test_name_and_unit_table_covers_every_observable() -> None:
         )
     assert OBSERVABLES["fraction_layer_1"].axis_label == "energy fraction of layer 1"
     assert {"depth", "depth_width", "total_energy", "incident_energy"} <= set(OBSERVABLES)
-    assert len(OBSERVABLES) == 9 * N_LAYERS + 4
+    assert len(OBSERVABLES) == 10 * N_LAYERS + 4
 
 
 def test_no_showers_give_empty_arrays() -> None:

@@ -122,7 +122,7 @@ _SHOWER_GROUPS = {
     ],
     "Cells": [
         f"{name}_layer_{layer.index}"
-        for name in ("e_ratio", "sparsity", "max_cell")
+        for name in ("e_ratio", "sparsity", "isolated", "max_cell")
         for layer in CALORIMETER.layers
     ],
 }

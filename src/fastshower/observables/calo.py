@@ -4,7 +4,11 @@ Generated showers are judged by comparing the distributions of a few physics obs
 Geant4's: the energy in each read-out layer and its fraction of the total, the depth of the shower
 (energy-weighted mean layer index) and its spread, the lateral centroid and width in each layer,
 E_ratio of the two hottest cells, the fraction of cells hit and the hottest cell's energy
-(Paganini, de Oliveira, Nachman, arXiv:1705.02355 and 1712.10321). Everything here is driven by
+(Paganini, de Oliveira, Nachman, arXiv:1705.02355 and 1712.10321). One is ours: the share of a
+layer's hit cells that have no hit among their eight neighbours. Why: a shower is contiguous, and
+a generator that decides each cell's emptiness nearly on its own scatters hits; the CaloFlow here
+gives pions 1.6x Geant4's isolated hits in layer 0 (``docs/flows.md``, session 12), which no
+CaloGAN observable shows. Everything here is driven by
 ``fastshower.detector.CALORIMETER``: layer keys, cell grids and cell-centre coordinates come from
 it, so nothing in this module knows a shape or a length of its own.
 
@@ -17,8 +21,8 @@ with cell centres ``ReadoutLayer.x_centres_mm`` and ``y_centres_mm``.
 
 Degenerate showers never give NaN. Where a weight is zero the observable takes the value 0:
 
-- a layer with no energy has centroid 0 mm, width 0 mm and E_ratio 0 (and sparsity 0, hottest
-  cell 0 MeV);
+- a layer with no energy has centroid 0 mm, width 0 mm and E_ratio 0 (and sparsity 0, isolated
+  hits 0, hottest cell 0 MeV);
 - a shower with no energy in any cell has fractions 0, depth 0 and depth width 0.
 
 Inputs are checked (``check_showers``): a missing layer key, a wrong shape, showers of different
@@ -45,6 +49,7 @@ __all__ = [
     "depth_width",
     "e_ratios",
     "energy_fractions",
+    "isolated_hit_shares",
     "layer_energies",
     "max_cell_energies",
     "shower_depth",
@@ -84,6 +89,7 @@ def _observable_table() -> dict[str, Observable]:
         "width_y_layer_{i}": Observable("y width in layer {i}", "mm"),
         "e_ratio_layer_{i}": Observable("E_ratio in layer {i}"),
         "sparsity_layer_{i}": Observable("fraction of cells hit in layer {i}"),
+        "isolated_layer_{i}": Observable("share of hits with no hit neighbour in layer {i}"),
         "max_cell_layer_{i}": Observable("hottest cell energy in layer {i}", "MeV"),
     }
     table: dict[str, Observable] = {}
@@ -185,6 +191,12 @@ def sparsities(showers: Mapping[str, ArrayLike]) -> np.ndarray:
     return _sparsities(check_showers(showers))
 
 
+def isolated_hit_shares(showers: Mapping[str, ArrayLike]) -> np.ndarray:
+    """Share of each layer's hit cells (non-zero) with no hit among their eight neighbours, shape
+    (N, n_layers); 0 for a layer with no hit."""
+    return _isolated_shares(check_showers(showers))
+
+
 def max_cell_energies(showers: Mapping[str, ArrayLike]) -> np.ndarray:
     """Energy of the hottest cell of each layer (MeV), shape (N, n_layers)."""
     return _max_cells(check_showers(showers))
@@ -209,6 +221,7 @@ def shower_observables(showers: Mapping[str, ArrayLike]) -> dict[str, np.ndarray
         "width_y_layer_{i}": width_y,
         "e_ratio_layer_{i}": _e_ratios(cells),
         "sparsity_layer_{i}": _sparsities(cells),
+        "isolated_layer_{i}": _isolated_shares(cells),
         "max_cell_layer_{i}": _max_cells(cells),
     }
     out: dict[str, np.ndarray] = {}
@@ -311,6 +324,26 @@ def _e_ratios(cells: Cells) -> np.ndarray:
 
 def _sparsities(cells: Cells) -> np.ndarray:
     return np.stack([(c != 0).mean(axis=(1, 2)) for c in cells], axis=1)
+
+
+def _isolated_shares(cells: Cells) -> np.ndarray:
+    out = []
+    for c in cells:
+        hit = c != 0
+        padded = np.pad(hit, ((0, 0), (1, 1), (1, 1))).astype(np.uint8)  # 8 neighbours at most
+        n_x, n_y = hit.shape[1:]
+        neighbours = sum(
+            padded[:, 1 + dx : 1 + dx + n_x, 1 + dy : 1 + dy + n_y]
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            if (dx, dy) != (0, 0)
+        )
+        isolated = (hit & (neighbours == 0)).sum(axis=(1, 2))
+        n_hits = hit.sum(axis=(1, 2))
+        share = np.zeros(len(c))
+        np.divide(isolated, n_hits, out=share, where=n_hits > 0)
+        out.append(share)
+    return np.stack(out, axis=1)
 
 
 def _max_cells(cells: Cells) -> np.ndarray:
