@@ -65,6 +65,21 @@ CASES = {
         ),
         [layer.shape for layer in CALORIMETER.layers],
     ),
+    "calo-flow/grid": (  # convolutions on each layer's grid beside the coupling networks
+        {
+            "particles": ["e+", "pi+"],
+            "transforms": 4,
+            "hidden": 16,
+            "energy_hidden": 8,
+            "coupling": "grid",
+        },
+        507,
+        (
+            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
+            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
+        ),
+        [layer.shape for layer in CALORIMETER.layers],
+    ),
     "flow-matching": (
         {"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2},
         507,
@@ -123,7 +138,12 @@ def test_contract(case: str, tmp_path: Path) -> None:
 
 def _randomize_output_layers(generator: torch.nn.Module) -> None:
     """Flows start with a zero velocity (their output layer is zero-initialised), which would
-    make the conditioning invisible; give them a random one, as training would."""
+    make the conditioning invisible; give them a random one, as training would. The same for
+    the grid couplings' convolutions, which start at zero."""
     velocity = getattr(generator, "velocity", None)
     if velocity is not None:
         torch.nn.init.normal_(velocity.out.weight, std=0.05)
+    for name, module in generator.named_modules():
+        if name.endswith("grids"):
+            for network in module:
+                torch.nn.init.normal_(network[-1].weight, std=0.05)

@@ -288,3 +288,46 @@ def test_spline_transform_is_zukos_spline() -> None:
     torch.testing.assert_close(log_det, log_det_zuko, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(ours.inv(y), zukos.inv(y), rtol=1e-5, atol=1e-4)
     assert not torch.allclose(y, x)  # a real spline, not the identity
+
+
+def test_grid_coupling_gives_each_cell_parameters_from_its_own_neighbourhood() -> None:
+    """With the fully connected network silenced, changing one given cell moves the transformed
+    cells within two cells of it on its own layer's grid (two 3 x 3 convolutions), and no
+    other: the cells are laid out on the right grids, in the dataset's order."""
+    from zuko.flows.coupling import GeneralCouplingTransform
+
+    from fastshower.detector import CALORIMETER
+    from fastshower.models.grid_coupling import GridCouplingTransform, checkerboard_mask
+    from fastshower.models.splines import SplineTransform
+
+    torch.manual_seed(0)
+    mask = checkerboard_mask()
+    spline = {"univariate": SplineTransform, "shapes": [(4,), (4,), (3,)]}
+    grid = GridCouplingTransform(504, 2, mask, hidden_features=[8], **spline)
+    plain = GeneralCouplingTransform(504, 2, mask, hidden_features=[8], **spline)
+    context, x = torch.randn(1, 2), torch.randn(1, 504)
+    plain.hyper.load_state_dict(grid.hyper.state_dict())
+    with torch.no_grad():  # untrained, the grid coupling is the plain one
+        torch.testing.assert_close(grid(context)(x), plain(context)(x), rtol=0, atol=0)
+        last = grid.hyper[-1]
+        last.weight.zero_()
+        last.bias.normal_()
+        for network in grid.grids:
+            torch.nn.init.normal_(network[-1].weight)
+        layer = CALORIMETER.layers[1]  # 12 x 12, cells 288-431
+        ix, iy = 5, 7
+        cell = 288 + ix * layer.n_y + iy
+        assert mask[cell]
+        moved = x.clone()
+        moved[0, cell] += 1.0
+        changed = (grid(context)(moved) != grid(context)(x))[0]
+    near = torch.zeros(504, dtype=torch.bool)
+    for dx in range(-2, 3):
+        for dy in range(-2, 3):
+            near[288 + (ix + dx) * layer.n_y + iy + dy] = True
+    near[cell] = False  # the given cell itself passes through: y = x there
+    expected = near & ~mask
+    assert changed[cell]  # itself, by 1
+    changed[cell] = False
+    assert torch.equal(changed, expected)
+    assert expected.sum() == 12  # the checkerboard's other colour in a 5 x 5 square

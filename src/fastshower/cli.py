@@ -661,6 +661,14 @@ def train_flow_matching_command(
     show_default=True,
     help="Width of each coupling layer's network.",
 )
+@click.option(
+    "--coupling",
+    type=click.Choice(["dense", "grid"]),
+    default="dense",
+    show_default=True,
+    help="The cell flow's coupling networks: fully connected, or with convolutions on each "
+    "layer's grid beside them (each cell sees its neighbourhood: fewer scattered hits).",
+)
 @click.option("--bins", type=int, default=8, show_default=True, help="Spline bins.")
 @click.option(
     "--cells-relative-to",
@@ -702,6 +710,7 @@ def train_calo_flow_command(
     lr: float,
     transforms: int,
     hidden: int,
+    coupling: str,
     bins: int,
     cells_relative_to: str,
     layer_hits: bool,
@@ -725,6 +734,7 @@ def train_calo_flow_command(
         model_config = {
             "transforms": transforms,
             "hidden": hidden,
+            "coupling": coupling,
             "bins": bins,
             "cell_floor": cell_floor,
             "cells_relative_to": cells_relative_to,

@@ -25,7 +25,10 @@ well: sampling costs two network passes per layer pair, no student needed. The p
 expressiveness per layer, paid back with more layers; each pair of layers uses a random half of
 the cells and then the other half, so every cell is transformed once per pair and sees a
 different half of the shower each time (fixed by a seed, and stored as buffers: a model file
-restores the same split).
+restores the same split). With ``coupling="grid"`` every other pair splits each layer like a
+chessboard instead, and each coupling's network also reads the given cells on their layer's
+grid (``grid_coupling``): a shower is contiguous, and a fully connected network did not learn
+which cells are neighbours.
 
 Both flows are trained by maximum likelihood (the loss is the negative log-density per
 coordinate, in the standardised space), so the loss is a number with a meaning, comparable
@@ -55,11 +58,16 @@ from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, UnconditionalDistribution
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
 from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
 from fastshower.models.splines import SplineTransform
 
-__all__ = ["CaloFlowGenerator", "CaloFlowRecipe"]
+__all__ = ["COUPLINGS", "CaloFlowGenerator", "CaloFlowRecipe"]
+
+COUPLINGS = ("dense", "grid")
+"""Flow II's coupling networks: fully connected (zuko's), or with a convolutional part on each
+layer's grid beside it (``grid_coupling``)."""
 
 _MASK_SEED = 20210610  # CaloFlow's arXiv date: any fixed number; the masks are buffers anyway
 
@@ -85,8 +93,11 @@ class CaloFlowGenerator(nn.Module):
         layer_hits: bool = False,
         layer_peaks: bool = False,
         layer_energies: str = "log",
+        coupling: str = "dense",
     ) -> None:
         super().__init__()
+        if coupling not in COUPLINGS:
+            raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
         if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
             raise ValueError("transforms, hidden sizes and layer counts must be positive")
         if bins < 2 or bound <= 0:
@@ -104,10 +115,14 @@ class CaloFlowGenerator(nn.Module):
             head, context, transforms=energy_transforms,
             hidden_features=[energy_hidden] * 2, **spline,
         )  # fmt: skip
+        masks = _coupling_masks(N_CELLS, transforms)
+        coupling_class = GeneralCouplingTransform
+        if coupling == "grid":
+            masks, coupling_class = grid_masks(masks), GridCouplingTransform
         couplings = [
-            GeneralCouplingTransform(N_CELLS, context + head, mask,
-                                     hidden_features=[hidden] * hidden_layers, **spline)
-            for mask in _coupling_masks(N_CELLS, transforms)
+            coupling_class(N_CELLS, context + head, mask,
+                           hidden_features=[hidden] * hidden_layers, **spline)
+            for mask in masks
         ]  # fmt: skip
         normal = UnconditionalDistribution(
             DiagNormal, torch.zeros(N_CELLS), torch.ones(N_CELLS), buffer=True
