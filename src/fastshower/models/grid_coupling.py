@@ -8,7 +8,7 @@ told apart at AUC 0.78, and neither a wider network nor checkerboard masks chang
 (``docs/flows.md``, session 12). Here each layer's given cells are also laid out on its grid
 (3 x 96, 12 x 12, 12 x 6) and read by two 3 x 3 convolutions, which give every transformed
 cell spline parameters from its 5 x 5 neighbourhood (and the context, as constant channels).
-They are added to the fully connected network's, whose last convolution starts at zero: an
+They are added to the fully connected network's. Their last convolution starts at zero: an
 untrained grid coupling is the plain one, and the grid learns what the dense network missed.
 
 ``checkerboard_mask`` splits every layer like a chessboard, so that each transformed cell has
