@@ -331,3 +331,21 @@ def test_grid_coupling_gives_each_cell_parameters_from_its_own_neighbourhood() -
     changed[cell] = False
     assert torch.equal(changed, expected)
     assert expected.sum() == 12  # the checkerboard's other colour in a 5 x 5 square
+
+
+def test_a_dense_calo_flow_loads_into_a_grid_one_as_itself() -> None:
+    """The grid's convolutions start at zero, so a trained dense model is a grid model's warm
+    start: given its state (masks included), the grid model is the same density. This failed
+    while two couplings shared one mask tensor (the checkerboard), each loading over the
+    other's."""
+    from fastshower.models.calo_flow import CaloFlowGenerator
+
+    torch.manual_seed(0)
+    small = {"particles": ["e+", "pi+"], "transforms": 6, "hidden": 16, "energy_hidden": 8}
+    dense = CaloFlowGenerator(**small).eval()
+    grid = CaloFlowGenerator(**small, coupling="grid").eval()
+    missing, unexpected = grid.load_state_dict(dense.state_dict(), strict=False)
+    assert not unexpected and all("grids" in k or "._" in k for k in missing)
+    x, condition = torch.randn(8, dense.space.dim), torch.tensor([[20.0, 211, 0, 0]] * 8)
+    with torch.no_grad():
+        torch.testing.assert_close(grid(x, condition, True), dense(x, condition, True))

@@ -101,9 +101,9 @@ def checkerboard_mask() -> torch.Tensor:
 
 def grid_masks(random_masks: list[torch.Tensor]) -> list[torch.Tensor]:
     """Every other pair of ``random_masks`` (complementary halves) replaced by the checkerboard
-    and its complement."""
-    board = checkerboard_mask()
+    and its complement. Each mask is a tensor of its own: a coupling keeps its mask as a buffer,
+    and two couplings sharing one would load each other's from a model file."""
     return [
-        (board if i % 2 == 0 else ~board) if (i // 2) % 2 == 0 else mask
+        (checkerboard_mask() ^ bool(i % 2)) if (i // 2) % 2 == 0 else mask
         for i, mask in enumerate(random_masks)
     ]
