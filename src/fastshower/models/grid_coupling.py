@@ -43,13 +43,19 @@ class GridCouplingTransform(GeneralCouplingTransform):
         if features != sum(_SIZES):
             raise ValueError(f"a grid coupling transforms the {sum(_SIZES)} cells, got {features}")
         super().__init__(features, context, mask, **kwargs)
-        # the given cells' places in the full shower, and the transformed cells': gathers with
-        # constant indices, which ONNX exports as they are
-        given, transformed = mask.nonzero().squeeze(1), (~mask).nonzero().squeeze(1)
-        self.register_buffer("_to_grid", torch.cat([given, transformed]).argsort())
-        self.register_buffer("_transformed", transformed)
-        self.register_buffer("_mask_values", mask.to(torch.get_default_dtype()))
         self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in _SHAPES)
+        self._index_mask()
+        # derived from the mask, so not stored: a loaded mask (a dense model's, as a warm start)
+        # brings its indices with it
+        self.register_load_state_dict_post_hook(lambda module, _: module._index_mask())
+
+    def _index_mask(self) -> None:
+        """The given cells' places in the full shower, and the transformed cells': gathers with
+        constant indices, which ONNX exports as they are."""
+        given, transformed = self.mask.nonzero().squeeze(1), (~self.mask).nonzero().squeeze(1)
+        for name, value in (("_to_grid", torch.cat([given, transformed]).argsort()),
+                            ("_transformed", transformed)):  # fmt: skip
+            self.register_buffer(name, value, persistent=False)
 
     def meta(self, c: torch.Tensor | None, x: torch.Tensor) -> Any:
         given = x
@@ -65,7 +71,8 @@ class GridCouplingTransform(GeneralCouplingTransform):
         empty = given.new_zeros(n, self._transformed.numel())
         cells = torch.cat([given, empty], dim=1)[:, self._to_grid]  # (N, 504), 0 where unknown
         out = []
-        layers = zip(cells.split(_SIZES, 1), self._mask_values.split(_SIZES), strict=True)
+        mask = self.mask.to(given.dtype)
+        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
         for network, shape, (layer_cells, layer_mask) in zip(self.grids, _SHAPES, layers,
                                                               strict=True):  # fmt: skip
             planes = [layer_cells.reshape(n, 1, *shape),
