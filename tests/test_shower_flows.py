@@ -333,6 +333,38 @@ def test_grid_coupling_gives_each_cell_parameters_from_its_own_neighbourhood() -
     assert expected.sum() == 12  # the checkerboard's other colour in a 5 x 5 square
 
 
+def test_grid_networks_see_the_mask_and_context_as_constant_planes() -> None:
+    """The grid networks skip convolving the mask and the context planes (they are constant
+    over showers and over the grid); what they give must be the network applied to all planes,
+    at the grid's borders too (zero padding)."""
+    from fastshower.detector import CALORIMETER
+    from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
+    from fastshower.models.splines import SplineTransform
+
+    torch.manual_seed(1)
+    mask = grid_masks([torch.rand(504) < 0.5])[0]
+    spline = {"univariate": SplineTransform, "shapes": [(4,), (4,), (3,)]}
+    grid = GridCouplingTransform(504, 3, mask, hidden_features=[8], **spline)
+    for network in grid.grids:
+        torch.nn.init.normal_(network[-1].weight)  # not the zero start
+    given, context = torch.randn(5, int(mask.sum())), torch.randn(5, 3)
+    with torch.no_grad():
+        fast = grid._grid_parameters(given, context)
+        cells = torch.zeros(5, 504)
+        cells[:, mask] = given
+        out, start = [], 0
+        for network, layer in zip(grid.grids, CALORIMETER.layers, strict=True):
+            stop, shape = start + layer.n_cells, (5, 1, *layer.shape)
+            planes = [cells[:, start:stop].reshape(shape),
+                      mask[start:stop].float().reshape(1, 1, *layer.shape).expand(shape),
+                      context[:, :, None, None].expand(5, 3, *layer.shape)]  # fmt: skip
+            out.append(network(torch.cat(planes, 1)).flatten(2).transpose(1, 2))
+            start = stop
+        reference = torch.cat(out, 1)[:, ~mask]
+    assert fast.abs().max() > 0.1
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+
+
 def test_a_dense_calo_flow_loads_into_a_grid_one_as_itself() -> None:
     """The grid's convolutions start at zero, so a trained dense model is a grid model's warm
     start: given its state (masks included), the grid model is the same density. This failed

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.transforms import DependentTransform
 from zuko.utils import broadcast, unpack
@@ -75,13 +76,32 @@ class GridCouplingTransform(GeneralCouplingTransform):
         layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
         for network, shape, (layer_cells, layer_mask) in zip(self.grids, _SHAPES, layers,
                                                               strict=True):  # fmt: skip
-            planes = [layer_cells.reshape(n, 1, *shape),
-                      layer_mask.reshape(1, 1, *shape).expand(n, 1, *shape)]  # fmt: skip
-            if c is not None:
-                planes.append(c.reshape(n, -1, 1, 1).expand(n, c.shape[1], *shape))
-            parameters = network(torch.cat(planes, dim=1))  # (N, total, *shape)
+            hidden = _first_convolution(network[0], layer_cells.reshape(n, 1, *shape),
+                                        layer_mask.reshape(1, 1, *shape), c)  # fmt: skip
+            parameters = network[1:](hidden)  # (N, total, *shape)
             out.append(parameters.flatten(2).transpose(1, 2))
         return torch.cat(out, dim=1)[:, self._transformed]
+
+
+def _first_convolution(
+    conv: nn.Conv2d, cells: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None
+) -> torch.Tensor:
+    """``conv`` of the planes (cells, mask, each context feature), convolving only the cells.
+
+    The mask is the same for every shower, and a context feature is one number over the whole
+    grid: a zero-padded convolution of a constant plane is that number times a fixed map (the
+    kernel's weights that fall inside the grid, summed). So the mask adds one map, the context
+    a (N, context) x (context, channels x grid) product: with 15 context features, 9x fewer
+    operations than convolving their planes, which was most of the grid networks' time."""
+    out = F.conv2d(cells, conv.weight[:, :1], conv.bias, padding=conv.padding)
+    out = out + F.conv2d(mask, conv.weight[:, 1:2], padding=conv.padding)
+    if context is None:
+        return out
+    k = context.shape[1]
+    unit_planes = torch.eye(k, dtype=cells.dtype, device=cells.device)[:, :, None, None]
+    unit_planes = unit_planes.expand(k, k, *cells.shape[2:]).contiguous()
+    response = F.conv2d(unit_planes, conv.weight[:, 2:], padding=conv.padding)  # (k, C, H, W)
+    return out + torch.einsum("nk,kchw->nchw", context, response)
 
 
 def _grid_network(context: int, channels: int, outputs: int) -> nn.Sequential:
