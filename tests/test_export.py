@@ -235,3 +235,31 @@ def test_int8_export_of_products_sharing_a_computed_weight_loads(tmp_path: Path)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     (y,) = ort.InferenceSession(str(path)).run(None, {"x": x})
     np.testing.assert_allclose(y, x @ (w * mask).T @ (w * mask).T, rtol=0.1, atol=0.1)
+
+
+def test_int8_export_keeps_convolutions_with_computed_weights_float(tmp_path: Path) -> None:
+    """As in the grid couplings, which convolve with slices of one weight: onnxruntime's
+    quantizer refused such a Conv ("Expected ... to be an initializer"), so the int8 export
+    of the shipped calo-flow failed. Convolutions now stay float, the file loads and agrees."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    starts, ends, axes = (np.array([v], np.int64) for v in (0, 1, 1))
+    nodes = [helper.make_node("Slice", ["w", "starts", "ends", "axes"], ["w0"]),
+             helper.make_node("Conv", ["x", "w0"], ["y"], pads=[1, 1, 1, 1])]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "sliced", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, 5, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4, 5, 6])],
+        [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (starts, "starts"), (ends, "ends"),
+                                                    (axes, "axes"))],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "sliced.onnx")
+    path = quantize_int8(tmp_path / "sliced.onnx", tmp_path / "sliced.int8.onnx")
+    import onnxruntime as ort
+
+    x = rng.standard_normal((2, 1, 5, 6)).astype(np.float32)
+    (y,) = ort.InferenceSession(str(path)).run(None, {"x": x})
+    expected = torch.conv2d(torch.from_numpy(x), torch.from_numpy(w[:, :1]), padding=1)
+    np.testing.assert_allclose(y, expected.numpy(), rtol=1e-5, atol=1e-5)
