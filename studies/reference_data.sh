@@ -13,10 +13,16 @@ calo() {  # particle seed events file
   $FS simulate calo --particle "$1" --energy 1:100 --seed "$2" --events "$3" --chunk-size 100 \
       --workers "${WORKERS:-1}" --no-progress --out "$DATA/$4"
 }
-# training sets: 10k showers per particle, uniform 1-100 GeV, at the calorimeter's centre
+# training sets: 10k showers per particle, uniform 1-100 GeV, at the calorimeter's centre (what
+# CaloGAN learns from, one model per particle)
 calo e+ 1 10000 eplus.h5
 calo pi+ 3 10000 piplus.h5
 calo gamma 2 10000 gamma.h5
+# the pions the shipped calo-flow learnt from: chunk seeds depend only on the seed and the chunk
+# index, so piplus3000.h5 repeats piplus.h5's first 3000 showers; the others are new ones
+calo pi+ 3 3000 piplus3000.h5
+calo pi+ 4 6000 piplus6000s4.h5
+calo pi+ 5 6000 piplus6000s5.h5
 # test sets, seeds no training file uses
 calo e+ 101 1000 eplus-test.h5
 calo gamma 105 1000 gamma-test.h5
