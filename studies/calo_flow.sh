@@ -4,14 +4,14 @@
 # and hottest cell (--layer-hits --layer-peaks); flow II's couplings see each cell's neighbours
 # (--coupling grid). 30 epochs, then judged on the fresh test sets (no training saw them), two
 # noise draws for the pions. Needs studies/reference_data.sh's files. Resumable: rerun and the
-# training continues. Cost: ~100 s per epoch of 35k showers on 2 cores (53 min for 30 epochs).
+# training continues. Cost: ~170 s per epoch of 55k showers on 2 cores (86 min for 30 epochs).
 #
 #   DATA=data RUNS=runs bash studies/calo_flow.sh
 set -euo pipefail
 DATA=${DATA:-data}
 RUNS=${RUNS:-runs}
 FS=${FS:-fastshower}
-FILES=${FILES:-eplus gamma piplus3000 piplus6000s4 piplus6000s5}
+FILES=${FILES:-eplus gamma piplus3000 piplus6000s4 piplus6000s5 piplus10000s6 piplus10000s7}
 OUT=$RUNS/calo-flow
 D=()
 for f in $FILES; do D+=(--data "$DATA/$f.h5"); done

@@ -23,6 +23,8 @@ calo gamma 2 10000 gamma.h5
 calo pi+ 3 3000 piplus3000.h5
 calo pi+ 4 6000 piplus6000s4.h5
 calo pi+ 5 6000 piplus6000s5.h5
+calo pi+ 6 10000 piplus10000s6.h5
+calo pi+ 7 10000 piplus10000s7.h5
 # test sets, seeds no training file uses
 calo e+ 101 1000 eplus-test.h5
 calo gamma 105 1000 gamma-test.h5
