@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from fastshower.evaluate.metrics import (
+    fpd,
     frechet_distance,
     frechet_from_moments,
     histogram_separation,
+    kpd,
     observable_distances,
     reference_edges,
     wasserstein_1,
@@ -127,6 +129,36 @@ def test_same_seed_same_numbers() -> None:
         generator = np.random.default_rng(3)
         assert distance(a, b, seed=generator) == distance(a, b, seed=3)
         assert distance(a, b, seed=generator) != distance(a, b, seed=3)  # it was advanced
+
+
+# JetNet's FPD and KPD
+
+
+def test_fpd_of_shifted_gaussians_matches_the_formula() -> None:
+    """Gaussians of unit width, one shifted by 0.3 in its first feature: after the division by
+    the reference's largest |value|, the Frechet distance is (0.3 / max|x_0|)^2; two samples of
+    one Gaussian give 0 within a few errors, where the plain Frechet distance keeps its bias."""
+    rng = np.random.default_rng(20)
+    reference, same = rng.normal(size=(2, 20_000, 4))
+    shifted = same + np.array([0.3, 0.0, 0.0, 0.0])
+    expected = (0.3 / np.abs(reference[:, 0]).max()) ** 2
+    value, error = fpd(reference, shifted, seed=1)
+    assert value == pytest.approx(expected, rel=0.25)
+    assert 0 < error < 0.1 * value
+    floor, floor_error = fpd(reference, same, seed=1)
+    assert floor < 0.05 * expected
+    assert fpd(reference, same, seed=1) == (floor, floor_error)  # seeded
+
+
+def test_kpd_separates_what_differs() -> None:
+    rng = np.random.default_rng(21)
+    reference, same = rng.normal(size=(2, 3000, 3))
+    value, error = kpd(reference, same + np.array([0.0, 0.0, 0.5]), seed=2)
+    floor, floor_error = kpd(reference, same, seed=2)
+    assert abs(floor) < 3 * floor_error + 1e-6
+    assert value > 5 * error and value > floor + 5 * floor_error
+    with pytest.raises(ValueError, match="features"):
+        kpd(reference, same[:, :2])
 
 
 # Histogram separation

@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from fastshower.cli import main
 from fastshower.evaluate.classifier import MIN_EVENTS, ClassifierConfig
-from fastshower.evaluate.comparison_plots import roc_curve
 from fastshower.evaluate.report import evaluate
 from fastshower.io import JET_SCHEMA, write_dataset, write_showers
 from fastshower.observables.jets import IMAGE_GRID
@@ -102,17 +101,25 @@ def test_metrics_json(report: Path, files: dict[str, Path]) -> None:
         assert set(candidate["classifier"]) == {"unnormalized", "normalized", "high_level"}
         for result in candidate["classifier"].values():
             assert 0.0 <= result["auc"] <= 1.0
-            assert 0.0 < result["auc_uncertainty"] < 0.2
-            assert result["n_test"] == round(0.2 * 2 * N_SHOWERS)
+            assert 0.0 <= result["auc_uncertainty"] < 0.2
+            assert result["network"]["n_test"] == round(0.2 * 2 * N_SHOWERS)
+            assert result["trees"]["n_test"] == round(0.2 * 2 * N_SHOWERS)
+            assert result["verdict"] in ("network", "boosted trees")
+            # the curve's sizes below the sample's (none here), then every event
+            assert [p["n_per_class"] for p in result["learning_curve"]] == [N_SHOWERS]
         distances = candidate["distances"]["all"]
         assert distances["frechet"]["value"] >= 0 and distances["frechet"]["uncertainty"] > 0
+        assert distances["fpd"]["value"] >= 0 and distances["kpd"]["uncertainty"] > 0
         # a fixed-energy reference: its incident energy cannot be standardised
         assert distances["excluded_constant"] == ["incident_energy"]
         assert "total_energy" in distances["wasserstein_1"]
+    assert [c["simulation"] for c in candidates] == [True, False]
     good, bad = (c["classifier"]["unnormalized"]["auc"] for c in candidates)
     assert bad > 0.9 > good  # the incident energy alone tells the bad candidate apart
     w1 = [c["distances"]["all"]["wasserstein_1"]["total_energy"]["value"] for c in candidates]
     assert w1[1] > 10 * w1[0]
+    good_fpd, bad_fpd = (c["distances"]["all"]["fpd"] for c in candidates)
+    assert bad_fpd["value"] > good_fpd["value"] + 3 * bad_fpd["uncertainty"]
 
 
 def test_reference_pooled_from_several_files(files: dict[str, Path], tmp_path: Path) -> None:
@@ -127,12 +134,6 @@ def test_reference_pooled_from_several_files(files: dict[str, Path], tmp_path: P
     assert "few.h5 + g4-seed1.h5 (reference)" in (out / "report.html").read_text()
     with pytest.raises(ValueError, match=rf"few.h5 holds 20 events; .* at least {MIN_EVENTS}"):
         evaluate([files["few"]], [files["good"]], out, config=FAST)
-
-
-def test_roc_curve_ends() -> None:
-    fpr, tpr = roc_curve(np.array([0.9, 0.8]), np.array([0.1, 0.85]))
-    assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
-    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
 
 
 def test_cli_passes_options(files: dict[str, Path], tmp_path: Path, monkeypatch) -> None:

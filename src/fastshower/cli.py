@@ -300,20 +300,39 @@ def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
     required=True,
     help="Folder for report.html, metrics.json and figures/.",
 )
-@click.option("--epochs", type=int, default=None, help="Classifier training epochs [30].")
+@click.option(
+    "--classifier",
+    type=click.Choice(["caloflow", "calochallenge"]),
+    default="caloflow",
+    show_default=True,
+    help="The network: CaloFlow's 3 x 512 ReLU or the CaloChallenge's 2 x 2048 LeakyReLU "
+    "(boosted trees are trained beside either).",
+)
+@click.option("--epochs", type=int, default=None, help="Most classifier epochs [50].")
+@click.option(
+    "--learning-curve/--no-learning-curve",
+    default=True,
+    show_default=True,
+    help="Repeat the classifier test at 1k, 2k, 5k, 10k, ... events per class.",
+)
 @click.option("--max-events", type=int, default=None, help="Use only the first N events of each.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Classifier, bootstraps.")
 def evaluate_command(
     references: tuple[Path, ...],
     candidates: tuple[Path, ...],
     out: Path,
+    classifier: str,
     epochs: int | None,
+    learning_curve: bool,
     max_events: int | None,
     seed: int,
 ) -> None:
-    """Compare candidate samples with a reference: classifier AUCs, distances and plots in a
-    self-contained HTML report, and every number in metrics.json."""
-    from fastshower.evaluate.classifier import ClassifierConfig
+    """Compare candidate samples with a reference: classifier AUCs (network and boosted trees,
+    with learning curves), distances and plots in a self-contained HTML report, and every
+    number in metrics.json."""
+    from dataclasses import replace
+
+    from fastshower.evaluate.classifier import LEARNING_CURVE_SIZES, PROTOCOLS
     from fastshower.evaluate.report import evaluate
 
     if epochs is not None and epochs <= 0:
@@ -325,7 +344,9 @@ def evaluate_command(
     out = out.expanduser().resolve()
     if out.exists() and not out.is_dir():
         _fail(f"--out {out} is a file: give a folder")
-    config = ClassifierConfig() if epochs is None else ClassifierConfig(epochs=epochs)
+    config = PROTOCOLS[classifier]
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
     try:
         report = evaluate(
             list(references),
@@ -334,6 +355,7 @@ def evaluate_command(
             config=config,
             max_events=max_events,
             seed=seed,
+            learning_curve_sizes=LEARNING_CURVE_SIZES if learning_curve else (),
         )
     except ValueError as error:  # DatasetError included: bad, incompatible or too small files
         _fail(str(error))

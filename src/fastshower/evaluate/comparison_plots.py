@@ -46,9 +46,9 @@ __all__ = [
     "plot_average_shower_comparison",
     "plot_classifier_comparison",
     "plot_jet_observable_comparison",
+    "plot_learning_curves",
     "plot_observable_comparison",
     "plot_profile_comparison",
-    "roc_curve",
 ]
 
 CANDIDATE_COLOURS = (
@@ -433,20 +433,6 @@ def plot_average_shower_comparison(
 # classifier
 
 
-def roc_curve(reference_scores: np.ndarray, candidate_scores: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(candidate efficiency, reference efficiency) of a cut ``score >= t``, over every
-    threshold t from above the highest score (0, 0) down to the lowest (1, 1).
-
-    The reference is the positive class, as in ``classifier_test``.
-    """
-    ref = np.sort(np.asarray(reference_scores, dtype=np.float64))
-    cand = np.sort(np.asarray(candidate_scores, dtype=np.float64))
-    thresholds = np.unique(np.concatenate([ref, cand]))[::-1]
-    tpr = 1.0 - np.searchsorted(ref, thresholds, side="left") / max(len(ref), 1)
-    fpr = 1.0 - np.searchsorted(cand, thresholds, side="left") / max(len(cand), 1)
-    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
-
-
 def plot_classifier_comparison(
     results: Mapping[str, Any],
     path: str | os.PathLike[str],
@@ -488,7 +474,7 @@ def plot_classifier_comparison(
         roc = fig.add_subplot(cells[-1])
         roc.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="no separation (AUC 0.5)")
         for label, result in results.items():
-            fpr, tpr = roc_curve(result.reference_scores, result.candidate_scores)
+            fpr, tpr = _roc(result.reference_scores, result.candidate_scores)
             roc.plot(fpr, tpr, color=colour_of[label], lw=2, label=f"{label}: AUC {result.auc:.3f}")
         roc.set(xlim=(0, 1), ylim=(0, 1.02), aspect="equal")
         roc.set_xlabel("Candidate events passing the cut", fontsize="small")
@@ -497,6 +483,64 @@ def plot_classifier_comparison(
         roc.legend(loc="lower right", fontsize="x-small")
         if title:
             fig.suptitle(title)
+        return save(fig, path)
+
+
+def _roc(reference_scores: np.ndarray, candidate_scores: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(candidate efficiency, reference efficiency) of a cut ``score >= t``; the reference is
+    the positive class, as in the classifier test."""
+    from sklearn.metrics import roc_curve
+
+    labels = np.r_[np.ones(len(reference_scores)), np.zeros(len(candidate_scores))]
+    fpr, tpr, _ = roc_curve(labels, np.r_[reference_scores, candidate_scores])
+    return fpr, tpr
+
+
+def plot_learning_curves(
+    curves: Mapping[str, Mapping[str, Sequence[Any]]],
+    path: str | os.PathLike[str],
+    *,
+    titles: Mapping[str, str],
+    colours: Mapping[str, str] | None = None,
+    unit: str = "events",
+) -> Path:
+    """One panel per classifier variant: each candidate's AUC against the number of events per
+    class (``Judgement`` lists, smallest N first), the network as a dashed line, the boosted
+    trees dotted, the verdict as points with their errors. An AUC still rising at the largest N
+    says the judge has not saturated: more events would separate the samples further."""
+    labels = list(curves)
+    variants = list(next(iter(curves.values())))
+    colour_of = _colours(labels, colours)
+    with _style():
+        fig = Figure(figsize=(5.6 * len(variants), 4.6), layout="constrained")
+        axes = fig.subplots(1, len(variants), squeeze=False)[0]
+        for ax, variant in zip(axes, variants, strict=True):
+            ax.axhline(0.5, color="0.5", ls="--", lw=1)
+            for label in labels:
+                points = curves[label][variant]
+                n = [p.n_per_class for p in points]
+                colour = colour_of[label]
+                ax.plot(n, [p.network.auc for p in points], color=colour, ls="--", lw=1)
+                if all(p.trees is not None for p in points):
+                    ax.plot(n, [p.trees.auc for p in points], color=colour, ls=":", lw=1)
+                ax.errorbar(
+                    n,
+                    [p.verdict.auc for p in points],
+                    yerr=[p.verdict.auc_uncertainty for p in points],
+                    color=colour,
+                    marker="o",
+                    ls="-",
+                    lw=1.5,
+                    capsize=2,
+                    label=label,
+                )
+            ax.set_xscale("log")
+            ax.set_ylim(0.4, 1.02)
+            ax.set_xlabel(f"{_capitalised(unit)} per class", fontsize="small")
+            ax.set_ylabel("AUC (held-out events)", fontsize="small")
+            ax.set_title(titles.get(variant, variant), fontsize="small")
+        axes[0].legend(loc="upper left", fontsize="x-small")
+        fig.suptitle("Learning curves: verdict (points), network (dashed), boosted trees (dotted)")
         return save(fig, path)
 
 

@@ -2,7 +2,7 @@
 
 ``evaluate(reference, candidates, out)`` (the ``fastshower evaluate`` command) reads the files,
 checks that they can be compared, computes the physics observables, their distances
-(``metrics.observable_distances``) and the classifier tests (``classifier.classifier_test``),
+(``metrics.observable_distances``) and the classifier tests (``classifier.learning_curve``),
 draws the comparison plots (``comparison_plots``) and writes into the folder ``out``:
 
 - ``report.html``: a summary table (per candidate: classifier AUCs, Frechet distance, sample
@@ -45,12 +45,13 @@ from matplotlib.colors import to_hex
 from fastshower import __version__
 from fastshower.detector import CALORIMETER
 from fastshower.evaluate.classifier import (
+    LEARNING_CURVE_SIZES,
     MIN_EVENTS,
     ClassifierConfig,
-    ClassifierResult,
-    classifier_test,
+    Judgement,
     high_level_features,
     image_features,
+    learning_curve,
     shower_features,
 )
 from fastshower.evaluate.comparison_plots import (
@@ -61,11 +62,12 @@ from fastshower.evaluate.comparison_plots import (
     plot_average_shower_comparison,
     plot_classifier_comparison,
     plot_jet_observable_comparison,
+    plot_learning_curves,
     plot_observable_comparison,
     plot_profile_comparison,
 )
 from fastshower.evaluate.figures import REFERENCE_COLOUR
-from fastshower.evaluate.metrics import observable_distances
+from fastshower.evaluate.metrics import fpd, kpd, observable_distances
 from fastshower.io import (
     JET_SCHEMA,
     SCHEMAS,
@@ -138,7 +140,7 @@ _PROFILE_KEYS = [
 _VARIANT_NAMES = {
     "unnormalized": "unnormalized cells",
     "normalized": "cells normalized per layer",
-    "high_level": "shower-shape observables",
+    "high_level": "shower observables and cell spectra",
     "pixels": "pixels",
 }
 _CLASSIFIER_NOTES = {
@@ -146,9 +148,9 @@ _CLASSIFIER_NOTES = {
     "energy",
     "normalized": "every cell as its share of its layer's energy, plus the log energies: the "
     "network has to find differences in shower shapes",
-    "high_level": "the shower-shape observables, energies in log10 (the CaloChallenge's "
-    "high-level classifier: on a few thousand showers it sees energy-scale errors that the "
-    "cell-level networks miss)",
+    "high_level": "the shower-shape observables, energies in log10, and each layer's spectrum of "
+    "cell energies (the CaloChallenge's high-level classifier: on a few thousand showers it "
+    "sees what the cell-level networks miss)",
     "pixels": "every pixel (log-scaled)",
 }
 
@@ -177,15 +179,18 @@ def evaluate(
     config: ClassifierConfig | None = None,
     max_events: int | None = None,
     seed: int = 0,
+    learning_curve_sizes: Sequence[int] = LEARNING_CURVE_SIZES,
 ) -> Path:
     """Compare each candidate file with the reference file; write ``out/report.html``,
     ``out/metrics.json`` and ``out/figures/`` and return the path of the report.
 
     ``reference``: one file, or several pooled into one sample (W and QCD jets simulated
     apart, say, against a generator's mix of both).
-    ``config``: the classifier (CaloFlow's 3 x 512, 30 epochs by default); its seed is replaced
-    by ``seed``, which also seeds the bootstraps of the distances, so the same files and seed
-    give the same numbers. ``max_events``: use only the first that many events of each file.
+    ``config``: the classifier (CaloFlow's 3 x 512 network and the boosted trees by default);
+    its seed is replaced by ``seed``, which also seeds the bootstraps of the distances, so the
+    same files and seed give the same numbers. ``max_events``: use only the first that many
+    events of each file. ``learning_curve_sizes``: the events per class at which the classifier
+    test is repeated below the full sample (empty: only the full sample).
 
     Raises ``DatasetError`` (a ``ValueError``) for a missing or unreadable file, files of
     different kinds (showers and jet images) or layouts, an empty file or one with fewer than
@@ -219,9 +224,9 @@ def evaluate(
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     if schema is SHOWER_SCHEMA:
-        results = _evaluate_showers(ref, cands, figures_dir, config, seed)
+        results = _evaluate_showers(ref, cands, figures_dir, config, seed, learning_curve_sizes)
     else:
-        results = _evaluate_jets(ref, cands, figures_dir, config, seed)
+        results = _evaluate_jets(ref, cands, figures_dir, config, seed, learning_curve_sizes)
 
     metrics = _metrics(schema, ref, cands, results, config, max_events, seed)
     metrics["seconds"] = round(time.perf_counter() - start, 1)
@@ -365,8 +370,8 @@ class _Figure:
 
 @dataclass
 class _Results:
-    classifiers: dict[str, dict[str, ClassifierResult]]
-    """candidate label -> variant -> result."""
+    classifiers: dict[str, dict[str, list[Judgement]]]
+    """candidate label -> variant -> learning curve; its last point is on every event."""
     distances: dict[str, dict[str, dict[str, Any]]]
     """candidate label -> group ("all", or a jet class) -> distances."""
     axis_labels: dict[str, str]
@@ -387,8 +392,12 @@ def _distances(
     found = observable_distances(
         {k: reference[k] for k in used}, {k: candidate[k] for k in used}, seed=seed
     )
+    ref_features = np.column_stack([reference[k] for k in used])
+    cand_features = np.column_stack([candidate[k] for k in used])
     return {
         **found,
+        "fpd": fpd(ref_features, cand_features, seed=seed),
+        "kpd": kpd(ref_features, cand_features, seed=seed),
         "excluded_constant": constant,
         "n_reference": len(reference[used[0]]),
         "n_candidate": len(candidate[used[0]]),
@@ -400,13 +409,14 @@ def _classify(
     cands: list[_Sample],
     variants: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]],
     config: ClassifierConfig,
-) -> dict[str, dict[str, ClassifierResult]]:
-    results: dict[str, dict[str, ClassifierResult]] = {c.label: {} for c in cands}
+    sizes: Sequence[int],
+) -> dict[str, dict[str, list[Judgement]]]:
+    results: dict[str, dict[str, list[Judgement]]] = {c.label: {} for c in cands}
     for variant, features in variants.items():
         ref_features = features(ref.arrays)
         for cand in cands:
-            results[cand.label][variant] = classifier_test(
-                ref_features, features(cand.arrays), config
+            results[cand.label][variant] = learning_curve(
+                ref_features, features(cand.arrays), config, sizes
             )
     return results
 
@@ -414,13 +424,33 @@ def _classify(
 def _classifier_figures(
     ref: _Sample,
     cands: list[_Sample],
-    classifiers: dict[str, dict[str, ClassifierResult]],
+    classifiers: dict[str, dict[str, list[Judgement]]],
     figures_dir: Path,
+    unit: str,
 ) -> list[_Figure]:
     colours = {c.label: c.colour for c in cands}
-    figures = []
+    figures = [
+        _Figure(
+            "Classifier test",
+            "Learning curves",
+            plot_learning_curves(
+                classifiers,
+                figures_dir / "learning-curves.png",
+                titles={v: f"Classifier on {_VARIANT_NAMES[v]}" for v in _VARIANT_NAMES},
+                colours=colours,
+                unit=unit,
+            ),
+            f"The classifier test repeated on growing subsamples ({unit} per class): the "
+            "verdict (points, with the statistical error of its test split), the network "
+            "(dashed) and the boosted trees (dotted). Where the AUC still rises at the largest "
+            "N, more events would separate the samples further: the judge has not saturated "
+            "and the AUC is a lower bound of how far apart the samples are.",
+        )
+    ]
     for variant in next(iter(classifiers.values())):
-        results = {label: by_variant[variant] for label, by_variant in classifiers.items()}
+        results = {
+            label: by_variant[variant][-1].verdict for label, by_variant in classifiers.items()
+        }
         path = plot_classifier_comparison(
             results,
             figures_dir / f"classifier-{variant}.png",
@@ -433,7 +463,8 @@ def _classifier_figures(
                 "Classifier test",
                 f"Classifier on {_VARIANT_NAMES[variant]}",
                 path,
-                f"Inputs: {_CLASSIFIER_NOTES[variant]}. Scores of the held-out test split "
+                f"Inputs: {_CLASSIFIER_NOTES[variant]}. Scores of the verdict's classifier on the "
+                "held-out test split "
                 "(1 = looks like the reference) and the ROC curves. If the classifier cannot tell "
                 "the samples apart, both score distributions peak at 0.5, the ROC curve follows "
                 "the diagonal and the AUC is 0.5; an AUC of 1 means it always can.",
@@ -443,7 +474,12 @@ def _classifier_figures(
 
 
 def _evaluate_showers(
-    ref: _Sample, cands: list[_Sample], figures_dir: Path, config: ClassifierConfig, seed: int
+    ref: _Sample,
+    cands: list[_Sample],
+    figures_dir: Path,
+    config: ClassifierConfig,
+    seed: int,
+    sizes: Sequence[int],
 ) -> _Results:
     ref_obs = shower_observables(ref.arrays)
     cand_obs = {c.label: shower_observables(c.arrays) for c in cands}
@@ -453,7 +489,7 @@ def _evaluate_showers(
         "normalized": partial(shower_features, normalized=True),
         "high_level": high_level_features,
     }
-    classifiers = _classify(ref, cands, variants, config)
+    classifiers = _classify(ref, cands, variants, config, sizes)
 
     axis_labels = {k: _capitalised(obs.axis_label) for k, obs in OBSERVABLES.items()}
     common = {"reference_label": ref.label, "colours": {c.label: c.colour for c in cands}}
@@ -512,12 +548,17 @@ def _evaluate_showers(
             "the ratio of the means candidate / reference. A fixed-energy sample has one bin.",
         )
     )
-    figures += _classifier_figures(ref, cands, classifiers, figures_dir)
+    figures += _classifier_figures(ref, cands, classifiers, figures_dir, "showers")
     return _Results(classifiers, distances, axis_labels, figures)
 
 
 def _evaluate_jets(
-    ref: _Sample, cands: list[_Sample], figures_dir: Path, config: ClassifierConfig, seed: int
+    ref: _Sample,
+    cands: list[_Sample],
+    figures_dir: Path,
+    config: ClassifierConfig,
+    seed: int,
+    sizes: Sequence[int],
 ) -> _Results:
     image_obs = {s.label: image_observables(s.arrays["image"]) for s in (ref, *cands)}
     distances: dict[str, dict[str, dict[str, Any]]] = {c.label: {} for c in cands}
@@ -531,7 +572,9 @@ def _evaluate_jets(
                     {k: v[signal == c] for k, v in image_obs[cand.label].items()},
                     seed,
                 )
-    classifiers = _classify(ref, cands, {"pixels": lambda a: image_features(a["image"])}, config)
+    classifiers = _classify(
+        ref, cands, {"pixels": lambda a: image_features(a["image"])}, config, sizes
+    )
 
     axis_labels = {
         "pt": "Jet pT from the image [GeV]",
@@ -566,7 +609,7 @@ def _evaluate_jets(
             "stored in the files, per class, with the ratio candidate / reference.",
         ),
     ]
-    figures += _classifier_figures(ref, cands, classifiers, figures_dir)
+    figures += _classifier_figures(ref, cands, classifiers, figures_dir, "jets")
     return _Results(classifiers, distances, axis_labels, figures)
 
 
@@ -590,6 +633,8 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
         "excluded_constant": list(found["excluded_constant"]),
     }
     if found["keys"]:
+        out["fpd"] = _value_error(found["fpd"])
+        out["kpd"] = _value_error(found["kpd"])
         out["frechet"] = _value_error(found["frechet"])
         out["wasserstein_1"] = {k: _value_error(v) for k, v in found["wasserstein_1"].items()}
         out["separation"] = {k: float(v) for k, v in found["separation"].items()}
@@ -629,9 +674,13 @@ def _metrics(
         "candidates": [
             {
                 **_file_json(cand),
+                "simulation": _is_simulation(cand),
                 "classifier": {
-                    variant: result.summary()
-                    for variant, result in results.classifiers[cand.label].items()
+                    variant: {
+                        **curve[-1].summary(),
+                        "learning_curve": [_curve_point(point) for point in curve],
+                    }
+                    for variant, curve in results.classifiers[cand.label].items()
                 },
                 "distances": {
                     group: _distance_json(found)
@@ -640,6 +689,23 @@ def _metrics(
             }
             for cand in cands
         ],
+    }
+
+
+def _is_simulation(sample: _Sample) -> bool:
+    """A candidate made by Geant4 or Pythia rather than by a model: the floor, the AUC and
+    distances of two samples of the same physics."""
+    return not {"generator", "model", "model_config"} & set(sample.provenances[0])
+
+
+def _curve_point(point: Judgement) -> dict[str, Any]:
+    return {
+        "n_per_class": point.n_per_class,
+        "verdict": point.verdict.method,
+        "auc": point.verdict.auc,
+        "auc_uncertainty": point.verdict.auc_uncertainty,
+        "network_auc": point.network.auc,
+        "trees_auc": None if point.trees is None else point.trees.auc,
     }
 
 
@@ -719,9 +785,10 @@ def _summary_table(
 ) -> str:
     variants = list(next(iter(results.classifiers.values())))
     groups = list(dict.fromkeys(g for by_group in results.distances.values() for g in by_group))
+    unit = "showers" if ref.arrays.get("image") is None else "jets"
     head = ["Sample", "Events used"]
     head += [f"AUC, {_VARIANT_NAMES[v]}" for v in variants]
-    head += [f"Fréchet distance{'' if g == 'all' else f', {g}'}" for g in groups]
+    head += [f"FPD / KPD{'' if g == 'all' else f', {g}'}" for g in groups]
     head += ["Provenance"]
     rows = []
     ref_json = metrics["reference"]
@@ -734,23 +801,28 @@ def _summary_table(
         + f"<td>{''.join(_highlights(p) for p in ref.provenances)}</td></tr>"
     )
     for cand, cand_json in zip(cands, metrics["candidates"], strict=True):
+        floor = " (simulation: the floor)" if _is_simulation(cand) else ""
         cells = [
-            f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>"
+            f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>{_e(floor)}"
             f'<br><span class="small">{_e(cand.where)}</span></td>',
             f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}</td>',
         ]
         for variant in variants:
-            r = results.classifiers[cand.label][variant]
+            judgement = results.classifiers[cand.label][variant][-1]
+            r = judgement.verdict
+            others = [x for x in (judgement.network, judgement.trees) if x is not None]
+            detail = "; ".join(f"{x.method} {_pm(x.auc, x.auc_uncertainty)}" for x in others)
             cells.append(
-                f'<td class="num"><b>{_pm(r.auc, r.auc_uncertainty)}</b><br>'
-                f'<span class="small">JSD {r.jsd:.3f}; {r.n_test} test events</span></td>'
+                f'<td class="num"><b>{_pm(r.auc, r.auc_uncertainty)}</b> '
+                f'<span class="small">at {judgement.n_per_class:,} {unit} per class</span><br>'
+                f'<span class="small">verdict: {_e(r.method)}; {_e(detail)}</span></td>'
             )
         for group in groups:
             found = results.distances[cand.label].get(group)
             if found and found["keys"]:
-                value, error = found["frechet"]
                 cells.append(
-                    f'<td class="num">{_pm(value, error)}<br><span class="small">'
+                    f'<td class="num">FPD {_pm(*found["fpd"], digits=4)}<br>'
+                    f'KPD {_pm(*found["kpd"], digits=5)}<br><span class="small">'
                     f"{len(found['keys'])} observables</span></td>"
                 )
             else:
@@ -759,6 +831,30 @@ def _summary_table(
         rows.append("<tr>" + "".join(cells) + "</tr>")
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _learning_curve_table(cands: list[_Sample], results: _Results, unit: str) -> str:
+    """The learning curves in numbers: the verdict's AUC at each N, per candidate and variant."""
+    variants = list(next(iter(results.classifiers.values())))
+    head = f"<th>Sample</th><th>{_e(unit.capitalize())} per class</th>" + "".join(
+        f"<th>AUC, {_e(_VARIANT_NAMES[v])}</th>" for v in variants
+    )
+    rows = []
+    for cand in cands:
+        curves = results.classifiers[cand.label]
+        for i, point in enumerate(curves[variants[0]]):
+            cells = [
+                f"<td>{_swatch(cand.colour)}{_e(cand.label)}</td>",
+                f'<td class="num">{point.n_per_class:,}</td>',
+            ]
+            for variant in variants:
+                verdict = curves[variant][i].verdict
+                cells.append(
+                    f'<td class="num">{_pm(verdict.auc, verdict.auc_uncertainty)} '
+                    f'<span class="small">({_e(verdict.method)})</span></td>'
+                )
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def _distance_tables(cands: list[_Sample], results: _Results) -> str:
@@ -824,6 +920,7 @@ def _html(
         for path, provenance in zip(s.paths, s.provenances, strict=True)
     )
     hidden = "×".join(str(h) for h in config["hidden"])
+    unit = "showers" if schema is SHOWER_SCHEMA else "jets"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -839,15 +936,19 @@ seed {metrics["seed"]}; every number is also in <code>metrics.json</code>.</p>
 <h2>Summary</h2>
 {_summary_table(ref, cands, results, metrics)}
 <p class="small">AUC: area under the ROC curve of a classifier trained to tell the candidate from
-the reference (fully connected {hidden} ReLU network, {config["epochs"]} epochs, best
-validation epoch kept), on held-out events: 0.5 means it cannot tell them apart, 1.0 that it
-always can; the uncertainty is the statistical one of the test split. JSD: Jensen-Shannon
-divergence from the calibrated classifier (0: identical; small test splits make it noisy, even
-negative). Fréchet distance: between Gaussians
-fitted to the physics observables, each standardised with the reference's spread (0: identical;
-bootstrap uncertainty). Even two independent samples of one simulation give an AUC slightly
-above 0.5 and a positive distance: compare with a second reference sample.</p>
+the reference, on held-out events (20 % of them; 60 % train, 20 % validate): 0.5 means it cannot
+tell them apart, 1.0 that it always can; the uncertainty is the statistical one of the test split.
+Two classifiers see the same events: a fully connected {hidden} {_e(config["activation"])}
+network (at most {config["epochs"]} epochs, stopped {config["patience"]} epochs after its best
+validation loss) and boosted decision trees; the verdict, in bold, is the one that separates the
+validation events better. An AUC holds for its number of events: with more, a classifier sees
+more (the learning curves below). FPD and KPD: JetNet's Fréchet and kernel physics distances on
+the physics observables, as the CaloChallenge computes them, 0 for identical distributions. A
+candidate made by the simulation itself is the floor: what two samples of the same physics
+give.</p>
 {body}
+<h2>Learning curves in numbers</h2>
+{_learning_curve_table(cands, results, unit)}
 <h2>Distances per observable</h2>
 <p class="small">W1: Wasserstein-1 distance in the observable's unit (bootstrap uncertainty).
 Separation: 0.5 Σ (h<sub>1</sub> − h<sub>2</sub>)² / (h<sub>1</sub> + h<sub>2</sub>) of the
