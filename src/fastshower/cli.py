@@ -365,6 +365,39 @@ def evaluate_command(
     click.echo(f"wrote {report.parent / 'metrics.json'}")
 
 
+@main.command("convert")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--to",
+    "to_format",
+    type=click.Choice(["calochallenge", "fastshower"]),
+    required=True,
+    help="calochallenge: a fastshower shower file to the CaloChallenge's format; fastshower: back.",
+)
+@click.option("--particle", default=None, help="With --to fastshower: the showers' particle.")
+def convert_command(source: Path, out: Path, to_format: str, particle: str | None) -> None:
+    """Convert shower files to and from the CaloChallenge's format (incident_energies and
+    showers in MeV, the 504 CaloGAN cells as voxels), for its evaluate.py."""
+    from fastshower.calochallenge import from_calochallenge, to_calochallenge
+
+    if not source.is_file():
+        _fail(f"{source}: no such file")
+    out = _writable_output(out)
+    if to_format == "fastshower" and particle is None:
+        _fail("--particle is needed with --to fastshower: a CaloChallenge file does not say it")
+    if to_format == "calochallenge" and particle is not None:
+        _fail("--particle is only for --to fastshower: a fastshower file records its particles")
+    try:
+        if to_format == "calochallenge":
+            to_calochallenge(source, out)
+        else:
+            from_calochallenge(source, out, particle)
+    except ValueError as error:  # DatasetError included
+        _fail(str(error))
+    click.echo(f"wrote {out}")
+
+
 @main.command("generate")
 @click.option("--model", type=click.Path(path_type=Path), required=True,
               help="Model folder, or a shipped model's name (calo-flow).")  # fmt: skip
