@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The reference datasets (docs/datasets.md), at the scale of the published ones: per particle a
-# test set of 20k showers that no model trains, validates or is selected on, and training blocks of
-# 10k showers (pi+ 80k, e+ and gamma 30k each), uniform 1-100 GeV at the calorimeter's centre; W and
-# QCD jet images with 60 < m < 100 GeV, 10k per class held out and 40k per class to train on.
+# test set of 20k showers that no model trains, validates or is selected on, and training blocks
+# (pi+ 80k, e+ and gamma 30k each; the first block of 20k, the floor of the judge: Geant4 against
+# Geant4 at the test set's size), uniform 1-100 GeV at the calorimeter's centre; W and QCD jet
+# images with 60 < m < 100 GeV, 10k per class held out and 40k per class to train on.
 #
 # The split is by file and seed: test files use seeds 201-214, which no training file uses. Chunk
 # seeds depend only on a file's seed and the chunk index, so every file is recreated bit for bit
@@ -28,19 +29,18 @@ jets() {  # process seed events file
 }
 # pions first: the hardest particle to model, and the cheapest to simulate
 calo pi+ 203 20000 piplus-test.h5
-calo pi+ 3 10000 piplus-train-s3.h5
-calo pi+ 4 10000 piplus-train-s4.h5
+calo pi+ 3 20000 piplus-train-s3.h5
 # jets: the held-out sets, then training
 jets w 213 10000 jets_w-test.h5
 jets qcd 214 10000 jets_qcd-test.h5
 calo e+ 201 20000 eplus-test.h5
 calo gamma 202 20000 gamma-test.h5
-calo e+ 1 10000 eplus-train-s1.h5
-calo gamma 2 10000 gamma-train-s2.h5
+calo e+ 1 20000 eplus-train-s1.h5
+calo gamma 2 20000 gamma-train-s2.h5
 jets w 11 20000 jets_w-train-s11.h5
 jets qcd 12 20000 jets_qcd-train-s12.h5
-for seed in 5 6 7 8 9 10; do calo pi+ "$seed" 10000 "piplus-train-s$seed.h5"; done
-for seed in 11 21; do calo e+ "$seed" 10000 "eplus-train-s$seed.h5"; done
-for seed in 12 22; do calo gamma "$seed" 10000 "gamma-train-s$seed.h5"; done
+for seed in 4 5 6 7 8 9; do calo pi+ "$seed" 10000 "piplus-train-s$seed.h5"; done
+calo e+ 11 10000 eplus-train-s11.h5
+calo gamma 12 10000 gamma-train-s12.h5
 jets w 21 20000 jets_w-train-s21.h5
 jets qcd 22 20000 jets_qcd-train-s22.h5
