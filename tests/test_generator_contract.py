@@ -1,6 +1,6 @@
-"""The contract every registered generator keeps, whatever its family: the shapes of the data it
-imitates, no negative energies, conditioning that matters, an exact save/load round trip and an
-ONNX export that computes the same."""
+"""The contract every registered model family keeps (``fastshower.models.family``): samples in
+the schema of the data it imitates (shapes, no negative energies), seeded, conditioning that
+matters, an exact save/load round trip and an ONNX export that computes the same."""
 
 from __future__ import annotations
 
@@ -10,126 +10,83 @@ import numpy as np
 import pytest
 import torch
 
-from fastshower.detector import CALORIMETER
+from fastshower.io import write_dataset
 from fastshower.modelfile import load_model, save_model
-from fastshower.models import GENERATORS, build_generator
+from fastshower.models import FAMILIES
+from fastshower.models.family import JetCondition, ShowerCondition
 
-# family -> (small config, latent size, two different conditions, expected output shapes)
+SHOWERS = (ShowerCondition("e+", (10.0, 10.0)), ShowerCondition("pi+", (90.0, 90.0)))
+JETS = (JetCondition("qcd"), JetCondition("w"))
+FLOW = {"particles": ["e+", "pi+"], "transforms": 2, "hidden": 16, "energy_hidden": 8}
+
+# family[/variant] -> (small config, two different conditions)
 CASES = {
-    "lagan": ({"latent_size": 16}, 16, (torch.zeros(4), torch.ones(4)), [(25, 25)]),
-    "calogan": (
-        {"latent_size": 32, "attention": True},
-        32,
-        (torch.full((4,), 10.0), torch.full((4,), 90.0)),
-        [layer.shape for layer in CALORIMETER.layers],
+    "lagan": ({"latent_size": 16}, JETS),
+    "calogan": ({"latent_size": 32, "attention": True}, SHOWERS),
+    "calo-flow": (FLOW, SHOWERS),
+    # cells relative to their layer's energy: a batch-size-free ONNX graph; layer energies as
+    # CaloFlow's shares (float64 products in the graph)
+    "calo-flow/layer": (
+        {**FLOW, "cells_relative_to": "layer", "layer_energies": "shares"},
+        SHOWERS,
     ),
-    "calo-flow": (
-        {"particles": ["e+", "pi+"], "transforms": 2, "hidden": 16, "energy_hidden": 8},
-        507,
-        (
-            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
-            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
-        ),
-        [layer.shape for layer in CALORIMETER.layers],
-    ),
-    "calo-flow/layer": (  # cells relative to their layer's energy: a batch-size-free ONNX graph;
-        # layer energies as CaloFlow's shares (float64 products in the graph)
-        {
-            "particles": ["e+", "pi+"],
-            "transforms": 2,
-            "hidden": 16,
-            "energy_hidden": 8,
-            "cells_relative_to": "layer",
-            "layer_energies": "shares",
-        },
-        507,
-        (
-            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
-            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
-        ),
-        [layer.shape for layer in CALORIMETER.layers],
-    ),
-    "calo-flow/hits-peaks": (  # flow I learns each layer's hit count and hottest cell's share
-        {
-            "particles": ["e+", "pi+"],
-            "transforms": 2,
-            "hidden": 16,
-            "energy_hidden": 8,
-            "layer_hits": True,
-            "layer_peaks": True,
-        },
-        513,
-        (
-            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
-            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
-        ),
-        [layer.shape for layer in CALORIMETER.layers],
-    ),
-    "calo-flow/grid": (  # convolutions on each layer's grid beside the coupling networks
-        {
-            "particles": ["e+", "pi+"],
-            "transforms": 4,
-            "hidden": 16,
-            "energy_hidden": 8,
-            "coupling": "grid",
-        },
-        507,
-        (
-            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
-            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
-        ),
-        [layer.shape for layer in CALORIMETER.layers],
-    ),
-    "flow-matching": (
-        {"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2},
-        507,
-        (
-            torch.tensor([[10.0, -11, 0, 0]]).repeat(4, 1),
-            torch.tensor([[90.0, 211, 0, 0]]).repeat(4, 1),
-        ),
-        [layer.shape for layer in CALORIMETER.layers],
-    ),
+    # flow I learns each layer's hit count and hottest cell's share
+    "calo-flow/hits-peaks": ({**FLOW, "layer_hits": True, "layer_peaks": True}, SHOWERS),
+    # convolutions on each layer's grid beside the coupling networks
+    "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
+    "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
 }
+MAIN_OUTPUT = {"lagan": "image"}  # the others: every layer's cells
 
 
-def test_every_registered_generator_is_covered() -> None:
-    assert {case.split("/")[0] for case in CASES} == set(GENERATORS)
+def test_every_registered_family_is_covered() -> None:
+    assert {case.split("/")[0] for case in CASES} == set(FAMILIES)
 
 
-def outputs(generator: torch.nn.Module, z: torch.Tensor, condition: torch.Tensor) -> list:
-    out = generator(z, condition)
-    return list(out) if isinstance(out, (tuple, list)) else [out]
+def sample(family, generator, condition, seed: int = 1) -> dict[str, np.ndarray]:
+    return family.sample(generator, 4, condition, torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_contract(case: str, tmp_path: Path) -> None:
-    """Every family (and variant: ``family/variant``) generates, round-trips and exports."""
+    """Every family (and variant: ``family/variant``) samples into its schema, seeded and
+    conditioned, round-trips through a model file and exports to ONNX."""
     name = case.split("/")[0]
-    config, latent, (cond_a, cond_b), shapes = CASES[case]
+    family = FAMILIES[name]
+    config, (cond_a, cond_b) = CASES[case]
     torch.manual_seed(0)
-    generator = build_generator(name, config).eval()
+    generator = family.build(config).eval()
     _randomize_output_layers(generator)
-    z = torch.randn(4, latent)
-    with torch.no_grad():
-        a, b = outputs(generator, z, cond_a), outputs(generator, z, cond_b)
-    assert [tuple(x.shape[1:]) for x in a] == [tuple(s) for s in shapes]
-    assert all((x >= 0).all() for x in a + b)
-    assert any(not torch.allclose(x, y) for x, y in zip(a, b, strict=True))
-    assert all(x.sum() > 0 for x in a)
+    a = sample(family, generator, cond_a)
+    write_dataset(tmp_path / "a.h5", a, family.schema, {"test": True})  # every key, shape, >= 0
+    keys = [MAIN_OUTPUT[name]] if name in MAIN_OUTPUT else ["layer_0", "layer_1", "layer_2"]
+    assert all(a[k].sum() > 0 for k in keys)
+    again = sample(family, generator, cond_a)
+    for key in a:
+        np.testing.assert_array_equal(a[key], again[key])  # seeded
+    b = sample(family, generator, cond_b)
+    assert any(not np.allclose(a[k], b[k]) for k in keys)  # the condition matters
+    assert not np.allclose(sample(family, generator, cond_a, seed=2)[keys[0]], a[keys[0]])
 
     folder = save_model(tmp_path / name, name, generator, config, {"test": True})
-    with torch.no_grad():
-        again = outputs(load_model(folder).generator, z, cond_a)
-    for x, y in zip(a, again, strict=True):
-        torch.testing.assert_close(x, y, rtol=0, atol=0)
+    loaded = load_model(folder)
+    assert loaded.name == name
+    reloaded = sample(family, loaded.generator, cond_a)
+    for key in a:
+        np.testing.assert_array_equal(a[key], reloaded[key])
 
     pytest.importorskip("onnxruntime", reason="needs the onnx extra")
     from fastshower.export import OnnxGenerator, export_onnx
 
     onnx = OnnxGenerator(export_onnx(folder, tmp_path / f"{name}.onnx"))
-    condition = cond_a.numpy().astype(np.int64 if name == "lagan" else np.float32)
-    got = onnx(z.numpy(), condition)
-    for x, y in zip(a, got.values(), strict=True):
+    latent = torch.randn(4, generator.latent_size)
+    condition = family.example_condition(generator, 4)
+    with torch.no_grad():
+        expected = generator(latent, condition)
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    got = onnx(latent.numpy(), condition.numpy())
+    assert tuple(got) == family.output_names(generator)
+    for x, y in zip(expected, got.values(), strict=True):
         # float32: flow I's inverse is autoregressive, 9 steps in a row with hits and peaks,
         # through splines whose softmax is exp / sum in torch and Softmax in onnxruntime
         # (models/splines.py): their roundings differ by up to ~4e-5 at the end (one cell in 288)

@@ -109,18 +109,18 @@ def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
     architectures not shipped trained (the speed is the architecture's, whatever the weights)."""
     if model_dirs:
         return [(_label(Path(d)), Path(d)) for d in model_dirs]
-    from fastshower.modelfile import save_model
-    from fastshower.models import build_generator
+    from fastshower.modelfile import load_model, save_model
+    from fastshower.models import FAMILIES
     from fastshower.pretrained import available, resolve_model
 
-    shipped = available()
-    folders = [(name, resolve_model(name)) for name in shipped]
-    for name, config in (("calogan", {"latent_size": 1024, "attention": True}),
-                         ("lagan", {"latent_size": 200})):  # fmt: skip
-        if name in shipped:
+    folders = [(name, resolve_model(name)) for name in available()]
+    shipped_families = {load_model(folder).name for _, folder in folders}
+    for name, fam in FAMILIES.items():
+        config = fam.published_config
+        if config is None or name in shipped_families:
             continue
         folder = out / "architectures" / name
-        save_model(folder, name, build_generator(name, config), config,
+        save_model(folder, name, fam.build(config), config,
                    {"note": "fresh weights: for timing only"})  # fmt: skip
         folders.append((f"{name} (architecture)", folder))
     return folders
@@ -220,15 +220,10 @@ def _gpu_backend(model: Any, latent: int, dtype: torch.dtype) -> Callable:
 
 
 def _condition(model: Any, batch: int) -> torch.Tensor:
-    """Conditions across the training range: both jet classes; 1-100 GeV, and for a flow the
-    first particle it learnt (an untrained one would be an input it never saw)."""
-    if model.name == "lagan":
-        return torch.arange(batch) % 2
-    energy = torch.linspace(1.0, 100.0, batch)
-    if model.name == "calogan":
-        return energy
-    pdg = float(model.generator.space.pdg[0])
-    return torch.stack([energy, torch.full_like(energy, pdg), *torch.zeros(2, batch)], dim=1)
+    """Conditions across the training range (the family's example)."""
+    from fastshower.models import family
+
+    return family(model.name).example_condition(model.generator, batch)
 
 
 def _time_backend(

@@ -122,11 +122,11 @@ def _jet_generator_demo(out: Path, pythia_samples: list[Path], seed: int) -> lis
     from fastshower.evaluate.classifier import MIN_EVENTS
     from fastshower.evaluate.jet_plots import plot_average_jet_images
     from fastshower.evaluate.report import evaluate
-    from fastshower.generate import BOTH_CLASSES, GenerateJob
+    from fastshower.generate import GenerateJob
     from fastshower.pretrained import DEFAULT_JET_MODEL, resolve_model
 
     n_jets = sum(dataset_info(p).n_events for p in pythia_samples)
-    job = GenerateJob(str(resolve_model(DEFAULT_JET_MODEL)), {"class": BOTH_CLASSES})
+    job = GenerateJob(str(resolve_model(DEFAULT_JET_MODEL)), {"class": "both"})
     generated = produce(job, out / f"jets-{DEFAULT_JET_MODEL}-{n_jets}-seed{seed}.h5",
                         n_events=n_jets, seed=seed, workers=0, progress=False)  # fmt: skip
     arrays = read_dataset(generated, JET_SCHEMA).arrays

@@ -42,18 +42,17 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from fastshower import __version__
 from fastshower.modelfile import LoadedModel, load_model
-from fastshower.models.lagan import N_CLASSES, PT_SCALE_GEV
+from fastshower.models import family as model_family
+from fastshower.models.family import Family
 
 __all__ = [
     "FORMAT",
@@ -97,71 +96,6 @@ class OnnxExportError(ValueError):
     file that is not a fastshower export, or a parity check that failed."""
 
 
-@dataclass(frozen=True)
-class _Family:
-    """What the ONNX side needs to know about a model family that its generator does not say."""
-
-    condition: dict[str, Any]  # stored in the metadata; "dtype" is the ONNX input's
-    output_names: Callable[[nn.Module], tuple[str, ...]]
-    output_units: str
-    example_condition: Callable[[int], torch.Tensor]  # for tracing
-    random_condition: Callable[[np.random.Generator, int], np.ndarray]  # for the parity check
-    strict: bool = True  # capture with TorchDynamo (see the module docstring)
-    # onnxscript's graph optimizer; off for the CaloFlow, whose unrolled autoregressive flow I
-    # it took 2 of the 3.5 minutes of the export to rewrite, for no speed in onnxruntime (which
-    # optimizes the graph itself): 0.848 against 0.895 ms per shower at batch 1024
-    optimize: bool = True
-
-
-# the flows of ShowerSpace: condition (N, 4), cells in MeV
-_SHOWER_VECTORS = _Family(
-    condition={
-        "name": "condition",
-        "dtype": "float32",
-        "shape": [4],
-        "meaning": "incident energy (GeV), PDG code, incidence x and y (mm)",
-    },
-    output_names=lambda generator: tuple(f"layer_{i}" for i in range(len(generator.layer_shapes))),
-    output_units="MeV",
-    example_condition=lambda n: torch.tensor([[50.0, -11.0, 0.0, 0.0]]).repeat(n, 1),
-    random_condition=lambda rng, n: np.column_stack(
-        [rng.uniform(1.0, 100.0, n), np.full(n, -11.0), np.zeros((n, 2))]
-    ).astype(np.float32),
-)
-
-_FAMILIES: dict[str, _Family] = {
-    "lagan": _Family(
-        condition={
-            "name": "class",
-            "dtype": "int64",
-            "meaning": "class label: 0 = QCD, 1 = W",
-            "classes": N_CLASSES,
-        },
-        output_names=lambda generator: ("image",),
-        output_units=f"pT / {PT_SCALE_GEV:g} GeV",
-        example_condition=lambda n: torch.arange(n, dtype=torch.int64) % N_CLASSES,
-        random_condition=lambda rng, n: rng.integers(0, N_CLASSES, n, dtype=np.int64),
-    ),
-    "calogan": _Family(
-        condition={
-            "name": "energy",
-            "dtype": "float32",
-            "meaning": "incident energy",
-            "units": "GeV",
-        },
-        output_names=lambda generator: tuple(
-            f"layer_{i}" for i in range(len(generator.layer_shapes))
-        ),
-        output_units="GeV",
-        example_condition=lambda n: torch.full((n,), 50.0),
-        # CaloGAN's training range (fastshower.simulate.calo.TRAINED_RANGE_GEV): 1-100 GeV
-        random_condition=lambda rng, n: rng.uniform(1.0, 100.0, n).astype(np.float32),
-    ),
-    "flow-matching": _SHOWER_VECTORS,
-    "calo-flow": replace(_SHOWER_VECTORS, strict=False, optimize=False),
-}
-
-
 def export_onnx(
     model_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -199,7 +133,7 @@ def export_onnx(
     output_names = family.output_names(generator)
     example = (
         torch.randn(batch_size_hint, latent_size, generator=torch.Generator().manual_seed(0)),
-        family.example_condition(batch_size_hint),
+        family.example_condition(generator, batch_size_hint),
     )
     with torch.no_grad():
         outputs = _as_tuple(generator(*example))
@@ -211,7 +145,7 @@ def export_onnx(
     batch = torch.export.Dim(_BATCH_DIM, min=1)
     with _quiet_exporter():
         program = torch.export.export(
-            generator, example, dynamic_shapes=({0: batch}, {0: batch}), strict=family.strict
+            generator, example, dynamic_shapes=({0: batch}, {0: batch}), strict=family.onnx.strict
         )
         onnx_program = torch_onnx.export(
             program,
@@ -220,7 +154,7 @@ def export_onnx(
             output_names=list(output_names),
             opset_version=opset,
             dynamo=True,
-            optimize=family.optimize,
+            optimize=family.onnx.optimize,
             verbose=False,
         )
     model = onnx_program.model
@@ -460,9 +394,10 @@ def _parity(
     difference = scale = 0.0
     for batch in (1, n):
         latent = rng.standard_normal((batch, onnx_generator.latent_size), dtype=np.float32)
-        condition = family.random_condition(rng, batch)
+        condition = family.example_condition(generator, batch)
         with torch.no_grad():
-            expected = _as_tuple(generator(torch.from_numpy(latent), torch.from_numpy(condition)))
+            expected = _as_tuple(generator(torch.from_numpy(latent), condition))
+        condition = condition.numpy()
         got = onnx_generator.generate(latent, condition)
         for name, want in zip(onnx_generator.output_names, expected, strict=True):
             want = want.numpy()
@@ -479,7 +414,7 @@ def _parity(
 def _metadata(
     loaded: LoadedModel,
     latent_size: int,
-    family: _Family,
+    family: Family,
     output_names: tuple[str, ...],
     output_shapes: list[tuple[int, ...]],
 ) -> dict[str, str]:
@@ -490,8 +425,8 @@ def _metadata(
         "config": json.dumps(loaded.config, sort_keys=True),
         "provenance": json.dumps(loaded.provenance, sort_keys=True),
         "latent_size": str(latent_size),
-        "condition": json.dumps(family.condition),
-        "output_units": json.dumps({name: family.output_units for name in output_names}),
+        "condition": json.dumps(family.onnx.condition),
+        "output_units": json.dumps({name: family.onnx.output_units for name in output_names}),
         "output_shapes": json.dumps(dict(zip(output_names, map(list, output_shapes), strict=True))),
     }
     return {_PREFIX + k: v for k, v in entries.items()}
@@ -543,12 +478,11 @@ def _load(model_dir: str | os.PathLike[str]) -> LoadedModel:
     return load_model(model_dir)
 
 
-def _family(name: str) -> _Family:
-    if name not in _FAMILIES:
-        raise OnnxExportError(
-            f"no ONNX export for model {name!r}: exported are {', '.join(sorted(_FAMILIES))}"
-        )
-    return _FAMILIES[name]
+def _family(name: str) -> Family:
+    try:
+        return model_family(name)
+    except ValueError as exc:
+        raise OnnxExportError(f"no ONNX export: {exc}") from exc
 
 
 def _as_tuple(outputs: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:

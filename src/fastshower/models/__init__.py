@@ -1,37 +1,34 @@
-"""Generative models: one module per family, shared blocks in ``layers``, and a registry.
+"""Generative models: one module per family, shared blocks in ``layers``, and the registry.
 
-The registry maps a model's name, as stored in model files, to its generator class; the class is
-built from the JSON config saved next to the weights (``fastshower.modelfile``), so a model file
-never needs pickle to come back to life.
+Every family is one ``Family`` object (``family``): how its generator is built from the JSON
+config saved next to the weights (so a model file never needs pickle to come back to life), the
+schema of its samples, how it samples a typed condition, its ONNX signature. ``FAMILIES`` maps
+the name that model files record to it; generation, export, timing and the command line read
+only this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
-from fastshower.models.calo_flow import CaloFlowGenerator
-from fastshower.models.calogan import CaloganGenerator
-from fastshower.models.flow_matching import FlowMatchingGenerator
-from fastshower.models.lagan import LaganGenerator
+from fastshower.models import calo_flow, calogan, flow_matching, lagan
+from fastshower.models.family import Family
 
-__all__ = ["GENERATORS", "build_generator"]
+__all__ = ["FAMILIES", "build_generator", "family"]
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "calo-flow": CaloFlowGenerator,
-    "calogan": CaloganGenerator,
-    "flow-matching": FlowMatchingGenerator,
-    "lagan": LaganGenerator,
+FAMILIES: dict[str, Family] = {
+    m.FAMILY.name: m.FAMILY for m in (calo_flow, calogan, flow_matching, lagan)
 }
-"""Model name -> generator class (keyword arguments: the model config)."""
+"""Model name (as model files record it) -> its family."""
+
+
+def family(name: str) -> Family:
+    """The family of the named model, or a ValueError naming the known ones."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model {name!r}: known are {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[name]
 
 
 def build_generator(name: str, config: dict) -> nn.Module:
     """A fresh generator of the named family, from its config."""
-    if name not in GENERATORS:
-        raise ValueError(f"unknown model {name!r}: known are {', '.join(sorted(GENERATORS))}")
-    try:
-        return GENERATORS[name](**config)
-    except TypeError as exc:
-        raise ValueError(f"model {name!r} does not take the config {config}: {exc}") from exc
+    return family(name).build(config)

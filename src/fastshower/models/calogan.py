@@ -58,6 +58,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
+from fastshower.io import SHOWER_SCHEMA
+from fastshower.models.family import (
+    Family,
+    OnnxSignature,
+    ShowerCondition,
+    layer_names,
+    shower_arrays,
+)
 from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 from fastshower.models.recipe import GanRecipe
@@ -66,6 +74,7 @@ __all__ = [
     "CELL_UNIT_MEV",
     "ENERGY_LOSS_WEIGHT",
     "ENERGY_SCALE_GEV",
+    "FAMILY",
     "LATENT_SIZE",
     "MEV_PER_GEV",
     "CaloganDiscriminator",
@@ -411,3 +420,40 @@ class CaloganRecipe(GanRecipe):
         w1 = {f"w1_{k}": wasserstein_1_exact(scores["real"][:, i], scores["fake"][:, i])
               for i, k in enumerate(("f0", "f1", "f2", "e_ratio"))}  # fmt: skip
         return {**w1, "score": sum(w1.values())}
+
+
+def _energy_condition(
+    generator: nn.Module, condition: ShowerCondition, n: int, rng: torch.Generator, device: str
+) -> torch.Tensor:
+    if condition.position_mm != (0.0, 0.0):
+        raise ValueError(
+            f"CaloGAN, as published, makes showers at the centre only; position "
+            f"{condition.position_mm} mm was requested"
+        )
+    return condition.energies(n, rng, device)
+
+
+FAMILY = Family(
+    name="calogan",
+    generator=CaloganGenerator,
+    schema=SHOWER_SCHEMA,
+    condition_type=ShowerCondition,
+    not_generated="overflow is 0, as for the published CaloGAN",
+    onnx=OnnxSignature(
+        condition={
+            "name": "energy",
+            "dtype": "float32",
+            "meaning": "incident energy",
+            "units": "GeV",
+        },
+        output_units="GeV",
+    ),
+    published_config={"latent_size": LATENT_SIZE, "attention": True},
+    condition_tensor=_energy_condition,
+    to_arrays=lambda generator, output, energy, condition: shower_arrays(
+        [x * CELL_UNIT_MEV for x in output], energy, condition
+    ),
+    example_condition=lambda generator, n: torch.linspace(1.0, 100.0, n),  # its 1-100 GeV
+    output_names=layer_names,
+)
+"""The contract (``fastshower.models.family``)."""

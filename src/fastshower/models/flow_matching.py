@@ -39,10 +39,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.family import flow_family
 from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, ZERO_BAND, ShowerSpace
 
-__all__ = ["SOLVERS", "FlowMatchingGenerator", "FlowMatchingRecipe", "VelocityNet"]
+__all__ = ["FAMILY", "SOLVERS", "FlowMatchingGenerator", "FlowMatchingRecipe", "VelocityNet"]
 
 SOLVERS = ("euler", "midpoint")
 _TIME_FREQUENCIES = 8
@@ -158,3 +159,20 @@ class FlowMatchingRecipe(ShowerRecipe):
         t = torch.rand((len(x1), 1), generator=rng, device=x1.device)
         v = model((1 - t) * x0 + t * x1, condition, t)
         return F.mse_loss(v, x1 - x0)
+
+
+def check_sampling(sampling: dict[str, Any]) -> None:
+    """The sampler settings a generation may override: ``steps`` (a positive integer) and
+    ``solver`` (``SOLVERS``): the same weights sampled at another cost and fidelity."""
+    unknown = set(sampling) - {"steps", "solver"}
+    if unknown:
+        raise ValueError(f"unknown sampling settings {sorted(unknown)}: steps, solver")
+    steps = sampling.get("steps", 1)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if sampling.get("solver", SOLVERS[0]) not in SOLVERS:
+        raise ValueError(f"solver {sampling['solver']!r}: known are {', '.join(SOLVERS)}")
+
+
+FAMILY = flow_family("flow-matching", FlowMatchingGenerator, sampling=check_sampling)
+"""The contract (``fastshower.models.family``); the ODE steps are unrolled into an ONNX export."""

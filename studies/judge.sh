@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The judge at the field's scale (docs/validation.md): per particle, one `fastshower evaluate` run
+# of every shower model against the 20k-shower test set no model has seen, beside Geant4 against
+# Geant4 (the first training block, the floor); per jet class, LAGAN and Pythia against the 10k
+# held-out jets. Each run reports the network and the boosted trees, their learning curves at 1k,
+# 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs studies/reference_data.sh's files;
+# a particle whose test set is not there yet is skipped. CaloGAN enters where studies/calogan.sh
+# has trained it. Resumable: generated samples are kept and not made again.
+#
+#   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/judge.sh
+set -euo pipefail
+DATA=${FASTSHOWER_DATA:-data}
+RUNS=${RUNS:-runs}
+FS=${FS:-fastshower}
+OUT=$RUNS/judge
+SEED=2024  # generation seed, used by nothing else
+mkdir -p "$OUT"
+generate() {  # model out [generate options]
+  local model=$1 out=$2
+  shift 2
+  [ -f "$out" ] || $FS generate --model "$model" --seed "$SEED" --no-progress --out "$out" "$@"
+}
+for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
+  IFS=: read -r p f floor <<< "$spec"
+  if [ ! -f "$DATA/$f-test.h5" ] || [ ! -f "$DATA/$f-train-s$floor.h5" ]; then
+    echo "skipping $p: $DATA/$f-test.h5 or $DATA/$f-train-s$floor.h5 is not made yet"
+    continue
+  fi
+  models=(calo-flow)
+  [ "$p" = e+ ] && models+=(flow-matching-eplus flow-matching-eplus-1step)
+  [ -d "$RUNS/calogan/$f/best" ] && models+=("$RUNS/calogan/$f/best")
+  C=()
+  for model in "${models[@]}"; do
+    name=$(echo "$model" | tr / _)
+    generate "$model" "$OUT/$name-$f.h5" --particle "$p" --energy 1:100 --events 20000
+    C+=(--candidate "$OUT/$name-$f.h5")
+  done
+  $FS evaluate --reference "$DATA/$f-test.h5" "${C[@]}" --candidate "$DATA/$f-train-s$floor.h5" \
+      --max-events 20000 --out "$OUT/report-$f"
+done
+for spec in w:11 qcd:12; do
+  IFS=: read -r c floor <<< "$spec"
+  if [ ! -f "$DATA/jets_$c-test.h5" ] || [ ! -f "$DATA/jets_$c-train-s$floor.h5" ]; then
+    echo "skipping $c jets: $DATA/jets_$c-test.h5 or its training file is not made yet"
+    continue
+  fi
+  generate lagan "$OUT/lagan-$c.h5" --class "$c" --events 10000
+  $FS evaluate --reference "$DATA/jets_$c-test.h5" --candidate "$OUT/lagan-$c.h5" \
+      --candidate "$DATA/jets_$c-train-s$floor.h5" --max-events 10000 --out "$OUT/report-jets-$c"
+done
