@@ -1,17 +1,17 @@
-"""The classifier test at full size: how long it takes, and what it finds on known cases.
+"""The judge's power and cost: what it finds on known cases, at each N of the learning curve.
 
-On a reference shower file (e.g. the 10k e+ reference set):
+Given two Geant4 shower files of one particle (say the test set and the first training block):
 
-- its two halves against each other (the same physics: the AUC should be 0.5 within errors);
-- the first half against the second with layer 1's cells scaled by 1.1 (a distortion of the
-  size a generator might make). Never a file against a distorted copy of the *same* showers:
-  the network memorises training showers, and their twins in the test split then score as
-  reference, which drives the AUC below 0.5 (0.42 +- 0.01 on 2 x 9000 e+ showers);
+- the first against the second (the same physics: every AUC 0.5 within its error, at every N);
+- the first against the second with layer 1's cells scaled by 1.1 (a distortion of the size a
+  generator might make). Never a file against a distorted copy of the *same* showers: the
+  network memorises training showers, and their twins in the test split then score as
+  reference, which drives the AUC below 0.5;
 
-each with the unnormalized, normalized and high-level features and the default configuration
-(3 x 512, 30 epochs, CaloFlow's). Wall-clock time of the whole test (features, training, scores).
+each with the unnormalized, normalized and high-level features, the network (CaloFlow's by
+default) and the boosted trees, and the wall-clock time of each judgement.
 
-    python benchmarks/classifier_speed.py /work/data/eplus.h5 [--json classifier.json]
+    python benchmarks/classifier_speed.py test.h5 train.h5 [--max-events 20000] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import argparse
 import json
 
 from fastshower.evaluate.classifier import (
-    ClassifierConfig,
-    classifier_test,
+    PROTOCOLS,
     high_level_features,
+    learning_curve,
     shower_features,
 )
 from fastshower.io import read_showers
@@ -30,39 +30,43 @@ from fastshower.io import read_showers
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("reference", help="a shower file")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("first", help="a shower file")
+    parser.add_argument("second", help="another shower file of the same particle and spectrum")
+    parser.add_argument("--max-events", type=int, default=None)
+    parser.add_argument("--classifier", choices=sorted(PROTOCOLS), default="caloflow")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
-    showers = read_showers(args.reference).arrays
-    n = len(showers["energy"])
-    half = {k: v[: n // 2] for k, v in showers.items()}
-    other = {k: v[n // 2 :] for k, v in showers.items()}
-    scaled = {**other, "layer_1": other["layer_1"] * 1.1}
-    config = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size)
-    cases = {
-        f"halves ({n // 2} vs {n - n // 2})": (half, other),
-        "layer 1 x 1.1": (half, scaled),
+    first = read_showers(args.first, stop=args.max_events).arrays
+    second = read_showers(args.second, stop=args.max_events).arrays
+    scaled = {**second, "layer_1": second["layer_1"] * 1.1}
+    cases = {"Geant4 against Geant4": second, "layer 1 x 1.1": scaled}
+    variants = {
+        "unnormalized": shower_features,
+        "normalized": lambda s: shower_features(s, normalized=True),
+        "high-level": high_level_features,
     }
     results = {}
-    for name, (a, b) in cases.items():
-        variants = {
-            "unnormalized": lambda s: shower_features(s),
-            "normalized": lambda s: shower_features(s, normalized=True),
-            "high-level": high_level_features,
-        }
-        for variant, features in variants.items():
-            r = classifier_test(features(a), features(b), config)
-            results[f"{name}, {variant}"] = r.summary()
-            print(f"{name:28s} {variant:12s} AUC {r.auc:.3f} +- {r.auc_uncertainty:.3f}  "
-                  f"JSD {r.jsd:.3f}  best epoch {r.best_epoch:2d}  {r.seconds:6.1f} s",
-                  flush=True)  # fmt: skip
+    for variant, features in variants.items():
+        reference = features(first)
+        for name, candidate in cases.items():
+            curve = learning_curve(reference, features(candidate), PROTOCOLS[args.classifier])
+            results[f"{name}, {variant}"] = [point.summary() for point in curve]
+            for point in curve:
+                net, trees, verdict = point.network, point.trees, point.verdict
+                print(
+                    f"{name:22s} {variant:12s} N {point.n_per_class:6d}  "
+                    f"network {net.auc:.3f} +- {net.auc_uncertainty:.3f} "
+                    f"(epoch {net.best_epoch:2d}, {net.seconds:5.1f} s)  "
+                    f"trees {trees.auc:.3f} ({trees.best_epoch:3d} trees, {trees.seconds:5.1f} s)"
+                    f"  verdict {verdict.method}",
+                    flush=True,
+                )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"file": args.reference, "n_showers": int(n), "results": results}, f,
-                      indent=2, default=float)  # fmt: skip
+            json.dump(
+                {"files": [args.first, args.second], "results": results}, f, indent=2, default=float
+            )
 
 
 if __name__ == "__main__":

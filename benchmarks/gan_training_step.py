@@ -17,9 +17,9 @@ import time
 import torch
 
 from fastshower.detector import CALORIMETER
-from fastshower.models.calogan import CaloganRecipe
-from fastshower.models.lagan import LaganRecipe
-from fastshower.trainers import CALOGAN_TRAINING, LAGAN_TRAINING
+from fastshower.training.calogan import CaloganRecipe
+from fastshower.training.lagan import LaganRecipe
+from fastshower.training.trainers import CALOGAN_TRAINING, LAGAN_TRAINING
 
 _TRAINING = {"calogan": CALOGAN_TRAINING, "lagan": LAGAN_TRAINING}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fastshower.data import JetImagePreprocessing, file_sha256, load_jet_images
 from fastshower.io import JET_SCHEMA, write_dataset
+from fastshower.training.data import JetImagePreprocessing, file_sha256, load_jet_images
 
 
 def test_preprocessing_round_trip_and_threshold() -> None:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastshower.data import load_shower_vectors
 from fastshower.models.shower_space import ShowerSpace
+from fastshower.training.data import load_shower_vectors
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_one_model_for_two_particles_trains_and_generates(
     from fastshower.io import SHOWER_SCHEMA, read_dataset
     from fastshower.modelfile import load_model
     from fastshower.simulate.production import produce
-    from fastshower.train import TrainConfig
-    from fastshower.trainers import train_flow_matching
+    from fastshower.training.loop import TrainConfig
+    from fastshower.training.trainers import train_flow_matching
 
     config = TrainConfig(epochs=8, batch_size=8, lr_generator=3e-3, lr_schedule="cosine",
                          ema=0.9, seed=3)  # fmt: skip
@@ -230,7 +230,7 @@ def test_held_out_files_are_what_the_training_never_saw(
     shower_files: list[Path], tmp_path: Path
 ) -> None:
     from fastshower.io import read_showers
-    from fastshower.trainers import split_indices, write_held_out
+    from fastshower.training.trainers import split_indices, write_held_out
 
     written = write_held_out(shower_files, tmp_path, fraction=0.25, seed=7)
     assert [p.name for p in written] == ["e+-heldout.h5", "pi+-heldout.h5"]

@@ -13,12 +13,12 @@ import torch
 
 pytest.importorskip("pythia8mc", reason="needs the jets extra")
 
-from fastshower.data import JetImagePreprocessing, JetImages
 from fastshower.io import JET_SCHEMA, write_dataset
 from fastshower.modelfile import load_model
-from fastshower.models.lagan import LaganRecipe
 from fastshower.simulate.jets import JetSettings, simulate_jets
-from fastshower.train import TrainConfig, train
+from fastshower.training.data import JetImagePreprocessing, JetImages
+from fastshower.training.lagan import LaganRecipe
+from fastshower.training.loop import TrainConfig, train
 
 CONFIG = TrainConfig(epochs=2, batch_size=20, seed=3)
 
@@ -113,8 +113,8 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
     """``fastshower holdout`` on jet-image files: per file, the jets of LAGAN's validation
     split (the split of the W and QCD files in training order), as jet-image files."""
     from fastshower.io import read_dataset
-    from fastshower.train import TrainConfig
-    from fastshower.trainers import split_indices
+    from fastshower.training.loop import TrainConfig
+    from fastshower.training.trainers import split_indices
 
     files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
              for p, a in jet_arrays.items()]  # fmt: skip
@@ -148,7 +148,7 @@ def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:
     from fastshower.io import SHOWER_SCHEMA, read_dataset, write_showers
     from fastshower.simulate.calo import CaloSettings, simulate_showers
     from fastshower.simulate.production import produce
-    from fastshower.trainers import train_calogan
+    from fastshower.training.trainers import train_calogan
 
     showers = simulate_showers(CaloSettings("e+", (2.0, 5.0)), 60, seed=4)
     data = write_showers(tmp_path / "eplus.h5", showers, {"seed": 4})

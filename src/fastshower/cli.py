@@ -550,7 +550,7 @@ def holdout_command(
 ) -> None:
     """Write the showers or jets a training held out (never learnt from): the reference to
     evaluate its model against."""
-    from fastshower.trainers import write_held_out
+    from fastshower.training.trainers import write_held_out
 
     _require_files(data)
     try:
@@ -627,7 +627,7 @@ def train_lagan_command(
     no_progress: bool,
 ) -> None:
     """LAGAN on jet images: Adam 2e-4 (beta1 0.5), batch 100, 50 epochs, as published."""
-    from fastshower.trainers import LAGAN_TRAINING, train_lagan
+    from fastshower.training.trainers import LAGAN_TRAINING, train_lagan
 
     _require_files(data)
     try:
@@ -646,7 +646,7 @@ def train_calogan_command(
 ) -> None:
     """CaloGAN on one particle's showers: Adam 2e-4 (G) / 2e-5 (D), beta1 0.5, batch 256, two
     generator steps per discriminator step, as published."""
-    from fastshower.trainers import CALOGAN_TRAINING, train_calogan
+    from fastshower.training.trainers import CALOGAN_TRAINING, train_calogan
 
     if not data.is_file():
         _fail(f"--data {data}: no such file")
@@ -682,7 +682,7 @@ def train_flow_matching_command(
 ) -> None:
     """A conditional flow-matching model of showers (every particle given, one model); sampled
     with the midpoint rule in --steps steps."""
-    from fastshower.trainers import FLOW_TRAINING, train_flow_matching
+    from fastshower.training.trainers import FLOW_TRAINING, train_flow_matching
 
     _require_files(data)
     if min(width, blocks, steps) <= 0 or lr <= 0:
@@ -778,7 +778,7 @@ def train_calo_flow_command(
 ) -> None:
     """A CaloFlow-style normalizing flow of showers (every particle given, one model): layer
     energies, then cells given them, by maximum likelihood; sampled in one pass."""
-    from fastshower.trainers import CALO_FLOW_TRAINING, train_calo_flow
+    from fastshower.training.trainers import CALO_FLOW_TRAINING, train_calo_flow
 
     _require_files(data)
     if min(transforms, hidden) <= 0 or lr <= 0 or bins < 2:
@@ -839,7 +839,7 @@ def train_distill_command(
     """A one-step student of a shower flow (flow matching or CaloFlow): one network call per
     shower."""
     from fastshower.modelfile import ModelFileError
-    from fastshower.trainers import DISTILL_TRAINING, distill_one_step
+    from fastshower.training.trainers import DISTILL_TRAINING, distill_one_step
 
     _require_files(data)
     sizes = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}

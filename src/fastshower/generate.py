@@ -13,9 +13,7 @@ provenance records it as ``not_generated``).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,11 +23,11 @@ import numpy as np
 import torch
 
 from fastshower.io import Schema
-from fastshower.modelfile import LoadedModel, load_model
+from fastshower.modelfile import LoadedModel, load_model, model_digest
 from fastshower.models import family
 from fastshower.models.family import condition_from_dict
 
-__all__ = ["GenerateJob", "model_digest"]
+__all__ = ["GenerateJob"]
 
 
 @dataclass(frozen=True)
@@ -97,14 +95,6 @@ class GenerateJob:
             "condition": self.condition,
             "not_generated": family(model.name).not_generated,
         }
-
-
-def model_digest(model_dir: str | os.PathLike[str]) -> str:
-    """SHA-256 over the model folder's config and weights."""
-    digest = hashlib.sha256()
-    for name in ("config.json", "generator.pt"):
-        digest.update((Path(model_dir) / name).read_bytes())
-    return digest.hexdigest()
 
 
 @cache

@@ -17,6 +17,7 @@ do not fit the config (another model's file, or another version's architecture).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,7 +31,15 @@ from fastshower import __version__
 from fastshower.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fastshower.models import build_generator
 
-__all__ = ["FORMAT", "LoadedModel", "ModelFileError", "halve_model", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "LoadedModel",
+    "ModelFileError",
+    "halve_model",
+    "load_model",
+    "model_digest",
+    "save_model",
+]
 
 FORMAT = "fastshower-model/1"
 _CONFIG, _WEIGHTS = "config.json", "generator.pt"
@@ -122,3 +131,12 @@ def halve_model(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> 
         raise ValueError(f"{out}: write the half-precision copy to another folder")
     model = load_model(source)
     return save_model(out, model.name, model.generator, model.config, model.provenance, half=True)
+
+
+def model_digest(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 over the model folder's config and weights: what generated files and students
+    record of the model that made them."""
+    digest = hashlib.sha256()
+    for name in (_CONFIG, _WEIGHTS):
+        digest.update((Path(model_dir) / name).read_bytes())
+    return digest.hexdigest()

@@ -60,11 +60,10 @@ from zuko.lazy import Flow, UnconditionalDistribution
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
 from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
-from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
 from fastshower.models.splines import SplineTransform
 
-__all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator", "CaloFlowRecipe"]
+__all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator"]
 
 COUPLINGS = ("dense", "grid")
 """Flow II's coupling networks: fully connected (zuko's), or with a convolutional part on each
@@ -167,21 +166,6 @@ def _coupling_masks(features: int, transforms: int) -> list[torch.Tensor]:
         else:
             masks.append(~masks[-1])
     return masks
-
-
-class CaloFlowRecipe(ShowerRecipe):
-    """How ``fastshower.train`` trains a ``CaloFlowGenerator``: maximum likelihood."""
-
-    name = "calo-flow"
-    generator_class = CaloFlowGenerator
-    # A likelihood: spline bins and log-determinants summed over 507 coordinates need float32;
-    # bfloat16's 8-bit mantissa would make the loss, and the density learnt, coarse.
-    mixed_precision = False
-
-    def objective(
-        self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
-    ) -> torch.Tensor:
-        return -model(x, condition, True).mean() / x.shape[1]  # nats per coordinate
 
 
 FAMILY = flow_family("calo-flow", CaloFlowGenerator, strict=False, optimize=False)

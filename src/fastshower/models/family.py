@@ -77,7 +77,7 @@ class JetCondition:
     def __post_init__(self) -> None:
         if self.jet_class not in (*JET_CLASSES, "both"):
             raise ValueError(
-                f"jet models generate W or QCD jets or both: class w, qcd or both, got "
+                f"jet models generate W or QCD jets or both: --class w, qcd or both, got "
                 f"{self.jet_class!r}"
             )
 

@@ -40,10 +40,9 @@ from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
-from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import GAP, ZERO_BAND, ShowerSpace
 
-__all__ = ["FAMILY", "SOLVERS", "FlowMatchingGenerator", "FlowMatchingRecipe", "VelocityNet"]
+__all__ = ["FAMILY", "SOLVERS", "FlowMatchingGenerator", "VelocityNet"]
 
 SOLVERS = ("euler", "midpoint")
 _TIME_FREQUENCIES = 8
@@ -144,21 +143,6 @@ class FlowMatchingGenerator(nn.Module):
                 v = self.velocity(x + 0.5 * dt * v, t + 0.5 * dt, context)
             x = x + dt * v
         return x
-
-
-class FlowMatchingRecipe(ShowerRecipe):
-    """How ``fastshower.train`` trains a ``FlowMatchingGenerator``: one network, one loss."""
-
-    name = "flow-matching"
-    generator_class = FlowMatchingGenerator
-
-    def objective(
-        self, model: nn.Module, x1: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
-    ) -> torch.Tensor:
-        x0 = torch.randn(x1.shape, generator=rng, device=x1.device)
-        t = torch.rand((len(x1), 1), generator=rng, device=x1.device)
-        v = model((1 - t) * x0 + t * x1, condition, t)
-        return F.mse_loss(v, x1 - x0)
 
 
 def check_sampling(sampling: dict[str, Any]) -> None:

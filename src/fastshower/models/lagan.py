@@ -33,7 +33,6 @@ from fastshower.io import JET_SCHEMA
 from fastshower.models.family import Family, JetCondition, OnnxSignature
 from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
-from fastshower.models.recipe import GanRecipe
 
 __all__ = [
     "FAMILY",
@@ -42,7 +41,6 @@ __all__ = [
     "PT_SCALE_GEV",
     "LaganDiscriminator",
     "LaganGenerator",
-    "LaganRecipe",
 ]
 
 IMAGE_SIZE = 25
@@ -124,79 +122,6 @@ def _keras1_fans(layer: nn.Module) -> tuple[float, float]:
         return fan, fan
     receptive = w[0, 0].numel() if w.dim() > 2 else 1
     return float(w.shape[1] * receptive), float(w.shape[0] * receptive)
-
-
-class LaganRecipe(GanRecipe):
-    """How LAGAN trains (``fastshower.train``): an AC-GAN on (image, class) batches, the
-    discriminator on real and generated images in one batch, 5% of its real/fake labels flipped
-    (the authors' trick against an overconfident discriminator). Validation: the jet mass of
-    generated images against held-out ones, per class (Wasserstein-1 in GeV; lower is better).
-    """
-
-    name = "lagan"
-
-    def __init__(
-        self,
-        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-        latent_size: int = LATENT_SIZE,
-        label_flip: float = 0.05,
-        n_validation: int = 500,
-    ) -> None:
-        self.validation = validation
-        self.latent_size, self.label_flip, self.n_validation = latent_size, label_flip, n_validation
-
-    @property
-    def model_config(self) -> dict[str, int]:
-        return {"latent_size": self.latent_size}
-
-    def build(self) -> tuple[nn.Module, nn.Module]:
-        return LaganGenerator(self.latent_size), LaganDiscriminator()
-
-    def _fakes(self, generator: nn.Module, n: int, rng: torch.Generator, device: torch.device):
-        z = torch.randn(n, self.latent_size, generator=rng, device=device)
-        labels = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)
-        return generator(z, labels), labels
-
-    def discriminator_loss(self, generator, discriminator, batch, rng):
-        images, labels = batch
-        with torch.no_grad():
-            fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
-        x = torch.cat([images, fakes])
-        real = torch.cat([torch.ones(len(images)), torch.zeros(len(fakes))]).to(images.device)
-        flip = torch.rand(len(real), generator=rng, device=images.device) < self.label_flip
-        real = torch.where(flip, 1 - real, real)
-        real_fake, aux = discriminator(x)
-        classes = torch.cat([labels, fake_labels]).float()
-        loss_rf = F.binary_cross_entropy_with_logits(real_fake, real)
-        loss_aux = F.binary_cross_entropy_with_logits(aux, classes)
-        return loss_rf + loss_aux, {"d_real_fake": loss_rf.item(), "d_class": loss_aux.item()}
-
-    def generator_loss(self, generator, discriminator, batch, rng):
-        images, _ = batch
-        fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
-        real_fake, aux = discriminator(fakes)
-        loss_rf = F.binary_cross_entropy_with_logits(real_fake, torch.ones_like(real_fake))
-        loss_aux = F.binary_cross_entropy_with_logits(aux, fake_labels.float())
-        return loss_rf + loss_aux, {"g_class": loss_aux.item()}
-
-    def validate(self, generator, rng) -> dict[str, float]:
-        from fastshower.evaluate.metrics import wasserstein_1_exact
-        from fastshower.observables.jets import image_observables
-
-        if self.validation is None:
-            return {"score": 0.0}
-        images, labels = self.validation
-        device = next(generator.parameters()).device
-        scores = {}
-        for cls, name in ((1, "w"), (0, "qcd")):
-            real = images[labels == cls][: self.n_validation]
-            if len(real) == 0:
-                continue
-            z = torch.randn(len(real), self.latent_size, generator=rng, device=device)
-            fake = generator(z, torch.full((len(real),), cls, device=device)).cpu()
-            masses = [image_observables(x.numpy() * PT_SCALE_GEV)["mass"] for x in (real, fake)]
-            scores[f"mass_w1_{name}"] = wasserstein_1_exact(*masses)
-        return {**scores, "score": sum(scores.values())}
 
 
 def _jet_arrays(

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from fastshower.checkpoint import load_checkpoint, save_checkpoint
 from fastshower.modelfile import save_model
-from fastshower.models.recipe import GanRecipe, Recipe, Update
+from fastshower.training.recipe import GanRecipe, Recipe, Update
 
 __all__ = ["GanRecipe", "Recipe", "TrainConfig", "Update", "train"]
 

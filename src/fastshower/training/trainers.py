@@ -14,15 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastshower.data import (
-    JetImagePreprocessing,
-    JetImages,
-    ShowerVectors,
-    file_sha256,
-    load_jet_images,
-    load_shower_vectors,
-    load_showers,
-)
 from fastshower.io import (
     JET_SCHEMA,
     SCHEMAS,
@@ -31,13 +22,22 @@ from fastshower.io import (
     read_dataset,
     write_dataset,
 )
-from fastshower.models.calo_flow import CaloFlowRecipe
-from fastshower.models.calogan import CaloganRecipe
-from fastshower.models.flow_matching import FlowMatchingRecipe
-from fastshower.models.lagan import LaganRecipe
-from fastshower.models.shower_recipe import ShowerRecipe
 from fastshower.models.shower_space import ShowerSpace
-from fastshower.train import TrainConfig, train
+from fastshower.training.calo_flow import CaloFlowRecipe
+from fastshower.training.calogan import CaloganRecipe
+from fastshower.training.data import (
+    JetImagePreprocessing,
+    JetImages,
+    ShowerVectors,
+    file_sha256,
+    load_jet_images,
+    load_shower_vectors,
+    load_showers,
+)
+from fastshower.training.flow_matching import FlowMatchingRecipe
+from fastshower.training.lagan import LaganRecipe
+from fastshower.training.loop import TrainConfig, train
+from fastshower.training.shower_recipe import ShowerRecipe
 
 __all__ = [
     "CALOGAN_TRAINING",
@@ -274,9 +274,8 @@ def distill_one_step(
     ``teacher_dir`` on the conditions of ``data_paths`` (the teacher's training files: the same
     split is held out). The student is a flow-matching model in the teacher's space; its size is
     a flow-matching teacher's unless ``model_config`` says otherwise."""
-    from fastshower.generate import model_digest
-    from fastshower.modelfile import load_model
-    from fastshower.models.distill import DistillRecipe
+    from fastshower.modelfile import load_model, model_digest
+    from fastshower.training.distill import DistillRecipe
 
     config = config or DISTILL_TRAINING
     teacher = load_model(teacher_dir)

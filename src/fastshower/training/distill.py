@@ -26,7 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fastshower.models.flow_matching import FlowMatchingGenerator, FlowMatchingRecipe
+from fastshower.models.flow_matching import FlowMatchingGenerator
+from fastshower.training.flow_matching import FlowMatchingRecipe
 
 __all__ = ["DistillRecipe"]
 

@@ -1,4 +1,4 @@
-"""How a model family plugs into the training loop (``fastshower.train``): its networks, the
+"""How a model family plugs into the training loop (``fastshower.training.loop``): its networks, the
 updates of one batch, and a validation score. Kept apart from the loop so model modules can
 import it without importing the loop's machinery."""
 
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from fastshower.train import TrainConfig
+    from fastshower.training.loop import TrainConfig
 
 __all__ = ["GanRecipe", "Loss", "Recipe", "Update"]
 
@@ -34,7 +34,7 @@ class Recipe(Protocol):
     """What a model family tells the loop."""
 
     name: str
-    """Registry name (``fastshower.models.GENERATORS``): what model files record."""
+    """Registry name (``fastshower.models.FAMILIES``): what model files record."""
     model_config: dict[str, Any]
     mixed_precision: bool
     """Whether the loop may run the networks in bfloat16 on a GPU."""
