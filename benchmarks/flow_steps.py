@@ -50,10 +50,16 @@ def main() -> None:
     for solver in args.solvers.split(","):
         for steps in map(int, args.steps.split(",")):
             config = {**base.config, "steps": steps, "solver": solver}
-            folder = save_model(out / "models" / f"{solver}-{steps}", base.name, base.generator,
-                                config, base.provenance)  # fmt: skip
-            settings[f"{solver} {steps} steps ({steps * (2 if solver == 'midpoint' else 1)} "
-                     "calls)"] = folder  # fmt: skip
+            folder = save_model(
+                out / "models" / f"{solver}-{steps}",
+                base.name,
+                base.generator,
+                config,
+                base.provenance,
+            )
+            settings[
+                f"{solver} {steps} steps ({steps * (2 if solver == 'midpoint' else 1)} calls)"
+            ] = folder
     for student in args.student:
         name = Path(student).resolve().parent.name
         settings[f"student {name} (1 call)"] = Path(student)
@@ -64,8 +70,13 @@ def main() -> None:
         job = GenerateJob(str(folder), condition)
         produce(job, path, args.events, seed=11, workers=0, progress=False)
         candidates.append(path)
-        rows.append({"setting": label, "file": str(path),
-                     "ms_per_shower": _time(folder, float(reference["particle"][0]))})  # fmt: skip
+        rows.append(
+            {
+                "setting": label,
+                "file": str(path),
+                "ms_per_shower": _time(folder, float(reference["particle"][0])),
+            }
+        )
     report = evaluate(Path(args.reference), candidates, out / "report", seed=0)
     metrics = json.loads((report.parent / "metrics.json").read_text())
     for row, candidate in zip(rows, metrics["candidates"], strict=True):

@@ -65,8 +65,10 @@ def main() -> None:
         batch_size = _TRAINING[name].batch_size
         times = time_steps(name, batch_size, args.repeats)
         spread = (max(times) - min(times)) / 2
-        print(f"{name}: batch {batch_size}, {args.threads} thread(s): "
-              f"{statistics.median(times):.2f} +- {spread:.2f} s per step")  # fmt: skip
+        print(
+            f"{name}: batch {batch_size}, {args.threads} thread(s): "
+            f"{statistics.median(times):.2f} +- {spread:.2f} s per step"
+        )
 
 
 if __name__ == "__main__":

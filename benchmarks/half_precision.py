@@ -41,17 +41,21 @@ def main() -> None:
     n = args.events
     for particle in particles:
         energy = 1 + 99 * torch.rand(n, generator=generator)
-        condition = torch.stack([energy, torch.full((n,), float(pdg_code(particle))),
-                                 torch.zeros(n), torch.zeros(n)], dim=1)  # fmt: skip
+        condition = torch.stack(
+            [energy, torch.full((n,), float(pdg_code(particle))), torch.zeros(n), torch.zeros(n)],
+            dim=1,
+        )
         z = torch.randn(n, full.generator.latent_size, generator=generator)
         a = _showers(full.generator, z, condition)
         b = _showers(half.generator, z, condition)
         total = ((b.sum(1) - a.sum(1)) / a.sum(1)).abs()
         hit = a > 0
         cells = ((b - a).abs() / a)[hit]
-        print(f"{particle:>6}: total energy {total.median():.1e} (median) {total.max():.1e} (max); "
-              f"hit cells {cells.median():.1e} (median) {cells.quantile(0.99):.1e} (99 %); "
-              f"hit/empty flips {(hit != (b > 0)).float().mean():.1e}")  # fmt: skip
+        print(
+            f"{particle:>6}: total energy {total.median():.1e} (median) {total.max():.1e} (max); "
+            f"hit cells {cells.median():.1e} (median) {cells.quantile(0.99):.1e} (99 %); "
+            f"hit/empty flips {(hit != (b > 0)).float().mean():.1e}"
+        )
 
 
 if __name__ == "__main__":

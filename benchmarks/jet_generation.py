@@ -71,8 +71,10 @@ def hot_path(n_events: int, seed: int) -> dict[str, float]:
     start = time.process_time()
     pythia.nextBatch(n_events)
     batch = time.process_time() - start
-    return {"python_loop_ms_per_event": 1000 * loop / n_events,
-            "next_batch_ms_per_event": 1000 * batch / n_events}  # fmt: skip
+    return {
+        "python_loop_ms_per_event": 1000 * loop / n_events,
+        "next_batch_ms_per_event": 1000 * batch / n_events,
+    }
 
 
 def main() -> None:
@@ -83,19 +85,25 @@ def main() -> None:
     args = parser.parse_args()
 
     results = {}
-    print(f"{'recipe':40s} {'events':>8s} {'accept':>8s} {'m 60-100':>8s} {'ms/evt':>7s} "
-          f"{'s/jet':>7s} {'s/jet 60-100':>12s}")  # fmt: skip
+    print(
+        f"{'recipe':40s} {'events':>8s} {'accept':>8s} {'m 60-100':>8s} {'ms/evt':>7s} "
+        f"{'s/jet':>7s} {'s/jet 60-100':>12s}"
+    )
     for name, settings in RECIPES.items():
         r = results[name] = measure(settings, args.jets, args.seed)
-        print(f"{name:40s} {r['events']:8d} {r['acceptance']:8.4f} "
-              f"{r['mass_window_fraction']:8.3f} {r['cpu_ms_per_event']:7.2f} "
-              f"{r['cpu_s_per_jet']:7.3f} {r['cpu_s_per_mass_window_jet']:12.3f}",
-              flush=True)  # fmt: skip
+        print(
+            f"{name:40s} {r['events']:8d} {r['acceptance']:8.4f} "
+            f"{r['mass_window_fraction']:8.3f} {r['cpu_ms_per_event']:7.2f} "
+            f"{r['cpu_s_per_jet']:7.3f} {r['cpu_s_per_mass_window_jet']:12.3f}",
+            flush=True,
+        )
     lagan = results["QCD, LAGAN (pT-hat 100-500, no veto)"]
     after = results["QCD, parton-level veto 200 GeV"]["cpu_s_per_jet"]
     path = hot_path(200, args.seed)
-    print(f"hot path, LAGAN QCD: Python particle loop {path['python_loop_ms_per_event']:.2f} "
-          f"ms/event, nextBatch {path['next_batch_ms_per_event']:.2f} ms/event")  # fmt: skip
+    print(
+        f"hot path, LAGAN QCD: Python particle loop {path['python_loop_ms_per_event']:.2f} "
+        f"ms/event, nextBatch {path['next_batch_ms_per_event']:.2f} ms/event"
+    )
     # The original re-implementation read every particle in Python: its cost per event is
     # ours with nextBatch's share replaced by the loop's.
     loop_ms = (

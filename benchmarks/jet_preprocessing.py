@@ -30,8 +30,10 @@ def both_modes(process: str, n_jets: int, seed: int) -> dict[str, dict[str, np.n
         events = generator.next_events()
         found["exact"].append(select_jets(events, exact))
         found["lagan"].append(select_jets(events, lagan))
-    return {mode: {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-            for mode, batches in found.items()}  # fmt: skip
+    return {
+        mode: {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+        for mode, batches in found.items()
+    }
 
 
 def summary(jets: dict[str, np.ndarray]) -> dict[str, float]:

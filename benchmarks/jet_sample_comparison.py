@@ -69,8 +69,10 @@ def main() -> None:
     if args.plots:
         from fastshower.evaluate.jet_plots import plot_average_jet_images, plot_jet_observables
 
-        named = {f"{label}: {Path(path).name}": samples[label] for label, path in
-                 (("reference", args.reference), ("test", args.test))}  # fmt: skip
+        named = {
+            f"{label}: {Path(path).name}": samples[label]
+            for label, path in (("reference", args.reference), ("test", args.test))
+        }
         print(plot_average_jet_images(named, f"{args.plots}-images.png"))
         print(plot_jet_observables(named, f"{args.plots}-observables.png"))
 

@@ -23,3 +23,70 @@ if "FASTSHOWER_CACHE" not in os.environ:
     _cache = tempfile.mkdtemp(prefix="fastshower-test-cache-")
     os.environ["FASTSHOWER_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# markers: a test that needs an extra says so, and is skipped with the reason where it is missing
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+_EXTRAS = {
+    "geant4": (("geant4_pybind",), "needs the sim extra (geant4-pybind)"),
+    "pythia": (("pythia8mc", "fastjet"), "needs the jets extra (pythia8mc, fastjet)"),
+    "onnx": (("onnx", "onnxruntime", "onnxscript"), "needs the onnx extra"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, (_, reason) in _EXTRAS.items():
+        config.addinivalue_line("markers", f"{name}: {reason}")
+    config.addinivalue_line("markers", "slow: takes more than half a minute on 2 cores")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {
+        name: reason
+        for name, (modules, reason) in _EXTRAS.items()
+        if any(importlib.util.find_spec(m) is None for m in modules)
+    }
+    for item in items:
+        for name, reason in missing.items():
+            if name in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# ---------------------------------------------------------------------------------------------
+# real events, made once per test run
+
+
+@pytest.fixture(scope="session")
+def positrons() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Two independent Geant4 samples of 300 positrons at 2 GeV (seeds 1 and 2): cheap showers
+    (about a tenth of a second each) with every layer hit."""
+    from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+    settings = CaloSettings("e+", (2.0, 2.0))
+    return simulate_showers(settings, 300, seed=1), simulate_showers(settings, 300, seed=2)
+
+
+@pytest.fixture(scope="session")
+def pythia_jets() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """24 W jets (seed 1) and 24 QCD jets (seed 2), the LAGAN recipe's selection."""
+    from fastshower.simulate.jets import JetSettings, simulate_jets
+
+    return simulate_jets(JetSettings("w"), 24, seed=1), simulate_jets(
+        JetSettings("qcd"), 24, seed=2
+    )
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Every test starts from the same random state: torch's and numpy's global generators are
+    seeded, so a draw a test does not seed itself is still the same from run to run."""
+    import torch
+
+    torch.manual_seed(0)
+    np.random.seed(0)

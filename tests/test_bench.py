@@ -16,8 +16,10 @@ from fastshower.bench import _time_backend
 def test_quick_bench_writes_table_json_and_plot(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "fastshower.cli", "bench", "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("method") and "Geant4" in done.stdout
     result = json.loads((tmp_path / "bench.json").read_text())

@@ -47,9 +47,14 @@ def pions() -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- output layout
 @pytest.mark.parametrize(
     ("particle", "energy_gev"),
-    [("e+", (2.0, 4.0)), ("e-", (2.0, 4.0)), ("gamma", (2.0, 4.0)), ("pi+", (5.0, 8.0)),
-     ("pi-", (5.0, 8.0))],
-)  # fmt: skip
+    [
+        ("e+", (2.0, 4.0)),
+        ("e-", (2.0, 4.0)),
+        ("gamma", (2.0, 4.0)),
+        ("pi+", (5.0, 8.0)),
+        ("pi-", (5.0, 8.0)),
+    ],
+)
 def test_output_layout_and_units(
     tmp_path: Path, particle: str, energy_gev: tuple[float, float]
 ) -> None:

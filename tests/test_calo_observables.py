@@ -149,8 +149,15 @@ def test_empty_layer_gives_zeros_not_nan() -> None:
     showers["layer_1"][0, 3, 8] = 12.0
     obs = shower_observables(showers)
     for key in ("layer_0", "layer_2"):
-        for name in ("centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "sparsity",
-                     "isolated"):  # fmt: skip
+        for name in (
+            "centroid_x",
+            "centroid_y",
+            "width_x",
+            "width_y",
+            "e_ratio",
+            "sparsity",
+            "isolated",
+        ):
             assert obs[f"{name}_{key}"][0] == 0.0
     assert all(np.isfinite(v).all() for v in obs.values())
 

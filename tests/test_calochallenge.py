@@ -12,13 +12,14 @@ from click.testing import CliRunner
 from fastshower.calochallenge import N_VOXELS, from_calochallenge, to_calochallenge
 from fastshower.cli import main
 from fastshower.io import DatasetError, read_showers, write_showers
-from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+pytestmark = pytest.mark.geant4
 
 
 @pytest.fixture(scope="module")
-def showers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    arrays = simulate_showers(CaloSettings("e+", (2.0, 2.0)), 20, seed=3)
-    return write_showers(tmp_path_factory.mktemp("cc") / "g4.h5", arrays, {"seed": 3})
+def showers(tmp_path_factory: pytest.TempPathFactory, positrons: tuple[dict, dict]) -> Path:
+    arrays = {k: v[:20] for k, v in positrons[0].items()}
+    return write_showers(tmp_path_factory.mktemp("cc") / "g4.h5", arrays, {"seed": 1})
 
 
 def test_round_trip_keeps_every_cell(showers: Path, tmp_path: Path) -> None:
@@ -46,9 +47,17 @@ def test_wrong_layout_is_refused_without_a_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"\(4, 504\)"):
         from_calochallenge(bad, tmp_path / "out.h5", "gamma")
     result = CliRunner().invoke(
-        main, ["convert", str(bad), str(tmp_path / "out.h5"), "--to", "fastshower",
-               "--particle", "gamma"],
-    )  # fmt: skip
+        main,
+        [
+            "convert",
+            str(bad),
+            str(tmp_path / "out.h5"),
+            "--to",
+            "fastshower",
+            "--particle",
+            "gamma",
+        ],
+    )
     assert result.exit_code == 2 and "(4, 504)" in result.output
     assert list(tmp_path.iterdir()) == [bad]
 

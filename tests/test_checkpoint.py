@@ -38,9 +38,14 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
         step(model, optimiser)
     path = save_checkpoint(
         tmp_path / "ckpt.pt",
-        {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": 3,
-         "rng": rng_state(), "config": {"lr": 1e-2, "hidden": [8]}},
-    )  # fmt: skip
+        {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "epoch": 3,
+            "rng": rng_state(),
+            "config": {"lr": 1e-2, "hidden": [8]},
+        },
+    )
     step(model, optimiser)
     uninterrupted = [p.detach().clone() for p in model.parameters()]
 

@@ -16,7 +16,6 @@ from fastshower.evaluate.classifier import (
     shower_features,
 )
 from fastshower.observables.calo import SPECTRUM_EDGES_LOG10_MEV
-from fastshower.simulate.calo import CaloSettings, simulate_showers
 
 N_SHOWERS = 300
 FAST = ClassifierConfig(
@@ -24,11 +23,13 @@ FAST = ClassifierConfig(
 )
 
 
+pytestmark = pytest.mark.geant4
+
+
 @pytest.fixture(scope="module")
-def two_samples() -> tuple[dict, dict]:
+def two_samples(positrons: tuple[dict, dict]) -> tuple[dict, dict]:
     """Two independent Geant4 samples: 2 GeV positrons, seeds 1 and 2."""
-    settings = CaloSettings("e+", (2.0, 2.0))
-    return simulate_showers(settings, N_SHOWERS, seed=1), simulate_showers(settings, N_SHOWERS, 2)
+    return positrons
 
 
 def test_features_layout(two_samples: tuple[dict, dict]) -> None:

@@ -135,8 +135,11 @@ def test_small_production(tmp_path: Path) -> None:
     stamp = out.stat().st_mtime_ns
     clash = fastshower(*calo(events="4", seed="2", **{"chunk-size": "2"}), cwd=tmp_path)
     assert clash.returncode == 2
-    assert re.fullmatch(r"Error: .*x.h5 already exists with other settings .*seed: 1 there, "
-                        r"2 requested.*\n", clash.stderr)  # fmt: skip
+    assert re.fullmatch(
+        r"Error: .*x.h5 already exists with other settings .*seed: 1 there, "
+        r"2 requested.*\n",
+        clash.stderr,
+    )
     assert out.stat().st_mtime_ns == stamp and [p.name for p in tmp_path.iterdir()] == ["x.h5"]
 
 
@@ -173,8 +176,10 @@ def test_killed_production_resumes(tmp_path: Path) -> None:
     parts = parts_dir(out)
     assert not out.exists()
     assert sorted(p.name for p in parts.iterdir()) == [
-        "chunk-000000.h5", "chunk-000001.h5", "manifest.json"
-    ]  # fmt: skip
+        "chunk-000000.h5",
+        "chunk-000001.h5",
+        "manifest.json",
+    ]
 
     # rerunning the same command finishes the job: the progress bar starts at the 4 kept events
     args = calo(events="6", seed="1", **{"chunk-size": "2"})

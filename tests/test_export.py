@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnxscript")
+pytestmark = pytest.mark.onnx
+pytest.importorskip("onnxscript", reason="needs the onnx extra")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
@@ -187,8 +188,19 @@ def test_int8_export_of_the_shipped_student_stays_close_to_the_float_one(tmp_pat
     folder = resolve_model("flow-matching-eplus-1step")
     paths = {q: tmp_path / f"{q}.onnx" for q in ("none", "int8")}
     for quantize, path in paths.items():
-        command = [sys.executable, "-m", "fastshower.cli", "export", "onnx", "--model",
-                   str(folder), "--out", str(path), "--quantize", quantize]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "fastshower.cli",
+            "export",
+            "onnx",
+            "--model",
+            str(folder),
+            "--out",
+            str(path),
+            "--quantize",
+            quantize,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
     assert metadata(paths["int8"])["fastshower.quantization"].startswith("int8")
@@ -219,14 +231,18 @@ def test_int8_export_of_products_sharing_a_computed_weight_loads(tmp_path: Path)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((4, 4)).astype(np.float32)
     mask = np.tril(np.ones((4, 4), np.float32))
-    nodes = [helper.make_node("Mul", ["w", "mask"], ["masked"]),
-             helper.make_node("Gemm", ["x", "masked"], ["h"], transB=1),
-             helper.make_node("Gemm", ["h", "masked"], ["y"], transB=1)]  # fmt: skip
+    nodes = [
+        helper.make_node("Mul", ["w", "mask"], ["masked"]),
+        helper.make_node("Gemm", ["x", "masked"], ["h"], transB=1),
+        helper.make_node("Gemm", ["h", "masked"], ["y"], transB=1),
+    ]
     graph = helper.make_graph(
-        nodes, "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        nodes,
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(mask, "mask")],
-    )  # fmt: skip
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, tmp_path / "shared.onnx")
     path = quantize_int8(tmp_path / "shared.onnx", tmp_path / "shared.int8.onnx")
@@ -246,14 +262,20 @@ def test_int8_export_keeps_convolutions_with_computed_weights_float(tmp_path: Pa
     rng = np.random.default_rng(0)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     starts, ends, axes = (np.array([v], np.int64) for v in (0, 1, 1))
-    nodes = [helper.make_node("Slice", ["w", "starts", "ends", "axes"], ["w0"]),
-             helper.make_node("Conv", ["x", "w0"], ["y"], pads=[1, 1, 1, 1])]  # fmt: skip
+    nodes = [
+        helper.make_node("Slice", ["w", "starts", "ends", "axes"], ["w0"]),
+        helper.make_node("Conv", ["x", "w0"], ["y"], pads=[1, 1, 1, 1]),
+    ]
     graph = helper.make_graph(
-        nodes, "sliced", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, 5, 6])],
+        nodes,
+        "sliced",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, 5, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4, 5, 6])],
-        [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (starts, "starts"), (ends, "ends"),
-                                                    (axes, "axes"))],
-    )  # fmt: skip
+        [
+            numpy_helper.from_array(a, n)
+            for a, n in ((w, "w"), (starts, "starts"), (ends, "ends"), (axes, "axes"))
+        ],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, tmp_path / "sliced.onnx")
     path = quantize_int8(tmp_path / "sliced.onnx", tmp_path / "sliced.int8.onnx")

@@ -33,8 +33,9 @@ def test_jet_images_in_the_reference_schema(lagan_dir: Path, tmp_path: Path) -> 
     np.testing.assert_allclose(data["jet_pt"] > 0, data["image"].sum(axis=(1, 2)) > 0)
     assert data.provenance["generator"] == "fastshower lagan"
     assert "jet_eta" in data.provenance["not_generated"]
-    again = produce(job, tmp_path / "again.h5", 20, seed=1, chunk_size=10, workers=0,
-                    progress=False)  # fmt: skip
+    again = produce(
+        job, tmp_path / "again.h5", 20, seed=1, chunk_size=10, workers=0, progress=False
+    )
     assert not np.array_equal(read_dataset(again, JET_SCHEMA)["image"], data["image"])  # chunks
     same = produce(job, tmp_path / "same.h5", 20, seed=1, chunk_size=8, workers=0, progress=False)
     np.testing.assert_array_equal(read_dataset(same, JET_SCHEMA)["image"], data["image"])
@@ -59,8 +60,13 @@ def test_both_jet_classes_in_one_sample(lagan_dir: Path, tmp_path: Path) -> None
 
 def test_showers_in_the_reference_schema(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    folder = save_model(tmp_path / "calogan", "calogan", CaloganGenerator(),
-                        {"latent_size": 1024, "attention": True}, {"particle": "e+"})  # fmt: skip
+    folder = save_model(
+        tmp_path / "calogan",
+        "calogan",
+        CaloganGenerator(),
+        {"latent_size": 1024, "attention": True},
+        {"particle": "e+"},
+    )
     job = GenerateJob(str(folder), {"particle": "e+", "energy_gev": [10.0, 20.0]})
     out = produce(job, tmp_path / "e.h5", 6, seed=2, chunk_size=3, workers=0, progress=False)
     data = read_dataset(out, SHOWER_SCHEMA)
@@ -86,8 +92,19 @@ def test_cli(lagan_dir: Path, tmp_path: Path) -> None:
         command = [sys.executable, "-m", "fastshower.cli", "generate", *args]
         return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
-    done = run("--model", str(lagan_dir), "--class", "qcd", "--events", "5", "--out", "q.h5",
-               "--workers", "0", "--no-progress")  # fmt: skip
+    done = run(
+        "--model",
+        str(lagan_dir),
+        "--class",
+        "qcd",
+        "--events",
+        "5",
+        "--out",
+        "q.h5",
+        "--workers",
+        "0",
+        "--no-progress",
+    )
     assert done.returncode == 0, done.stderr
     assert (read_dataset(tmp_path / "q.h5", JET_SCHEMA)["signal"] == 0).all()
     bad = run("--model", str(lagan_dir), "--events", "5", "--out", "x.h5")
@@ -108,8 +125,9 @@ def test_flow_models_sample_with_other_steps(tmp_path: Path, lagan_dir: Path) ->
     files = {}
     for name, sampling in (("model", {}), ("euler1", {"steps": 1, "solver": "euler"})):
         job = GenerateJob(str(folder), condition, sampling=sampling)
-        files[name] = produce(job, tmp_path / f"{name}.h5", 5, seed=3, chunk_size=5, workers=0,
-                              progress=False)  # fmt: skip
+        files[name] = produce(
+            job, tmp_path / f"{name}.h5", 5, seed=3, chunk_size=5, workers=0, progress=False
+        )
     default, euler = (read_dataset(files[k], SHOWER_SCHEMA) for k in ("model", "euler1"))
     assert not np.array_equal(default["layer_1"], euler["layer_1"])
     assert euler.provenance["sampling"] == {"steps": 1, "solver": "euler"}

@@ -24,12 +24,8 @@ CASES = {
     "lagan": ({"latent_size": 16}, JETS),
     "calogan": ({"latent_size": 32, "attention": True}, SHOWERS),
     "calo-flow": (FLOW, SHOWERS),
-    # cells relative to their layer's energy: a batch-size-free ONNX graph; layer energies as
-    # CaloFlow's shares (float64 products in the graph)
-    "calo-flow/layer": (
-        {**FLOW, "cells_relative_to": "layer", "layer_energies": "shares"},
-        SHOWERS,
-    ),
+    # layer energies as CaloFlow's shares (float64 products in the graph)
+    "calo-flow/shares": ({**FLOW, "layer_energies": "shares"}, SHOWERS),
     # flow I learns each layer's hit count and hottest cell's share
     "calo-flow/hits-peaks": ({**FLOW, "layer_hits": True, "layer_peaks": True}, SHOWERS),
     # convolutions on each layer's grid beside the coupling networks

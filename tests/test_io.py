@@ -305,8 +305,10 @@ def test_generic_schema(tmp_path: Path) -> None:
 
 def jet_arrays(n: int = N) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(4)
-    arrays = {f.key: rng.uniform(0.0, 1.0, (n, *f.shape)).astype(np.float32)
-              for f in fio.JET_SCHEMA.fields}  # fmt: skip
+    arrays = {
+        f.key: rng.uniform(0.0, 1.0, (n, *f.shape)).astype(np.float32)
+        for f in fio.JET_SCHEMA.fields
+    }
     arrays["signal"] = (np.arange(n) % 2).astype(np.float32)
     return arrays
 
@@ -321,12 +323,16 @@ def test_jet_images_round_trip_and_refusals(tmp_path: Path) -> None:
         read_showers(path)
 
     squashed = {**arrays, "image": arrays["image"][:, :24, :]}
-    with pytest.raises(DatasetError, match=r"'image' .* per-event shape \(24, 25\); the schema "
-                                           r"needs \(25, 25\)"):  # fmt: skip
+    with pytest.raises(
+        DatasetError,
+        match=r"'image' .* per-event shape \(24, 25\); the schema "
+        r"needs \(25, 25\)",
+    ):
         write_dataset(tmp_path / "bad.h5", squashed, fio.JET_SCHEMA, {})
     with pytest.raises(DatasetError, match=r"'signal' .* holds 0.5 at event 0"):
-        write_dataset(tmp_path / "bad.h5", {**arrays, "signal": np.full(N, 0.5)},
-                      fio.JET_SCHEMA, {})  # fmt: skip
+        write_dataset(
+            tmp_path / "bad.h5", {**arrays, "signal": np.full(N, 0.5)}, fio.JET_SCHEMA, {}
+        )
     assert not (tmp_path / "bad.h5").exists()
 
 

@@ -24,14 +24,17 @@ from fastshower.simulate.production import produce
 N_JETS = 24
 
 
-@pytest.fixture(scope="module")
-def w_jets() -> dict[str, np.ndarray]:
-    return simulate_jets(JetSettings("w"), N_JETS, seed=1)
+pytestmark = pytest.mark.pythia
 
 
 @pytest.fixture(scope="module")
-def qcd_jets() -> dict[str, np.ndarray]:
-    return simulate_jets(JetSettings("qcd"), N_JETS, seed=2)
+def w_jets(pythia_jets: tuple[dict, dict]) -> dict[str, np.ndarray]:
+    return pythia_jets[0]
+
+
+@pytest.fixture(scope="module")
+def qcd_jets(pythia_jets: tuple[dict, dict]) -> dict[str, np.ndarray]:
+    return pythia_jets[1]
 
 
 def test_layout_and_selection(w_jets: dict, qcd_jets: dict) -> None:
@@ -126,8 +129,9 @@ def test_settings_refuse_bad_values(kwargs: dict, message: str) -> None:
 
 def test_production_file_reads_back_with_provenance(tmp_path: Path) -> None:
     job = JetJob(JetSettings("qcd"))
-    out = produce(job, tmp_path / "qcd.h5", n_events=6, seed=9, chunk_size=3, workers=0,
-                  progress=False)  # fmt: skip
+    out = produce(
+        job, tmp_path / "qcd.h5", n_events=6, seed=9, chunk_size=3, workers=0, progress=False
+    )
     data = read_dataset(out, JET_SCHEMA)
     assert len(data) == 6
     prov = data.provenance
@@ -156,12 +160,14 @@ def test_interrupted_production_resumes(tmp_path: Path) -> None:
     settings = JetSettings("qcd")
     out = tmp_path / "qcd.h5"
     with pytest.raises(KeyboardInterrupt):
-        produce(_InterruptedJetJob(settings), out, 6, seed=3, chunk_size=2, workers=0,
-                progress=False)  # fmt: skip
+        produce(
+            _InterruptedJetJob(settings), out, 6, seed=3, chunk_size=2, workers=0, progress=False
+        )
     assert not out.exists() and len(list((tmp_path / "qcd.h5.parts").glob("chunk-*.h5"))) == 1
     produce(JetJob(settings), out, 6, seed=3, chunk_size=2, workers=0, progress=False)
-    fresh = produce(JetJob(settings), tmp_path / "fresh.h5", 6, seed=3, chunk_size=2,
-                    workers=0, progress=False)  # fmt: skip
+    fresh = produce(
+        JetJob(settings), tmp_path / "fresh.h5", 6, seed=3, chunk_size=2, workers=0, progress=False
+    )
     got, want = read_dataset(out, JET_SCHEMA), read_dataset(fresh, JET_SCHEMA)
     for key in JET_SCHEMA.keys:
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)

@@ -16,8 +16,13 @@ from fastshower.models.lagan import LaganGenerator
 def saved(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     generator = LaganGenerator(latent_size=16)
-    return save_model(tmp_path / "m", "lagan", generator, {"latent_size": 16},
-                      {"training_data_sha256": "ab" * 32, "epochs": 1})  # fmt: skip
+    return save_model(
+        tmp_path / "m",
+        "lagan",
+        generator,
+        {"latent_size": 16},
+        {"training_data_sha256": "ab" * 32, "epochs": 1},
+    )
 
 
 def test_round_trip_gives_the_same_images(saved: Path) -> None:
@@ -77,8 +82,9 @@ def test_a_half_precision_copy_is_half_the_size_and_loads_as_float32(tmp_path: P
 
     torch.manual_seed(0)
     config = {"particles": ["e+", "pi+"], "transforms": 2, "hidden": 64}
-    original = save_model(tmp_path / "full", "calo-flow", CaloFlowGenerator(**config), config,
-                          {"epochs": 3})  # fmt: skip
+    original = save_model(
+        tmp_path / "full", "calo-flow", CaloFlowGenerator(**config), config, {"epochs": 3}
+    )
     with pytest.raises(ValueError, match="another folder"):
         halve_model(original, original)
     half = halve_model(original, tmp_path / "half")
@@ -104,10 +110,12 @@ def test_export_half_on_the_command_line(saved: Path, tmp_path: Path) -> None:
 
     from fastshower.cli import main
 
-    result = CliRunner().invoke(main, ["export", "half", "--model", str(saved),
-                                       "--out", str(tmp_path / "half")])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["export", "half", "--model", str(saved), "--out", str(tmp_path / "half")]
+    )
     assert result.exit_code == 0, result.output
     assert load_model(tmp_path / "half").provenance["parameters_stored_as"] == "float16"
-    result = CliRunner().invoke(main, ["export", "half", "--model", str(tmp_path / "nothing"),
-                                       "--out", str(tmp_path / "x")])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["export", "half", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]
+    )
     assert result.exit_code != 0 and "nothing" in result.output

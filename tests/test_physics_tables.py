@@ -285,8 +285,11 @@ def test_bremsstrahlung_files(tables: Path) -> None:
         )
         chi = np.array([row.split() for row in lines[3:]], dtype=float)
         assert chi.shape == (ny, nx)
-        np.testing.assert_allclose(chi, pt.bremsstrahlung_scaled_dxs(
-            z, np.exp(SB_LOG_T)[:, None], SB_KAPPA[None, :]), rtol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            chi,
+            pt.bremsstrahlung_scaled_dxs(z, np.exp(SB_LOG_T)[:, None], SB_KAPPA[None, :]),
+            rtol=1e-5,
+        )
 
 
 def test_rayleigh_files(tables: Path) -> None:

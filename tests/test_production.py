@@ -123,8 +123,11 @@ def test_resume_after_a_crash(tmp_path: Path) -> None:
     parts = parts_dir(out)
     assert not out.exists()
     assert sorted(p.name for p in parts.iterdir()) == [
-        "chunk-000000.h5", "chunk-000001.h5", "chunk-000002.h5", "manifest.json"
-    ]  # fmt: skip
+        "chunk-000000.h5",
+        "chunk-000001.h5",
+        "chunk-000002.h5",
+        "manifest.json",
+    ]
     # a disk-full crash: a chunk cut short and a temporary file left behind
     damaged = parts / "chunk-000001.h5"
     damaged.write_bytes(damaged.read_bytes()[:1000])

@@ -23,8 +23,8 @@ from fastshower.evaluate.classifier import MIN_EVENTS, ClassifierConfig
 from fastshower.evaluate.report import evaluate
 from fastshower.io import JET_SCHEMA, write_dataset, write_showers
 from fastshower.observables.jets import IMAGE_GRID
-from fastshower.simulate.calo import CaloSettings, simulate_showers
 
+pytestmark = pytest.mark.geant4
 N_SHOWERS = 120
 FAST = ClassifierConfig(hidden=(32,), epochs=3, batch_size=32, learning_rate=1e-3)
 PNG_URI = "data:image/png;base64,"
@@ -33,11 +33,11 @@ TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(
+    tmp_path_factory: pytest.TempPathFactory, positrons: tuple[dict, dict]
+) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("samples")
-    settings = CaloSettings("e+", (2.0, 2.0))
-    first = simulate_showers(settings, N_SHOWERS, seed=1)
-    second = simulate_showers(settings, N_SHOWERS, seed=2)
+    first, second = ({k: v[:N_SHOWERS] for k, v in sample.items()} for sample in positrons)
     bad = dict(second)
     for key in ("layer_0", "layer_1", "layer_2"):
         bad[key] = second[key] * 1.5
@@ -145,9 +145,23 @@ def test_cli_passes_options(files: dict[str, Path], tmp_path: Path, monkeypatch)
         return out / "report.html"
 
     monkeypatch.setattr("fastshower.evaluate.report.evaluate", fake)
-    args = ["evaluate", "--reference", str(files["reference"]), "--candidate", str(files["good"]),
-            "--candidate", str(files["bad"]), "--out", str(tmp_path / "r"), "--epochs", "7",
-            "--max-events", "150", "--seed", "3"]  # fmt: skip
+    args = [
+        "evaluate",
+        "--reference",
+        str(files["reference"]),
+        "--candidate",
+        str(files["good"]),
+        "--candidate",
+        str(files["bad"]),
+        "--out",
+        str(tmp_path / "r"),
+        "--epochs",
+        "7",
+        "--max-events",
+        "150",
+        "--seed",
+        "3",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     ((reference, candidates, out, kw),) = calls
@@ -186,9 +200,15 @@ def test_cli_refuses_bad_input(
     path = {k: str(v) for k, v in files.items()}.get
     out = tmp_path / "report"
     result = fastshower(
-        "evaluate", "--reference", path(reference, reference), "--candidate",
-        path(candidate, candidate), "--out", str(out), cwd=tmp_path,
-    )  # fmt: skip
+        "evaluate",
+        "--reference",
+        path(reference, reference),
+        "--candidate",
+        path(candidate, candidate),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr

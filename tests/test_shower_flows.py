@@ -28,18 +28,22 @@ def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("floor,relative_to,summaries,energies",
-                         [(0.0, "incident", False, "log"), (1e-4, "incident", True, "shares"),
-                          (1e-6, "layer", False, "log"),
-                          (1e-6, "layer-logit", False, "shares")])  # fmt: skip
+@pytest.mark.parametrize(
+    "floor,summaries,energies",
+    [(0.0, False, "log"), (1e-4, True, "shares"), (1e-6, False, "shares")],
+)
 def test_space_round_trip_keeps_cells_and_layer_energies(
-    shower_files: list[Path], floor: float, relative_to: str, summaries: bool, energies: str
+    shower_files: list[Path], floor: float, summaries: bool, energies: str
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
-    space = ShowerSpace(data.particles, cell_floor=floor, cells_relative_to=relative_to,
-                        layer_hits=summaries, layer_peaks=summaries,
-                        layer_energies=energies)  # fmt: skip
+    space = ShowerSpace(
+        data.particles,
+        cell_floor=floor,
+        layer_hits=summaries,
+        layer_peaks=summaries,
+        layer_energies=energies,
+    )
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(1))
     assert x.shape == (96, 513 if summaries else 507) and torch.isfinite(x).all()
@@ -113,10 +117,16 @@ def test_one_model_for_two_particles_trains_and_generates(
     from fastshower.training.loop import TrainConfig
     from fastshower.training.trainers import train_flow_matching
 
-    config = TrainConfig(epochs=8, batch_size=8, lr_generator=3e-3, lr_schedule="cosine",
-                         ema=0.9, seed=3)  # fmt: skip
-    state = train_flow_matching(shower_files, tmp_path / "m", config, progress=False,
-                                model_config={"width": 64, "blocks": 2, "steps": 2})  # fmt: skip
+    config = TrainConfig(
+        epochs=8, batch_size=8, lr_generator=3e-3, lr_schedule="cosine", ema=0.9, seed=3
+    )
+    state = train_flow_matching(
+        shower_files,
+        tmp_path / "m",
+        config,
+        progress=False,
+        model_config={"width": 64, "blocks": 2, "steps": 2},
+    )
     losses = [h["loss"] for h in state["history"]]
     assert losses[-1] < 0.96 * losses[0], losses  # an untrained (zero) velocity: 2.0
     model = load_model(tmp_path / "m" / "last")
@@ -150,22 +160,36 @@ def test_one_step_student_learns_the_teachers_map(shower_files: list[Path], tmp_
     )
     assert done.exit_code == 0, done.output
     student = tmp_path / "student"
-    done = runner.invoke(main, ["train", "distill", "--teacher", str(teacher / "last"), "--out",
-                                str(student), "--epochs", "4", "--lr", "3e-3", *args])  # fmt: skip
+    done = runner.invoke(
+        main,
+        [
+            "train",
+            "distill",
+            "--teacher",
+            str(teacher / "last"),
+            "--out",
+            str(student),
+            "--epochs",
+            "4",
+            "--lr",
+            "3e-3",
+            *args,
+        ],
+    )
     assert done.exit_code == 0, done.output
     history = [h["loss"] for h in json.loads((student / "history.json").read_text())]
     assert history[-1] < history[0], history
     model = load_model(student / "last")
     assert (model.config["steps"], model.config["solver"]) == (1, "euler")
     assert model.provenance["distilled_from"]["config"]["steps"] == 4
-    bad = runner.invoke(main, ["train", "distill", "--teacher", str(tmp_path), "--out",
-                               str(tmp_path / "x"), *args])  # fmt: skip
+    bad = runner.invoke(
+        main, ["train", "distill", "--teacher", str(tmp_path), "--out", str(tmp_path / "x"), *args]
+    )
     assert bad.exit_code == 2 and "not a model folder" in bad.output
 
 
-@pytest.mark.parametrize("relative_to", ["incident", "layer"])
 def test_calo_flow_is_invertible_learns_and_generates(
-    shower_files: list[Path], tmp_path: Path, relative_to: str
+    shower_files: list[Path], tmp_path: Path
 ) -> None:
     """``fastshower train calo-flow``: the likelihood rises; the flow maps showers to noise and
     back exactly, so its density is the density of what it samples."""
@@ -177,9 +201,27 @@ def test_calo_flow_is_invertible_learns_and_generates(
     from fastshower.modelfile import load_model
     from fastshower.simulate.production import produce
 
-    args = ["--out", str(tmp_path / "m"), "--epochs", "4", "--batch-size", "16", "--lr", "2e-3",
-            "--transforms", "2", "--hidden", "32", "--cells-relative-to", relative_to,
-            "--no-progress"]  # fmt: skip
+    args = [
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "16",
+        "--lr",
+        "2e-3",
+        "--transforms",
+        "2",
+        "--hidden",
+        "32",
+        "--coupling",
+        "dense",
+        "--layer-energies",
+        "log",
+        "--no-layer-hits",
+        "--no-layer-peaks",
+        "--no-progress",
+    ]
     for path in shower_files:
         args += ["--data", str(path)]
     done = CliRunner().invoke(main, ["train", "calo-flow", *args])
@@ -188,7 +230,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     assert losses[-1] < losses[0] - 0.05, losses  # nats per coordinate
     model = load_model(tmp_path / "m" / "last")
     assert model.name == "calo-flow" and model.provenance["particles"] == ["e+", "pi+"]
-    assert model.generator.space.cells_relative_to == relative_to  # restored from the file
+    assert model.generator.space.layer_energies == "log"  # restored from the file
 
     flow = model.generator
     data = load_shower_vectors(shower_files)
@@ -209,9 +251,25 @@ def test_calo_flow_is_invertible_learns_and_generates(
     generated = read_dataset(out, SHOWER_SCHEMA)
 
     # its one-step student: a flow-matching model in the teacher's space
-    student = ["train", "distill", "--teacher", str(tmp_path / "m" / "last"), "--out",
-               str(tmp_path / "s"), "--epochs", "3", "--batch-size", "16", "--lr", "3e-3",
-               "--width", "32", "--blocks", "1", "--no-progress"]  # fmt: skip
+    student = [
+        "train",
+        "distill",
+        "--teacher",
+        str(tmp_path / "m" / "last"),
+        "--out",
+        str(tmp_path / "s"),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--lr",
+        "3e-3",
+        "--width",
+        "32",
+        "--blocks",
+        "1",
+        "--no-progress",
+    ]
     for path in shower_files:
         student += ["--data", str(path)]
     done = CliRunner().invoke(main, student)
@@ -221,7 +279,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     distilled = load_model(tmp_path / "s" / "last")
     assert distilled.name == "flow-matching" and distilled.config["steps"] == 1
     torch.testing.assert_close(distilled.generator.space.std, flow.space.std, rtol=0, atol=0)
-    assert distilled.generator.space.cells_relative_to == relative_to  # the teacher's space
+    assert distilled.generator.space.layer_energies == "log"  # the teacher's space
     assert len(generated) == 5 and (generated["particle"] == 211).all()
     assert all((generated[f"layer_{i}"] >= 0).all() for i in range(3))
 
@@ -355,9 +413,11 @@ def test_grid_networks_see_the_mask_and_context_as_constant_planes() -> None:
         out, start = [], 0
         for network, layer in zip(grid.grids, CALORIMETER.layers, strict=True):
             stop, shape = start + layer.n_cells, (5, 1, *layer.shape)
-            planes = [cells[:, start:stop].reshape(shape),
-                      mask[start:stop].float().reshape(1, 1, *layer.shape).expand(shape),
-                      context[:, :, None, None].expand(5, 3, *layer.shape)]  # fmt: skip
+            planes = [
+                cells[:, start:stop].reshape(shape),
+                mask[start:stop].float().reshape(1, 1, *layer.shape).expand(shape),
+                context[:, :, None, None].expand(5, 3, *layer.shape),
+            ]
             out.append(network(torch.cat(planes, 1)).flatten(2).transpose(1, 2))
             start = stop
         reference = torch.cat(out, 1)[:, ~mask]

@@ -43,8 +43,14 @@ def recipe(jets: JetImages) -> LaganRecipe:
 
 
 def test_tiny_run_writes_models_and_losses_move(jets: JetImages, tmp_path: Path) -> None:
-    state = train(recipe(jets), jets, tmp_path, CONFIG, progress=False,
-                  provenance={"training_data": "test jets"})  # fmt: skip
+    state = train(
+        recipe(jets),
+        jets,
+        tmp_path,
+        CONFIG,
+        progress=False,
+        provenance={"training_data": "test jets"},
+    )
     history = state["history"]
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(np.isfinite(h["loss_d"]) and np.isfinite(h["score"]) for h in history)
@@ -75,8 +81,7 @@ class _KilledInEpoch2(LaganRecipe):
 
 def test_resumed_run_equals_an_uninterrupted_one(jets: JetImages, tmp_path: Path) -> None:
     train(recipe(jets), jets, tmp_path / "a", CONFIG, progress=False)
-    killed = _KilledInEpoch2(validation=(jets.images, jets.labels), latent_size=16,
-                             n_validation=30)  # fmt: skip
+    killed = _KilledInEpoch2(validation=(jets.images, jets.labels), latent_size=16, n_validation=30)
     with pytest.raises(KeyboardInterrupt):
         train(killed, jets, tmp_path / "b", CONFIG, progress=False)
     assert load_model(tmp_path / "b" / "last").provenance["epochs"] == 1
@@ -92,12 +97,33 @@ def test_resumed_run_equals_an_uninterrupted_one(jets: JetImages, tmp_path: Path
 
 def test_torchrun_two_cpu_processes(jet_arrays: dict, tmp_path: Path) -> None:
     """``fastshower train lagan`` under torchrun: 2 processes, gloo, DistributedDataParallel."""
-    files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
-             for p, a in jet_arrays.items()]  # fmt: skip
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "-m", "fastshower.cli", "train", "lagan",
-               "--data", str(files[0]), "--data", str(files[1]), "--out", str(tmp_path / "m"),
-               "--epochs", "1", "--batch-size", "10", "--no-progress"]  # fmt: skip
+    files = [
+        write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
+        for p, a in jet_arrays.items()
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "fastshower.cli",
+        "train",
+        "lagan",
+        "--data",
+        str(files[0]),
+        "--data",
+        str(files[1]),
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -116,11 +142,24 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
     from fastshower.training.loop import TrainConfig
     from fastshower.training.trainers import split_indices
 
-    files = [write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
-             for p, a in jet_arrays.items()]  # fmt: skip
-    command = [sys.executable, "-m", "fastshower.cli", "holdout", "--data", str(files[0]),
-               "--data", str(files[1]), "--out", str(tmp_path / "held"),
-               "--training-events", "20"]  # fmt: skip
+    files = [
+        write_dataset(tmp_path / f"{p}.h5", a, JET_SCHEMA, {"process": p})
+        for p, a in jet_arrays.items()
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "fastshower.cli",
+        "holdout",
+        "--data",
+        str(files[0]),
+        "--data",
+        str(files[1]),
+        "--out",
+        str(tmp_path / "held"),
+        "--training-events",
+        "20",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     training, held = split_indices(len(jets), 0.1, TrainConfig().seed)
@@ -132,8 +171,9 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
     qcd_held = held[held >= 60].sort().values
     torch.testing.assert_close(torch.from_numpy(image), jets.images[qcd_held], rtol=0, atol=0)
     # --training-events: 20 jets per file that the training learnt from, none held out
-    learnt = [read_dataset(tmp_path / "held" / f"{p}-training.h5", JET_SCHEMA)
-              for p in ("w", "qcd")]  # fmt: skip
+    learnt = [
+        read_dataset(tmp_path / "held" / f"{p}-training.h5", JET_SCHEMA) for p in ("w", "qcd")
+    ]
     assert [len(g["signal"]) for g in learnt] == [20, 20]
     assert learnt[1].provenance["subset"] == "training"
     qcd_learnt = training[training >= 60].numpy()
@@ -152,8 +192,7 @@ def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:
 
     showers = simulate_showers(CaloSettings("e+", (2.0, 5.0)), 60, seed=4)
     data = write_showers(tmp_path / "eplus.h5", showers, {"seed": 4})
-    config = TrainConfig(epochs=2, batch_size=16, seed=1, lr_discriminator=2e-5,
-                         generator_steps=2)  # fmt: skip
+    config = TrainConfig(epochs=2, batch_size=16, seed=1, lr_discriminator=2e-5, generator_steps=2)
     state = train_calogan(data, tmp_path / "m", config, progress=False)
     history = state["history"]
     assert len(history) == 2 and history[0]["loss_g"] != history[1]["loss_g"]

@@ -80,15 +80,19 @@ def run_bench(
 def format_table(result: dict[str, Any]) -> str:
     """The seeds' table: method, hardware, batch size, ms/shower, speed-up over Geant4."""
     g4 = result["geant4"]
-    lines = [f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}"
-             f" {'peak MB':>8s}",
-             f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':26s} {'1':>6s} "
-             f"{g4['ms_per_shower']:12.4g} {1:10.3g}"]  # fmt: skip
+    lines = [
+        f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}"
+        f" {'peak MB':>8s}",
+        f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':26s} {'1':>6s} "
+        f"{g4['ms_per_shower']:12.4g} {1:10.3g}",
+    ]
     for r in result["results"]:
         memory = r.get("peak_memory_mb")
-        lines.append(f"{r['model']:28s} {r['backend']:26s} {r['batch']:6d} "
-                     f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g} "
-                     f"{'-' if memory is None else f'{memory:.0f}':>8s}")  # fmt: skip
+        lines.append(
+            f"{r['model']:28s} {r['backend']:26s} {r['batch']:6d} "
+            f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g} "
+            f"{'-' if memory is None else f'{memory:.0f}':>8s}"
+        )
     return "\n".join(lines)
 
 
@@ -100,8 +104,13 @@ def _geant4(n_events: int) -> dict[str, Any]:
     start = time.process_time()
     simulate_showers(settings, n_events, seed=1)
     ms = (time.process_time() - start) / n_events * 1000
-    return {"particle": "e+", "energy": "uniform 1-100 GeV", "events": n_events,
-            "ms_per_shower": ms, "version": geant4_info()["geant4_version"].split()[0]}  # fmt: skip
+    return {
+        "particle": "e+",
+        "energy": "uniform 1-100 GeV",
+        "events": n_events,
+        "ms_per_shower": ms,
+        "version": geant4_info()["geant4_version"].split()[0],
+    }
 
 
 def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
@@ -120,8 +129,9 @@ def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
         if config is None or name in shipped_families:
             continue
         folder = out / "architectures" / name
-        save_model(folder, name, fam.build(config), config,
-                   {"note": "fresh weights: for timing only"})  # fmt: skip
+        save_model(
+            folder, name, fam.build(config), config, {"note": "fresh weights: for timing only"}
+        )
         folders.append((f"{name} (architecture)", folder))
     return folders
 
@@ -157,10 +167,14 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
         return make
 
     all_threads = os.cpu_count() or 1
-    backends = [(f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
-                ("torch CPU, 1 thread", torch_cpu(1))]  # fmt: skip
-    backends += [(f"onnxruntime{label} CPU, {all_threads} threads", make)
-                 for label, make in _onnx_backends(folder, model, latent)]  # fmt: skip
+    backends = [
+        (f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
+        ("torch CPU, 1 thread", torch_cpu(1)),
+    ]
+    backends += [
+        (f"onnxruntime{label} CPU, {all_threads} threads", make)
+        for label, make in _onnx_backends(folder, model, latent)
+    ]
     if torch.cuda.is_available():
         for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
             backends.append((f"torch GPU {label}", _gpu_backend(model, latent, dtype)))
@@ -227,9 +241,13 @@ def _condition(model: Any, batch: int) -> torch.Tensor:
 
 
 def _time_backend(
-    model: str, backend: str, make: Callable, batches: tuple[int, ...], repeats: int,
+    model: str,
+    backend: str,
+    make: Callable,
+    batches: tuple[int, ...],
+    repeats: int,
     geant4_ms: float,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     rows = []
     for batch in batches:
         try:
@@ -245,12 +263,18 @@ def _time_backend(
                 warnings.warn(f"{model} on {backend}: {exc}", RuntimeWarning, stacklevel=2)
             break
         ms = statistics.median(times) / batch * 1000
-        rows.append({
-            "model": model, "backend": backend, "batch": batch, "ms_per_shower": ms,
-            "spread_ms": (max(times) - min(times)) / 2 / batch * 1000, "repeats": repeats,
-            "speedup_vs_geant4": geant4_ms / ms,
-            "peak_memory_mb": _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "backend": backend,
+                "batch": batch,
+                "ms_per_shower": ms,
+                "spread_ms": (max(times) - min(times)) / 2 / batch * 1000,
+                "repeats": repeats,
+                "speedup_vs_geant4": geant4_ms / ms,
+                "peak_memory_mb": _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
+            }
+        )
         if statistics.median(times) * (repeats + 1) > _BUDGET_S:
             break  # the next, larger batch would take too long on this hardware
     return rows
@@ -293,8 +317,12 @@ def _plot(result: dict[str, Any], path: Path) -> None:
             x, y = zip(*points, strict=True)
             ax.plot(x, y, marker="o", label=label)
         g4 = result["geant4"]
-        ax.axhline(g4["ms_per_shower"], color=REFERENCE_COLOUR, linestyle="--",
-                   label=f"Geant4 {g4['version']}, 1 core ({g4['energy']})")  # fmt: skip
+        ax.axhline(
+            g4["ms_per_shower"],
+            color=REFERENCE_COLOUR,
+            linestyle="--",
+            label=f"Geant4 {g4['version']}, 1 core ({g4['energy']})",
+        )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("Batch size")

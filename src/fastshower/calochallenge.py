@@ -49,9 +49,12 @@ def to_calochallenge(source: str | os.PathLike[str], out: str | os.PathLike[str]
         with h5py.File(tmp, "x") as h5:
             energies = h5.create_dataset("incident_energies", (n, 1), "float32")
             showers = h5.create_dataset(
-                "showers", (n, N_VOXELS), "float32", chunks=(min(n, 1000), N_VOXELS),
+                "showers",
+                (n, N_VOXELS),
+                "float32",
+                chunks=(min(n, 1000), N_VOXELS),
                 compression="gzip",
-            )  # fmt: skip
+            )
             h5.attrs["fastshower_provenance"] = json.dumps(info.provenance, default=str)
             for start in range(0, n, BLOCK_EVENTS):
                 stop = min(start + BLOCK_EVENTS, n)

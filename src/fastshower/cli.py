@@ -101,13 +101,16 @@ def _production_options(default_chunk: int) -> Any:
                 "--out", type=click.Path(path_type=Path), required=True, help="Output HDF5 file."
             ),
             click.option(
-                "--chunk-size", type=int, default=default_chunk, show_default=True,
+                "--chunk-size",
+                type=int,
+                default=default_chunk,
+                show_default=True,
                 help="Events per chunk (the unit of resumption).",
             ),
             click.option("--workers", type=int, default=None, help="Local processes [all cores]."),
             click.option("--scheduler", default=None, help="Address of a running Dask scheduler."),
             click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
-        ]  # fmt: skip
+        ]
         for option in reversed(options):
             command = option(command)
         return command
@@ -399,17 +402,29 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
 
 
 @main.command("generate")
-@click.option("--model", type=click.Path(path_type=Path), required=True,
-              help="Model folder, or a shipped model's name (calo-flow).")  # fmt: skip
-@click.option("--class", "jet_class", default=None,
-              help="Jet models: w, qcd or both (each jet either, equally likely).")  # fmt: skip
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Model folder, or a shipped model's name (calo-flow).",
+)
+@click.option(
+    "--class",
+    "jet_class",
+    default=None,
+    help="Jet models: w, qcd or both (each jet either, equally likely).",
+)
 @click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--steps", type=int, default=None, help="Flow models: ODE steps [the model's].")
-@click.option("--solver", type=click.Choice(["euler", "midpoint"]), default=None,
-              help="Flow models: ODE rule [the model's].")  # fmt: skip
+@click.option(
+    "--solver",
+    type=click.Choice(["euler", "midpoint"]),
+    default=None,
+    help="Flow models: ODE rule [the model's].",
+)
 @_production_options(default_chunk=10000)
 def generate_command(
     model: Path,
@@ -436,8 +451,13 @@ def generate_command(
         _fail(f"--batch-size {batch_size}: must be positive")
     try:
         sampling = {k: v for k, v in (("steps", steps), ("solver", solver)) if v is not None}
-        job = GenerateJob(str(_model_folder(model)), condition, batch_size=batch_size,
-                          device=device, sampling=sampling)  # fmt: skip
+        job = GenerateJob(
+            str(_model_folder(model)),
+            condition,
+            batch_size=batch_size,
+            device=device,
+            sampling=sampling,
+        )
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
     path = _produce(job, **production)
@@ -452,8 +472,13 @@ def export_group() -> None:
 @export_group.command("onnx")
 @click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="ONNX file to write.")
-@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none", show_default=True,
-              help="int8: onnxruntime's dynamic quantization of the matrix products.")  # fmt: skip
+@click.option(
+    "--quantize",
+    type=click.Choice(["none", "int8"]),
+    default="none",
+    show_default=True,
+    help="int8: onnxruntime's dynamic quantization of the matrix products.",
+)
 def export_onnx_command(model: Path, out: Path, quantize: str) -> None:
     """The generator as ONNX (dynamic batch axis), checked against PyTorch with onnxruntime."""
     from fastshower.export import export_onnx
@@ -469,8 +494,9 @@ def export_onnx_command(model: Path, out: Path, quantize: str) -> None:
 
 @export_group.command("half")
 @click.option("--model", type=click.Path(path_type=Path), required=True, help="Model folder.")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Model folder to write.")  # fmt: skip
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Model folder to write."
+)
 def export_half_command(model: Path, out: Path) -> None:
     """A copy of the model with its parameters stored as float16: half the file size; it loads
     and computes in float32 as before."""
@@ -536,15 +562,30 @@ def _model_folder(model: Path) -> Path:
 
 
 @main.command("holdout")
-@click.option("--data", "data", type=click.Path(path_type=Path), multiple=True, required=True,
-              help="A training's shower or jet-image files, in its order; repeat.")  # fmt: skip
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Folder for <file>-heldout.h5, one per file.")  # fmt: skip
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="A training's shower or jet-image files, in its order; repeat.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for <file>-heldout.h5, one per file.",
+)
 @click.option("--fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="The training's seed.")
-@click.option("--training-events", type=int, default=0, show_default=True,
-              help="Also write N events per file that the training learnt from "
-                   "(<file>-training.h5): the floor, Geant4 against Geant4.")  # fmt: skip
+@click.option(
+    "--training-events",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also write N events per file that the training learnt from "
+    "(<file>-training.h5): the floor, Geant4 against Geant4.",
+)
 def holdout_command(
     data: tuple[Path, ...], out: Path, fraction: float, seed: int, training_events: int
 ) -> None:
@@ -554,8 +595,9 @@ def holdout_command(
 
     _require_files(data)
     try:
-        for path in write_held_out(list(data), out, fraction=fraction, seed=seed,
-                                   training_events=training_events):  # fmt: skip
+        for path in write_held_out(
+            list(data), out, fraction=fraction, seed=seed, training_events=training_events
+        ):
             click.echo(f"wrote {path}")
     except ValueError as error:
         _fail(str(error))
@@ -582,15 +624,18 @@ def _training_options(epochs: int, batch_size: int) -> Callable[[Callable], Call
     """The options every ``train`` command shares, with its own defaults."""
 
     def decorate(command: Callable) -> Callable:
-        for option in reversed([
-            click.option("--out", type=click.Path(path_type=Path), required=True,
-                         help="Model folder."),
-            click.option("--epochs", type=int, default=epochs, show_default=True),
-            click.option("--batch-size", type=int, default=batch_size, show_default=True),
-            click.option("--seed", type=int, default=0, show_default=True),
-            click.option("--resume", is_flag=True, help="Continue the training in --out."),
-            click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
-        ]):  # fmt: skip
+        for option in reversed(
+            [
+                click.option(
+                    "--out", type=click.Path(path_type=Path), required=True, help="Model folder."
+                ),
+                click.option("--epochs", type=int, default=epochs, show_default=True),
+                click.option("--batch-size", type=int, default=batch_size, show_default=True),
+                click.option("--seed", type=int, default=0, show_default=True),
+                click.option("--resume", is_flag=True, help="Continue the training in --out."),
+                click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+            ]
+        ):
             command = option(command)
         return command
 
@@ -688,11 +733,18 @@ def train_flow_matching_command(
     if min(width, blocks, steps) <= 0 or lr <= 0:
         _fail("--width, --blocks, --steps and --lr must be positive")
     try:
-        config = replace(FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
-                         seed=seed)  # fmt: skip
+        config = replace(
+            FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
+        )
         model_config = {"width": width, "blocks": blocks, "steps": steps, "cell_floor": cell_floor}
-        state = train_flow_matching(list(data), out, config, model_config=model_config,
-                                    resume=resume, progress=not no_progress)  # fmt: skip
+        state = train_flow_matching(
+            list(data),
+            out,
+            config,
+            model_config=model_config,
+            resume=resume,
+            progress=not no_progress,
+        )
     except ValueError as error:
         _fail(str(error))
     _report_training(state, out)
@@ -719,30 +771,22 @@ def train_flow_matching_command(
 @click.option(
     "--coupling",
     type=click.Choice(["dense", "grid"]),
-    default="dense",
+    default="grid",
     show_default=True,
     help="The cell flow's coupling networks: fully connected, or with convolutions on each "
     "layer's grid beside them (each cell sees its neighbourhood: fewer scattered hits).",
 )
 @click.option("--bins", type=int, default=8, show_default=True, help="Spline bins.")
 @click.option(
-    "--cells-relative-to",
-    type=click.Choice(["incident", "layer", "layer-logit"]),
-    default="incident",
-    show_default=True,
-    help="Cells as log(cell / E_incident), log(cell / E_layer) (each layer's energy, which "
-    "pions vary over decades, out of its cells) or the logit of cell / E_layer.",
-)
-@click.option(
     "--layer-hits/--no-layer-hits",
-    default=False,
+    default=True,
     show_default=True,
     help="Flow I also learns each layer's number of hit cells, and the cell flow is given it: "
     "whether a pion's layer is a MIP's few cells or a shower's many is then decided there.",
 )
 @click.option(
     "--layer-peaks/--no-layer-peaks",
-    default=False,
+    default=True,
     show_default=True,
     help="Flow I also learns how much of each layer's energy is outside its hottest cell, and "
     "the generated layer is given exactly that: a MIP's one dominant cell is decided there.",
@@ -750,7 +794,7 @@ def train_flow_matching_command(
 @click.option(
     "--layer-energies",
     type=click.Choice(["log", "shares"]),
-    default="log",
+    default="shares",
     show_default=True,
     help="Flow I learns each layer's log(E_layer / E_incident), or CaloFlow's shares: the "
     "total's of the incident energy, each layer's of what is left (a shower then never holds "
@@ -767,7 +811,6 @@ def train_calo_flow_command(
     hidden: int,
     coupling: str,
     bins: int,
-    cells_relative_to: str,
     layer_hits: bool,
     layer_peaks: bool,
     layer_energies: str,
@@ -784,29 +827,39 @@ def train_calo_flow_command(
     if min(transforms, hidden) <= 0 or lr <= 0 or bins < 2:
         _fail("--transforms, --hidden and --lr must be positive, --bins at least 2")
     try:
-        config = replace(CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size,
-                         lr_generator=lr, seed=seed)  # fmt: skip
+        config = replace(
+            CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
+        )
         model_config = {
             "transforms": transforms,
             "hidden": hidden,
             "coupling": coupling,
             "bins": bins,
             "cell_floor": cell_floor,
-            "cells_relative_to": cells_relative_to,
             "layer_hits": layer_hits,
             "layer_peaks": layer_peaks,
             "layer_energies": layer_energies,
         }
-        state = train_calo_flow(list(data), out, config, model_config=model_config,
-                                resume=resume, progress=not no_progress)  # fmt: skip
+        state = train_calo_flow(
+            list(data),
+            out,
+            config,
+            model_config=model_config,
+            resume=resume,
+            progress=not no_progress,
+        )
     except ValueError as error:
         _fail(str(error))
     _report_training(state, out)
 
 
 @train_group.command("distill")
-@click.option("--teacher", type=click.Path(path_type=Path), required=True,
-              help="Flow-matching or CaloFlow model folder to distil.")  # fmt: skip
+@click.option(
+    "--teacher",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Flow-matching or CaloFlow model folder to distil.",
+)
 @click.option(
     "--data",
     "data",
@@ -846,10 +899,18 @@ def train_distill_command(
     if any(v <= 0 for v in sizes.values()) or lr <= 0:
         _fail("--width, --blocks and --lr must be positive")
     try:
-        config = replace(DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr,
-                         seed=seed)  # fmt: skip
-        state = distill_one_step(teacher, list(data), out, config, model_config=sizes,
-                                 resume=resume, progress=not no_progress)  # fmt: skip
+        config = replace(
+            DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
+        )
+        state = distill_one_step(
+            teacher,
+            list(data),
+            out,
+            config,
+            model_config=sizes,
+            resume=resume,
+            progress=not no_progress,
+        )
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
     _report_training(state, out)

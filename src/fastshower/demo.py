@@ -103,14 +103,24 @@ def _generator_demo(out: Path, geant4_sample: Path, n_events: int, seed: int) ->
     from fastshower.pretrained import DEFAULT_SHOWER_MODEL, resolve_model
 
     lo, hi = DEMO_SETTINGS.energy_gev
-    job = GenerateJob(str(resolve_model(DEFAULT_SHOWER_MODEL)),
-                      {"particle": DEMO_SETTINGS.particle, "energy_gev": [lo, hi]})  # fmt: skip
-    generated = produce(job, out / f"eplus-{DEFAULT_SHOWER_MODEL}-{n_events}ev-seed{seed}.h5",
-                        n_events=n_events, seed=seed, workers=0, progress=False)  # fmt: skip
+    job = GenerateJob(
+        str(resolve_model(DEFAULT_SHOWER_MODEL)),
+        {"particle": DEMO_SETTINGS.particle, "energy_gev": [lo, hi]},
+    )
+    generated = produce(
+        job,
+        out / f"eplus-{DEFAULT_SHOWER_MODEL}-{n_events}ev-seed{seed}.h5",
+        n_events=n_events,
+        seed=seed,
+        workers=0,
+        progress=False,
+    )
     arrays = read_showers(generated).arrays
     label = f"{DEFAULT_SHOWER_MODEL}, {lo:g}-{hi:g} GeV"
-    files = [generated, plot_average_shower(arrays, out / "eplus-generated-average-shower.png",
-                                            label=label)]  # fmt: skip
+    files = [
+        generated,
+        plot_average_shower(arrays, out / "eplus-generated-average-shower.png", label=label),
+    ]
     if n_events >= MIN_EVENTS:
         files.append(evaluate(geant4_sample, [generated], out / "report", seed=seed))
     return files
@@ -127,11 +137,19 @@ def _jet_generator_demo(out: Path, pythia_samples: list[Path], seed: int) -> lis
 
     n_jets = sum(dataset_info(p).n_events for p in pythia_samples)
     job = GenerateJob(str(resolve_model(DEFAULT_JET_MODEL)), {"class": "both"})
-    generated = produce(job, out / f"jets-{DEFAULT_JET_MODEL}-{n_jets}-seed{seed}.h5",
-                        n_events=n_jets, seed=seed, workers=0, progress=False)  # fmt: skip
+    generated = produce(
+        job,
+        out / f"jets-{DEFAULT_JET_MODEL}-{n_jets}-seed{seed}.h5",
+        n_events=n_jets,
+        seed=seed,
+        workers=0,
+        progress=False,
+    )
     arrays = read_dataset(generated, JET_SCHEMA).arrays
-    samples = {f"{DEFAULT_JET_MODEL} {label}": {"image": arrays["image"][arrays["signal"] == c]}
-               for label, c in (("W jets", 1), ("QCD jets", 0))}  # fmt: skip
+    samples = {
+        f"{DEFAULT_JET_MODEL} {label}": {"image": arrays["image"][arrays["signal"] == c]}
+        for label, c in (("W jets", 1), ("QCD jets", 0))
+    }
     files = [generated, plot_average_jet_images(samples, out / "jets-generated-average-images.png")]
     if n_jets >= MIN_EVENTS:
         files.append(evaluate(pythia_samples, [generated], out / "report-jets", seed=seed))

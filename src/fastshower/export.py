@@ -205,10 +205,17 @@ def quantize_int8(onnx_path: str | os.PathLike[str], out_path: str | os.PathLike
             onnx.save(source, readable)
         # convolutions stay float: onnxruntime's int8 ones ran 3.6x slower than float (the grid
         # couplings), and it cannot quantize one whose weight is computed in the graph
-        products = [op for op in _require("onnxruntime.quantization.registry").IntegerOpsRegistry
-                    if op != "Conv"]  # fmt: skip
-        quantization.quantize_dynamic(readable, quantized, op_types_to_quantize=products,
-                                      weight_type=quantization.QuantType.QInt8)  # fmt: skip
+        products = [
+            op
+            for op in _require("onnxruntime.quantization.registry").IntegerOpsRegistry
+            if op != "Conv"
+        ]
+        quantization.quantize_dynamic(
+            readable,
+            quantized,
+            op_types_to_quantize=products,
+            weight_type=quantization.QuantType.QInt8,
+        )
         model = onnx.load(quantized)
         entry = model.metadata_props.add()
         entry.key, entry.value = _PREFIX + "quantization", "int8 (onnxruntime quantize_dynamic)"
@@ -237,8 +244,10 @@ def _transpose_shared_weights_once(model: Any, helper: Any) -> bool:
             continue
         transposed = f"{weight}_transposed_once"
         producer = next((i for i, n in enumerate(nodes) if weight in n.output), -1)
-        nodes.insert(producer + 1, helper.make_node("Transpose", [weight], [transposed],
-                                                    name=f"{weight}_transpose_once"))  # fmt: skip
+        nodes.insert(
+            producer + 1,
+            helper.make_node("Transpose", [weight], [transposed], name=f"{weight}_transpose_once"),
+        )
         for gemm in gemms:
             gemm.input[1] = transposed
             for attribute in gemm.attribute:

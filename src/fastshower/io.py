@@ -140,25 +140,51 @@ class Schema:
 
 def _shower_schema() -> Schema:
     cells = [
-        Field(layer.key, layer.shape, "float32", "MeV", f"cell energies of read-out layer {i}",
-              minimum=0.0)
+        Field(
+            layer.key,
+            layer.shape,
+            "float32",
+            "MeV",
+            f"cell energies of read-out layer {i}",
+            minimum=0.0,
+        )
         for i, layer in enumerate(CALORIMETER.layers)
-    ]  # fmt: skip
+    ]
     n_layers = len(CALORIMETER.layers)
     return Schema(
         "showers",
         (
             *cells,
-            Field("overflow", (n_layers,), "float32", "MeV",
-                  "energy outside the cells, per layer", minimum=0.0),
-            Field("energy", (1,), "float32", "GeV", "incident energy",
-                  minimum=0.0, exclusive_minimum=True),
+            Field(
+                "overflow",
+                (n_layers,),
+                "float32",
+                "MeV",
+                "energy outside the cells, per layer",
+                minimum=0.0,
+            ),
+            Field(
+                "energy",
+                (1,),
+                "float32",
+                "GeV",
+                "incident energy",
+                minimum=0.0,
+                exclusive_minimum=True,
+            ),
             Field("position", (2,), "float32", "mm", "incidence point x, y", required=False),
-            Field("particle", (), "int32", "", "PDG code of the incident particle",
-                  required=False, allowed=tuple(sorted(PARTICLES.values()))),
+            Field(
+                "particle",
+                (),
+                "int32",
+                "",
+                "PDG code of the incident particle",
+                required=False,
+                allowed=tuple(sorted(PARTICLES.values())),
+            ),
         ),
         published="CaloGAN",
-    )  # fmt: skip
+    )
 
 
 SHOWER_SCHEMA = _shower_schema()
@@ -174,23 +200,32 @@ def _jet_schema() -> Schema:
         "jet_images",
         (
             # No minimum: LAGAN's interpolated rotation leaves negative pixels.
-            Field("image", (IMAGE_GRID.n, IMAGE_GRID.n), "float32", "GeV",
-                  "pT per pixel, rows +y to -y, columns -x to +x"),
+            Field(
+                "image",
+                (IMAGE_GRID.n, IMAGE_GRID.n),
+                "float32",
+                "GeV",
+                "pT per pixel, rows +y to -y, columns -x to +x",
+            ),
             scalar("signal", "", "1 for W' -> WZ jets, 0 for QCD", allowed=(0, 1)),
             scalar("jet_pt", "GeV", "trimmed jet pT", minimum=0.0),
             scalar("jet_eta", "", "trimmed jet pseudorapidity"),
             scalar("jet_phi", "rad", "trimmed jet azimuth"),
             scalar("jet_mass", "GeV", "trimmed jet mass", minimum=0.0),
-            scalar("jet_delta_R", "", "Delta R of the two leading subjets (0 if one)",
-                   minimum=0.0),
+            scalar("jet_delta_R", "", "Delta R of the two leading subjets (0 if one)", minimum=0.0),
             *(scalar(f"tau_{n}", "", tau.format(n), minimum=0.0) for n in (1, 2, 3)),
             scalar("tau_21", "", "tau_2 / tau_1"),
             scalar("tau_32", "", "tau_3 / tau_2"),
-            scalar("pt_hat", "GeV", "pT of Pythia's hard 2 -> 2 process (0 for 2 -> 1)",
-                   required=False, minimum=0.0),
+            scalar(
+                "pt_hat",
+                "GeV",
+                "pT of Pythia's hard 2 -> 2 process (0 for 2 -> 1)",
+                required=False,
+                minimum=0.0,
+            ),
         ),
         published="LAGAN",
-    )  # fmt: skip
+    )
 
 
 JET_SCHEMA = _jet_schema()

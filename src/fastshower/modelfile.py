@@ -73,8 +73,10 @@ def save_model(
     state = generator.state_dict()
     if half:
         parameters = {name for name, _ in generator.named_parameters()}
-        state = {k: v.half() if k in parameters and v.is_floating_point() else v
-                 for k, v in state.items()}  # fmt: skip
+        state = {
+            k: v.half() if k in parameters and v.is_floating_point() else v
+            for k, v in state.items()
+        }
         provenance = {**provenance, "parameters_stored_as": "float16"}
     save_checkpoint(directory / _WEIGHTS, {"generator": state})
     description = {

@@ -67,8 +67,15 @@ def plot_jet_observables(
                 values = np.asarray(arrays[key], dtype=np.float64)
                 h = hist.Hist(axis, storage=hist.storage.Weight())
                 h.fill(values, weight=np.full(len(values), 1.0 / max(len(values), 1)))
-                mplhep.histplot(h, ax=ax, histtype="step", yerr=True, color=colour,
-                                flow="none", label=f"{label} ({len(values)})")  # fmt: skip
+                mplhep.histplot(
+                    h,
+                    ax=ax,
+                    histtype="step",
+                    yerr=True,
+                    color=colour,
+                    flow="none",
+                    label=f"{label} ({len(values)})",
+                )
             ax.set_xlabel(xlabel)
             ax.set_ylabel("Fraction of jets")
             ax.set_ylim(bottom=0)

@@ -313,8 +313,16 @@ def _read(
     for info, label in zip(infos, labels, strict=True):
         stop = info.n_events if max_events is None else min(info.n_events, max_events)
         data = read_dataset(info.path, schema, stop=stop)
-        samples.append(_Sample((info.path,), label, colour or colours[label], info.n_events,
-                               data.arrays, (data.provenance,)))  # fmt: skip
+        samples.append(
+            _Sample(
+                (info.path,),
+                label,
+                colour or colours[label],
+                info.n_events,
+                data.arrays,
+                (data.provenance,),
+            )
+        )
     return samples
 
 
@@ -387,8 +395,12 @@ def _distances(
     constant = [k for k in keys if np.all(reference[k] == reference[k][0])]
     used = [k for k in keys if k not in constant]
     if not used or min(len(reference[used[0]]), len(candidate[used[0]])) < 2:
-        return {"keys": [], "excluded_constant": constant, "n_reference": len(reference[keys[0]]),
-                "n_candidate": len(candidate[keys[0]])}  # fmt: skip
+        return {
+            "keys": [],
+            "excluded_constant": constant,
+            "n_reference": len(reference[keys[0]]),
+            "n_candidate": len(candidate[keys[0]]),
+        }
     found = observable_distances(
         {k: reference[k] for k in used}, {k: candidate[k] for k in used}, seed=seed
     )

@@ -60,7 +60,7 @@ from zuko.lazy import Flow, UnconditionalDistribution
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
 from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
-from fastshower.models.shower_space import GAP, N_CELLS, ZERO_BAND, ShowerSpace
+from fastshower.models.shower_space import N_CELLS, ShowerSpace
 from fastshower.models.splines import SplineTransform
 
 __all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator"]
@@ -85,16 +85,11 @@ class CaloFlowGenerator(nn.Module):
         bound: float = 8.0,
         energy_transforms: int = 4,
         energy_hidden: int = 64,
-        noise_mev: float = 1e-3,
-        cell_floor: float = 1e-6,
-        gap: float = GAP,
-        zero_band: float = ZERO_BAND,
-        cells_relative_to: str = "incident",
-        layer_hits: bool = False,
-        layer_peaks: bool = False,
-        layer_energies: str = "log",
         coupling: str = "dense",
+        **space: Any,
     ) -> None:
+        """``space``: the ``ShowerSpace`` settings (noise_mev, cell_floor, gap, zero_band,
+        layer_hits, layer_peaks, layer_energies), declared there once."""
         super().__init__()
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
@@ -102,9 +97,7 @@ class CaloFlowGenerator(nn.Module):
             raise ValueError("transforms, hidden sizes and layer counts must be positive")
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
-        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to, layer_hits, layer_peaks,
-                                 layer_energies)  # fmt: skip
+        self.space = ShowerSpace(particles, **space)
         head = self.space.head
         spline = {
             "univariate": partial(SplineTransform, bound=bound),
@@ -112,18 +105,22 @@ class CaloFlowGenerator(nn.Module):
         }
         context = self.space.context_size
         self.energy_flow = zuko.flows.MAF(
-            head, context, transforms=energy_transforms,
-            hidden_features=[energy_hidden] * 2, **spline,
-        )  # fmt: skip
+            head,
+            context,
+            transforms=energy_transforms,
+            hidden_features=[energy_hidden] * 2,
+            **spline,
+        )
         masks = _coupling_masks(N_CELLS, transforms)
         coupling_class = GeneralCouplingTransform
         if coupling == "grid":
             masks, coupling_class = grid_masks(masks), GridCouplingTransform
         couplings = [
-            coupling_class(N_CELLS, context + head, mask,
-                           hidden_features=[hidden] * hidden_layers, **spline)
+            coupling_class(
+                N_CELLS, context + head, mask, hidden_features=[hidden] * hidden_layers, **spline
+            )
             for mask in masks
-        ]  # fmt: skip
+        ]
         normal = UnconditionalDistribution(
             DiagNormal, torch.zeros(N_CELLS), torch.ones(N_CELLS), buffer=True
         )
@@ -135,8 +132,9 @@ class CaloFlowGenerator(nn.Module):
         if density:
             return self.log_prob(x, self.space.context(condition))
         layers = self.space.decode(self.sample_space(x, condition), condition)
-        return tuple(c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes,
-                                                               strict=True))  # fmt: skip
+        return tuple(
+            c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes, strict=True)
+        )
 
     def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Noise -> standardised shower vectors: flow I's inverse, then flow II's given it."""

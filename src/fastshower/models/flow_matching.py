@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
-from fastshower.models.shower_space import GAP, ZERO_BAND, ShowerSpace
+from fastshower.models.shower_space import ShowerSpace
 
 __all__ = ["FAMILY", "SOLVERS", "FlowMatchingGenerator", "VelocityNet"]
 
@@ -71,9 +71,11 @@ class VelocityNet(nn.Module):
             "frequencies", math.pi * 2.0 ** torch.arange(_TIME_FREQUENCIES, dtype=torch.float32)
         )
         self.embed = nn.Sequential(
-            nn.Linear(context_size + 2 * _TIME_FREQUENCIES, width), nn.SiLU(),
-            nn.Linear(width, width), nn.SiLU(),
-        )  # fmt: skip
+            nn.Linear(context_size + 2 * _TIME_FREQUENCIES, width),
+            nn.SiLU(),
+            nn.Linear(width, width),
+            nn.SiLU(),
+        )
         self.inp = nn.Linear(dim, width)
         self.blocks = nn.ModuleList(_Block(width) for _ in range(blocks))
         self.norm = nn.LayerNorm(width)
@@ -100,23 +102,16 @@ class FlowMatchingGenerator(nn.Module):
         blocks: int = 4,
         steps: int = 8,
         solver: str = "midpoint",
-        noise_mev: float = 1e-3,
-        cell_floor: float = 1e-6,
-        gap: float = GAP,
-        zero_band: float = ZERO_BAND,
-        cells_relative_to: str = "incident",
-        layer_hits: bool = False,
-        layer_peaks: bool = False,
-        layer_energies: str = "log",
+        **space: Any,
     ) -> None:
+        """``space``: the ``ShowerSpace`` settings (noise_mev, cell_floor, gap, zero_band,
+        layer_hits, layer_peaks, layer_energies), declared there once."""
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"solver {solver!r}: known are {', '.join(SOLVERS)}")
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        self.space = ShowerSpace(particles, noise_mev, cell_floor, gap, zero_band,
-                                 cells_relative_to, layer_hits, layer_peaks,
-                                 layer_energies)  # fmt: skip
+        self.space = ShowerSpace(particles, **space)
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim
@@ -128,8 +123,9 @@ class FlowMatchingGenerator(nn.Module):
         if t is not None:
             return self.velocity(latent, t, self.space.context(condition))
         layers = self.space.decode(self.sample_space(latent, condition), condition)
-        return tuple(c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes,
-                                                               strict=True))  # fmt: skip
+        return tuple(
+            c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes, strict=True)
+        )
 
     def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Noise -> standardised shower vectors: the ODE from t = 0 to t = 1, in ``steps``

@@ -54,8 +54,10 @@ class GridCouplingTransform(GeneralCouplingTransform):
         """The given cells' places in the full shower, and the transformed cells': gathers with
         constant indices, which ONNX exports as they are."""
         given, transformed = self.mask.nonzero().squeeze(1), (~self.mask).nonzero().squeeze(1)
-        for name, value in (("_to_grid", torch.cat([given, transformed]).argsort()),
-                            ("_transformed", transformed)):  # fmt: skip
+        for name, value in (
+            ("_to_grid", torch.cat([given, transformed]).argsort()),
+            ("_transformed", transformed),
+        ):
             self.register_buffer(name, value, persistent=False)
 
     def meta(self, c: torch.Tensor | None, x: torch.Tensor) -> Any:
@@ -74,10 +76,12 @@ class GridCouplingTransform(GeneralCouplingTransform):
         out = []
         mask = self.mask.to(given.dtype)
         layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
-        for network, shape, (layer_cells, layer_mask) in zip(self.grids, _SHAPES, layers,
-                                                              strict=True):  # fmt: skip
-            hidden = _first_convolution(network[0], layer_cells.reshape(n, 1, *shape),
-                                        layer_mask.reshape(1, 1, *shape), c)  # fmt: skip
+        for network, shape, (layer_cells, layer_mask) in zip(
+            self.grids, _SHAPES, layers, strict=True
+        ):
+            hidden = _first_convolution(
+                network[0], layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
+            )
             parameters = network[1:](hidden)  # (N, total, *shape)
             out.append(parameters.flatten(2).transpose(1, 2))
         return torch.cat(out, dim=1)[:, self._transformed]

@@ -45,14 +45,6 @@ unbounded, roughly standard space. Each shower becomes one vector of 3 (+ 3 + 3)
   - *a gap* (2 e-folds) between the empty band and the smallest hit: without it, 32 % of the
     outermost strips of layer 0 came out hit (with 5 keV: the band's edge), against 9 %.
 
-  ``cells_relative_to="layer"`` takes the same step once more: ``log(cell / (E_layer + delta))``,
-  each layer's energy (flow I's, on the way back) out of its cells. A pion's layer energies span
-  decades (the spread of ``log(E_layer / E)`` is 1.6-2.0 e-folds, an e+'s 0.1-1.5), so relative
-  to the incident energy the hottest cell's spread is 3x what it is relative to its layer. On
-  4000 fresh pions it made layer 0's MIP-like showers (hottest strip > 80 % of the layer) as
-  often as Geant4 (32 % against 30 %; 18 % relative to the incident energy), but not those of
-  layers 1-2, and the classifier's AUC did not move (``docs/flows.md``); so not the default.
-  ``"layer-logit"`` (CaloFlow's logit of the share) did the same, with a tail in e+.
 - **Standardised**: each coordinate minus the training set's mean, over its standard deviation.
   Both are buffers of this module, so a model file carries its own preprocessing, as is each
   coordinate's largest training value: on the way back, nothing goes above it. A generated cell
@@ -75,7 +67,6 @@ from fastshower.detector import CALORIMETER
 from fastshower.particles import canonical_name, pdg_code
 
 __all__ = [
-    "CELL_SCALES",
     "CONDITION_FIELDS",
     "GAP",
     "LAYER_ENERGY_SPACES",
@@ -96,9 +87,6 @@ ZERO_BAND = 4.0
 LAYER_ENERGY_SPACES = ("log", "shares")
 """How flow I sees the layer energies: each one's log relative to the incident energy, or the
 logits of the total's share of the incident energy and of each layer's share of what is left."""
-CELL_SCALES = ("incident", "layer", "layer-logit")
-"""What a cell's log is taken relative to: the incident energy or the energy of its layer; or the
-logit of its share of the layer (CaloFlow's), which opens up the share's edge at 1."""
 GAP = 2.0
 """Default e-folds between the empty band's top and the smallest hit (delta); the threshold is
 halfway."""
@@ -114,7 +102,6 @@ class ShowerSpace(nn.Module):
         cell_floor: float = 1e-6,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
-        cells_relative_to: str = "incident",
         layer_hits: bool = False,
         layer_peaks: bool = False,
         layer_energies: str = "log",
@@ -123,13 +110,10 @@ class ShowerSpace(nn.Module):
         if not particles:
             raise ValueError("a shower model needs at least one particle")
         if layer_energies not in LAYER_ENERGY_SPACES:
-            raise ValueError(f"layer_energies must be one of {LAYER_ENERGY_SPACES}, "
-                             f"got {layer_energies!r}")  # fmt: skip
+            raise ValueError(
+                f"layer_energies must be one of {LAYER_ENERGY_SPACES}, got {layer_energies!r}"
+            )
         self.layer_energies = layer_energies
-        if cells_relative_to not in CELL_SCALES:
-            raise ValueError(f"cells_relative_to must be one of {CELL_SCALES}, "
-                             f"got {cells_relative_to!r}")  # fmt: skip
-        self.cells_relative_to = cells_relative_to
         names = [canonical_name(p) for p in particles]
         self.particles = names
         self.noise_mev = float(noise_mev)
@@ -175,8 +159,9 @@ class ShowerSpace(nn.Module):
         log_cells = torch.where(cells_mev >= delta, hits, empty)
         head = [self._layer_coordinates(layers, energy_mev)]
         if self.layer_hits:
-            hits_per_layer = torch.stack([(c >= delta).sum(1) for c in
-                                          cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)  # fmt: skip
+            hits_per_layer = torch.stack(
+                [(c >= delta).sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1
+            )
             v = torch.rand(hits_per_layer.shape, generator=rng, device=cells_mev.device)
             head.append(torch.log1p(hits_per_layer + v))  # dequantised: a count is not a density
         if self.layer_peaks:
@@ -209,8 +194,7 @@ class ShowerSpace(nn.Module):
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
             energy = layer_energy[:, i : i + 1]
-            scale = torch.where(total > 0, energy / total.clamp_min(1e-30),
-                                torch.zeros_like(total))  # fmt: skip
+            scale = torch.where(total > 0, energy / total.clamp_min(1e-30), torch.zeros_like(total))
             layer = layer * scale
             if self.layer_peaks:
                 # in float64: the peak is energy - rest, which can cancel to a few digits
@@ -222,8 +206,9 @@ class ShowerSpace(nn.Module):
             out.append(layer)
         return tuple(out)
 
-    def _layer_coordinates(self, layers_mev: torch.Tensor, energy_mev: torch.Tensor
-                           ) -> torch.Tensor:  # fmt: skip
+    def _layer_coordinates(
+        self, layers_mev: torch.Tensor, energy_mev: torch.Tensor
+    ) -> torch.Tensor:
         """Layer energies (N, 3) -> flow I's first three coordinates (``layer_energies``)."""
         shifted = layers_mev + self.noise_mev  # an empty layer is delta, not log(0)
         if self.layer_energies == "log":
@@ -240,8 +225,7 @@ class ShowerSpace(nn.Module):
         logits = torch.log(parts / wholes + floor) - torch.log(rests / wholes + floor)
         return logits.to(layers_mev.dtype)
 
-    def _layer_energies(self, coordinates: torch.Tensor, energy_mev: torch.Tensor
-                        ) -> torch.Tensor:  # fmt: skip
+    def _layer_energies(self, coordinates: torch.Tensor, energy_mev: torch.Tensor) -> torch.Tensor:
         """``_layer_coordinates``' inverse, unstandardised coordinates -> layer energies (N, 3)."""
         delta = self.noise_mev
         if self.layer_energies == "log":
@@ -265,28 +249,19 @@ class ShowerSpace(nn.Module):
         return energy_mev + self.excess_mev + _N_LAYERS * self.noise_mev
 
     def _cell_scale(self, energy_mev: torch.Tensor, layer_mev: torch.Tensor) -> torch.Tensor:
-        """What each cell is measured against: (N, 1) incident energy, or (N, 504) its layer's
-        energy (each layer's column repeated over its cells)."""
-        if self.cells_relative_to == "incident":
-            return energy_mev  # (N, 1): broadcast over the cells
-        return torch.cat([layer_mev[:, i : i + 1].expand(-1, size)
-                          for i, size in enumerate(_LAYER_SIZES)], dim=1)  # fmt: skip
+        """What each cell is measured against: (N, 1) the incident energy."""
+        return energy_mev  # (N, 1): broadcast over the cells
 
     def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
         """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
         return self._coordinate(self.noise_mev / scale_mev)
 
     def _coordinate(self, share: torch.Tensor) -> torch.Tensor:
-        """A cell's share of its scale -> its coordinate: ``log(share + floor)``, or for
-        ``layer-logit`` (share < 1) ``log(share + floor) - log(1 - share + floor)``."""
-        if self.cells_relative_to == "layer-logit":
-            return _logit(share, self.cell_floor)
+        """A cell's share of its scale -> its coordinate: ``log(share + floor)``."""
         return torch.log(share + self.cell_floor)
 
     def _share(self, coordinate: torch.Tensor) -> torch.Tensor:
         """``_coordinate``'s inverse."""
-        if self.cells_relative_to == "layer-logit":
-            return _expit(coordinate, self.cell_floor)
         return torch.exp(coordinate) - self.cell_floor
 
     def context(self, condition: torch.Tensor) -> torch.Tensor:
@@ -296,10 +271,12 @@ class ShowerSpace(nn.Module):
         return torch.cat([log_energy, one_hot, condition[:, 2:4] / 10.0], dim=1)
 
     def extra_repr(self) -> str:
-        return (f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
-                f"cell_floor={self.cell_floor:g}, cells_relative_to={self.cells_relative_to}, "
-                f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
-                f"layer_energies={self.layer_energies}, dim={self.dim}")  # fmt: skip
+        return (
+            f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
+            f"cell_floor={self.cell_floor:g}, "
+            f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
+            f"layer_energies={self.layer_energies}, dim={self.dim}"
+        )
 
 
 _SHARE_FLOOR = 1e-6

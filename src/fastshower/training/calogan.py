@@ -90,6 +90,8 @@ class CaloganRecipe(GanRecipe):
             e = torch.stack([x.flatten(1).sum(1) for x in sample], dim=1).double()
             total = e.sum(1, keepdim=True).clamp_min(1e-12)
             scores[name] = torch.cat([e / total, total / energy[:n].reshape(-1, 1)], 1).numpy()
-        w1 = {f"w1_{k}": wasserstein_distance(scores["real"][:, i], scores["fake"][:, i])
-              for i, k in enumerate(("f0", "f1", "f2", "e_ratio"))}  # fmt: skip
+        w1 = {
+            f"w1_{k}": wasserstein_distance(scores["real"][:, i], scores["fake"][:, i])
+            for i, k in enumerate(("f0", "f1", "f2", "e_ratio"))
+        }
         return {**w1, "score": sum(w1.values())}

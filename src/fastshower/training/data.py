@@ -81,8 +81,9 @@ def load_jet_images(
         data = read_dataset(path, JET_SCHEMA)
         images.append(preprocessing.forward(data["image"]))
         labels.append(data["signal"].astype(np.int64))
-    return JetImages(torch.from_numpy(np.concatenate(images)),
-                     torch.from_numpy(np.concatenate(labels)))  # fmt: skip
+    return JetImages(
+        torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+    )
 
 
 @dataclass
@@ -154,8 +155,9 @@ def load_shower_vectors(
         if "particle" not in data.arrays:
             raise ValueError(f"{path} does not say which particle made its showers")
         position = data.arrays.get("position", np.zeros((n, 2), dtype=np.float32))
-        cells.append(np.concatenate([data[layer.key].reshape(n, -1)
-                                     for layer in CALORIMETER.layers], axis=1))  # fmt: skip
+        cells.append(
+            np.concatenate([data[layer.key].reshape(n, -1) for layer in CALORIMETER.layers], axis=1)
+        )
         conditions.append(np.column_stack([data["energy"][:, 0], data["particle"], position]))
     as_tensor = lambda parts: torch.from_numpy(np.concatenate(parts).astype(np.float32))  # noqa: E731
     return ShowerVectors(as_tensor(cells), as_tensor(conditions))

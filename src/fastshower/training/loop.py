@@ -149,8 +149,13 @@ def train(
         sums: dict[str, float] = {}
         started = time.perf_counter()
         batches = _batches(dataset, config, epoch, rank, world)
-        bar = tqdm(batches, desc=f"{recipe.name} epoch {epoch}/{config.epochs}", unit="batch",
-                   disable=not progress or rank != 0, leave=False)  # fmt: skip
+        bar = tqdm(
+            batches,
+            desc=f"{recipe.name} epoch {epoch}/{config.epochs}",
+            unit="batch",
+            disable=not progress or rank != 0,
+            leave=False,
+        )
         for n_batches, batch in enumerate(bar, start=1):
             batch = _to(batch, device)
             step = (epoch - 1) * steps_per_epoch + n_batches - 1
@@ -187,13 +192,17 @@ def train(
                 state["best_score"], state["best_epoch"] = record["score"], epoch
                 _save(out / "best", recipe, sampler, {**provenance, "epochs": epoch})
             _save(out / "last", recipe, sampler, {**provenance, "epochs": epoch})
-            save_checkpoint(checkpoint, {
-                "model": recipe.name, "train_config": _plain(config),
-                "networks": {name: m.state_dict() for name, m in networks.items()},
-                "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
-                "average": average.state_dict() if average is not None else None,
-                **state,
-            })  # fmt: skip
+            save_checkpoint(
+                checkpoint,
+                {
+                    "model": recipe.name,
+                    "train_config": _plain(config),
+                    "networks": {name: m.state_dict() for name, m in networks.items()},
+                    "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+                    "average": average.state_dict() if average is not None else None,
+                    **state,
+                },
+            )
             (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
             if progress:
                 tqdm.write(json.dumps({k: round(v, 4) for k, v in record.items()}))
@@ -233,11 +242,15 @@ def _batches(
             dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed, drop_last=True
         )
         sampler.set_epoch(epoch)
-        return iter(torch.utils.data.DataLoader(dataset, config.batch_size, sampler=sampler,
-                                                drop_last=True))  # fmt: skip
+        return iter(
+            torch.utils.data.DataLoader(dataset, config.batch_size, sampler=sampler, drop_last=True)
+        )
     shuffle = torch.Generator().manual_seed(config.seed + epoch)
-    return iter(torch.utils.data.DataLoader(dataset, config.batch_size, shuffle=True,
-                                            generator=shuffle, drop_last=True))  # fmt: skip
+    return iter(
+        torch.utils.data.DataLoader(
+            dataset, config.batch_size, shuffle=True, generator=shuffle, drop_last=True
+        )
+    )
 
 
 def _distributed() -> tuple[int, int]:

@@ -77,8 +77,9 @@ class GanRecipe:
 
     def updates(self, config: TrainConfig) -> list[Update]:
         def d_loss(nets: dict[str, nn.Module], batch: Any, rng: torch.Generator) -> Any:
-            loss, logs = self.discriminator_loss(nets["generator"], nets["discriminator"], batch,
-                                                 rng)  # fmt: skip
+            loss, logs = self.discriminator_loss(
+                nets["generator"], nets["discriminator"], batch, rng
+            )
             return loss, {"loss_d": loss.item(), **logs}
 
         def g_loss(nets: dict[str, nn.Module], batch: Any, rng: torch.Generator) -> Any:

@@ -80,8 +80,12 @@ class ShowerRecipe:
         return shower_distance(cells, torch.cat(fake, dim=1), condition[:, 0])
 
 
-_VALIDATION_OBSERVABLES = ("fraction_layer_{i}", "sparsity_layer_{i}", "width_x_layer_{i}",
-                           "e_ratio_layer_{i}")  # fmt: skip
+_VALIDATION_OBSERVABLES = (
+    "fraction_layer_{i}",
+    "sparsity_layer_{i}",
+    "width_x_layer_{i}",
+    "e_ratio_layer_{i}",
+)
 
 
 def shower_distance(
@@ -112,7 +116,9 @@ def shower_distance(
 def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarray]:
     sizes = np.cumsum([layer.n_cells for layer in CALORIMETER.layers])[:-1]
     parts = np.split(cells, sizes, axis=1)
-    showers = {layer.key: part.reshape(-1, *layer.shape)
-               for layer, part in zip(CALORIMETER.layers, parts, strict=True)}  # fmt: skip
+    showers = {
+        layer.key: part.reshape(-1, *layer.shape)
+        for layer, part in zip(CALORIMETER.layers, parts, strict=True)
+    }
     showers["energy"] = energy_gev.reshape(-1, 1)
     return showers

@@ -92,15 +92,17 @@ def write_held_out(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path, info, lo, hi in zip(data_paths, infos, bounds[:-1], bounds[1:], strict=True):
-        schema = SCHEMAS.get(info.provenance.get("schema"),  # a published file: by its keys
-                             JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA)  # fmt: skip
+        schema = SCHEMAS.get(
+            info.provenance.get("schema"),  # a published file: by its keys
+            JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA,
+        )
         data = read_dataset(path, schema)
         split = {
-            "held_out_from": str(Path(path).resolve()),
+            "held_out_from": Path(path).name,
             "held_out_sha256": file_sha256(path),
             "held_out_fraction": fraction,
             "held_out_seed": seed,
-            "held_out_files": [str(p) for p in data_paths],
+            "held_out_files": [Path(p).name for p in data_paths],
         }
         subsets = {"heldout": held_out[(held_out >= lo) & (held_out < hi)] - lo}
         if training_events:  # the first ones in the split's random order
@@ -141,11 +143,15 @@ def train_lagan(
     recipe = LaganRecipe(validation=(validation.images, validation.labels))
     provenance = {
         **_data_provenance(data_paths, len(training), len(validation), config, "jets"),
-        "preprocessing": {"name": "lagan", "scale_gev": preprocessing.scale_gev,
-                          "threshold": preprocessing.threshold},
-    }  # fmt: skip
-    return train(recipe, training, out, config, resume=resume, provenance=provenance,
-                 progress=progress)  # fmt: skip
+        "preprocessing": {
+            "name": "lagan",
+            "scale_gev": preprocessing.scale_gev,
+            "threshold": preprocessing.threshold,
+        },
+    }
+    return train(
+        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
+    )
 
 
 def train_calogan(
@@ -173,12 +179,20 @@ def train_calogan(
         "energy_range_gev": list(recipe.energy_range_gev),
         "preprocessing": {"name": "calogan", "cells": "MeV / 1000 (GeV)"},
     }
-    return train(recipe, training, out, config, resume=resume, provenance=provenance,
-                 progress=progress)  # fmt: skip
+    return train(
+        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
+    )
 
 
-FLOW_TRAINING = TrainConfig(epochs=40, batch_size=128, lr_generator=1e-3, betas=(0.9, 0.999),
-                            lr_schedule="cosine", ema=0.999, validate_every=5)  # fmt: skip
+FLOW_TRAINING = TrainConfig(
+    epochs=40,
+    batch_size=128,
+    lr_generator=1e-3,
+    betas=(0.9, 0.999),
+    lr_schedule="cosine",
+    ema=0.999,
+    validate_every=5,
+)
 """Flow-matching defaults: Adam 1e-3 (beta1 0.9: a regression, not the GANs' 0.5)
 cosine-decayed, batch 128, weight average 0.999, 40 epochs (on 9000 e+ showers the validation
 score stopped improving after 20-30 epochs, in runs of 40 and 100); the validation (which
@@ -196,13 +210,27 @@ def train_flow_matching(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train one flow-matching model on the shower files of every particle given."""
-    return _train_shower_model(FlowMatchingRecipe, data_paths, out, config or FLOW_TRAINING,
-                               model_config, validation_fraction, resume, progress)  # fmt: skip
+    return _train_shower_model(
+        FlowMatchingRecipe,
+        data_paths,
+        out,
+        config or FLOW_TRAINING,
+        model_config,
+        validation_fraction,
+        resume,
+        progress,
+    )
 
 
-CALO_FLOW_TRAINING = TrainConfig(epochs=30, batch_size=256, lr_generator=5e-4,
-                                 betas=(0.9, 0.999), lr_schedule="cosine", ema=0.999,
-                                 validate_every=5)  # fmt: skip
+CALO_FLOW_TRAINING = TrainConfig(
+    epochs=30,
+    batch_size=256,
+    lr_generator=5e-4,
+    betas=(0.9, 0.999),
+    lr_schedule="cosine",
+    ema=0.999,
+    validate_every=5,
+)
 """CaloFlow defaults, those of the measured runs (``docs/flows.md``): maximum likelihood with
 Adam 5e-4 cosine-decayed, batch 256, weight average 0.999, 30 epochs (on 9000 e+ showers the
 validation score was within 10 % of its best from epoch 15 on)."""
@@ -219,8 +247,16 @@ def train_calo_flow(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train one CaloFlow-style normalizing flow on the shower files of every particle given."""
-    return _train_shower_model(CaloFlowRecipe, data_paths, out, config or CALO_FLOW_TRAINING,
-                               model_config, validation_fraction, resume, progress)  # fmt: skip
+    return _train_shower_model(
+        CaloFlowRecipe,
+        data_paths,
+        out,
+        config or CALO_FLOW_TRAINING,
+        model_config,
+        validation_fraction,
+        resume,
+        progress,
+    )
 
 
 def _train_shower_model(
@@ -247,12 +283,20 @@ def _train_shower_model(
         "energy_range_gev": [float(energy.min()), float(energy.max())],
         "preprocessing": {"name": "shower_space", "cells": "MeV"},
     }
-    return train(recipe, training, out, config, resume=resume, provenance=provenance,
-                 progress=progress)  # fmt: skip
+    return train(
+        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
+    )
 
 
-DISTILL_TRAINING = TrainConfig(epochs=30, batch_size=256, lr_generator=3e-4, betas=(0.9, 0.999),
-                               lr_schedule="cosine", ema=0.999, validate_every=5)  # fmt: skip
+DISTILL_TRAINING = TrainConfig(
+    epochs=30,
+    batch_size=256,
+    lr_generator=3e-4,
+    betas=(0.9, 0.999),
+    lr_schedule="cosine",
+    ema=0.999,
+    validate_every=5,
+)
 """Distillation defaults: the student starts near the teacher, so a smaller learning rate."""
 
 
@@ -296,22 +340,26 @@ def distill_one_step(
         else {k: v for k, v in teacher.config.items() if k in space_settings}
     )
     student_config = {**inherited, **(model_config or {})}
-    recipe = DistillRecipe(teacher.generator, student_config,
-                           training=(training.cells, training.condition),
-                           validation=(validation.cells, validation.condition))  # fmt: skip
+    recipe = DistillRecipe(
+        teacher.generator,
+        student_config,
+        training=(training.cells, training.condition),
+        validation=(validation.cells, validation.condition),
+    )
     provenance = {
         **_data_provenance(data_paths, len(training), len(validation), config, "showers"),
         "particles": data.particles,
         "energy_range_gev": teacher.provenance.get("energy_range_gev"),
         "preprocessing": teacher.provenance.get("preprocessing"),
         "distilled_from": {
-            "model_dir": str(Path(teacher_dir).resolve()),
+            "model": Path(teacher_dir).resolve().name,
             "model_sha256": model_digest(teacher_dir),
             "config": teacher.config,
         },
     }
-    return train(recipe, training, out, config, resume=resume, provenance=provenance,
-                 progress=progress)  # fmt: skip
+    return train(
+        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
+    )
 
 
 def _split_showers(
@@ -324,16 +372,19 @@ def _split_showers(
 
 
 def _data_provenance(
-    paths: list[str | os.PathLike[str]], n_training: int, n_validation: int,
-    config: TrainConfig, what: str,
-) -> dict[str, Any]:  # fmt: skip
+    paths: list[str | os.PathLike[str]],
+    n_training: int,
+    n_validation: int,
+    config: TrainConfig,
+    what: str,
+) -> dict[str, Any]:
     """What a model records of its training data; refuses a training set below one batch."""
     if n_training < config.batch_size:
         raise ValueError(
             f"{n_training} training {what} is less than one batch ({config.batch_size})"
         )
     return {
-        "training_data": [str(Path(p)) for p in paths],
+        "training_data": [Path(p).name for p in paths],  # by name and checksum: no machine path
         "training_data_sha256": [file_sha256(p) for p in paths],
         "n_training": n_training,
         "n_validation": n_validation,
