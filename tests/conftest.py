@@ -1,4 +1,4 @@
-"""Test-session setup shared by every test file.
+"""Setup shared by every test file.
 
 Geant4's tables are built (when the official data sets are not installed) into
 ``$FASTSHOWER_CACHE``. ``g4data.configure()`` reads that variable once per process (it is

@@ -78,7 +78,7 @@ def test_scaled_layer_is_caught(two_samples: tuple[dict, dict]) -> None:
 def test_ten_percent_scale_is_caught_by_the_high_level_variant(
     two_samples: tuple[dict, dict],
 ) -> None:
-    """Layer 1 scaled by 1.1, the issue's case: the cells' network cannot see it on 300 showers
+    """Layer 1 scaled by 1.1: the cells' network cannot see it on 300 showers
     (above), the shower-shape observables can: the total energy in the cells is fixed to about
     1% by the incident energy (absorber deposits are read out), and the scale moves it by 7%."""
     a, b = two_samples
@@ -110,7 +110,7 @@ def test_too_few_or_mismatched_events_are_refused() -> None:
 
 
 def test_judge_runs_both_classifiers_on_the_same_events(two_samples: tuple[dict, dict]) -> None:
-    """Layer 1 scaled by 1.1 (the issue's case) on 300 showers: the boosted trees, on the
+    """Layer 1 scaled by 1.1 on 300 showers: the boosted trees, on the
     shower observables and cell spectra, see it; the verdict is the classifier that separates
     the validation split better, so the judge is never weaker than the trees by more than the
     statistical error."""

@@ -3,9 +3,8 @@
 A coupling layer transforms half of the cells given the other half. zuko's network for it is
 fully connected: it sees every given cell, but no geometry, and must learn from the data alone
 which cells are neighbours. On pions it did not: the CaloFlow's generated showers held 1.5x
-Geant4's share of hits with no hit neighbour, which a classifier trained on 15 000 showers
-told apart at AUC 0.78, and neither a wider network nor checkerboard masks changed that
-(``docs/flows.md``, session 12). Here each layer's given cells are also laid out on its grid
+Geant4's share of hits with no hit neighbour, and neither a wider network nor checkerboard
+masks changed that. Here each layer's given cells are also laid out on its grid
 (3 x 96, 12 x 12, 12 x 6) and read by two 3 x 3 convolutions, which give every transformed
 cell spline parameters from its 5 x 5 neighbourhood (and the context, as constant channels).
 They are added to the fully connected network's. Their last convolution starts at zero: an

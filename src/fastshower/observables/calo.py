@@ -6,9 +6,9 @@ Geant4's: the energy in each read-out layer and its fraction of the total, the d
 E_ratio of the two hottest cells, the fraction of cells hit and the hottest cell's energy
 (Paganini, de Oliveira, Nachman, arXiv:1705.02355 and 1712.10321). One is ours: the share of a
 layer's hit cells that have no hit among their eight neighbours. Why: a shower is contiguous, and
-a generator that decides each cell's emptiness nearly on its own scatters hits; the CaloFlow here
-gives pions 1.5x Geant4's isolated hits in layer 0 (``docs/flows.md``, session 12), which no
-CaloGAN observable shows. Everything here is driven by
+a generator that decides each cell's emptiness nearly on its own scatters hits (a CaloFlow with
+fully connected couplings gave pions 1.5x Geant4's isolated hits in layer 0), which no CaloGAN
+observable shows. Everything here is driven by
 ``fastshower.detector.CALORIMETER``: layer keys, cell grids and cell-centre coordinates come from
 it, so nothing in this module knows a shape or a length of its own.
 
