@@ -91,7 +91,7 @@ class CaloganRecipe(GanRecipe):
             total = e.sum(1, keepdim=True).clamp_min(1e-12)
             scores[name] = torch.cat([e / total, total / energy[:n].reshape(-1, 1)], 1).numpy()
         w1 = {
-            f"w1_{k}": wasserstein_distance(scores["real"][:, i], scores["fake"][:, i])
+            f"w1_{k}": float(wasserstein_distance(scores["real"][:, i], scores["fake"][:, i]))
             for i, k in enumerate(("f0", "f1", "f2", "e_ratio"))
         }
         return {**w1, "score": sum(w1.values())}

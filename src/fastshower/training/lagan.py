@@ -88,5 +88,5 @@ class LaganRecipe(GanRecipe):
             z = torch.randn(len(real), self.latent_size, generator=rng, device=device)
             fake = generator(z, torch.full((len(real),), cls, device=device)).cpu()
             masses = [image_observables(x.numpy() * PT_SCALE_GEV)["mass"] for x in (real, fake)]
-            scores[f"mass_w1_{name}"] = wasserstein_distance(*masses)
+            scores[f"mass_w1_{name}"] = float(wasserstein_distance(*masses))
         return {**scores, "score": sum(scores.values())}

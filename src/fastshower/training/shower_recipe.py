@@ -37,8 +37,7 @@ class ShowerRecipe:
     ) -> None:
         # every setting, defaults included, goes into the model file: a later change of a
         # default cannot change what an old file means
-        defaults = inspect.signature(self.generator_class).parameters.items()
-        self.model_config = {**{k: p.default for k, p in defaults}, **model_config}
+        self.model_config = {**_defaults(self.generator_class), **model_config}
         self.model_config["particles"] = list(self.model_config["particles"])
         self.training = training
         self.validation = validation
@@ -109,7 +108,7 @@ def shower_distance(
     for name in names:
         real, fake = observables["real"][name], observables["fake"][name]
         spread = float(np.std(real)) or 1.0
-        scores[f"w1_{name}"] = wasserstein_distance(real, fake) / spread
+        scores[f"w1_{name}"] = float(wasserstein_distance(real, fake) / spread)
     return {**scores, "score": float(sum(scores.values()))}
 
 
@@ -122,3 +121,19 @@ def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarr
     }
     showers["energy"] = energy_gev.reshape(-1, 1)
     return showers
+
+
+def _defaults(generator_class: type) -> dict[str, Any]:
+    """Every setting of a shower generator with its default: its own and its ``ShowerSpace``'s
+    (which it takes as keyword arguments)."""
+    from fastshower.models.shower_space import ShowerSpace
+
+    parameters = [
+        *inspect.signature(generator_class).parameters.values(),
+        *inspect.signature(ShowerSpace).parameters.values(),
+    ]
+    return {
+        p.name: p.default
+        for p in parameters
+        if p.kind is not p.VAR_KEYWORD and p.default is not p.empty
+    }
