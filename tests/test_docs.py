@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180
 
+
 def test_docs_build_strict(tmp_path: Path) -> None:
     reason = 'needs the docs extra (pip install -e ".[docs]")'
     for module in (

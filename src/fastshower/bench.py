@@ -27,9 +27,9 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ _BUDGET_S = 20.0  # per (model, backend): larger batches are skipped once a batc
 
 def run_bench(
     out: str | os.PathLike[str],
-    model_dirs: list[str | os.PathLike[str]] | None = None,
+    model_dirs: Sequence[str | os.PathLike[str]] | None = None,
     *,
     quick: bool = False,
     geant4_events: int = 20,
@@ -113,7 +113,9 @@ def _geant4(n_events: int) -> dict[str, Any]:
     }
 
 
-def _models(model_dirs: list | None, out: Path) -> list[tuple[str, Path]]:
+def _models(
+    model_dirs: Sequence[str | os.PathLike[str]] | None, out: Path
+) -> list[tuple[str, Path]]:
     """(label, folder) of each model; without any, the shipped models and, fresh, the published
     architectures not shipped trained (the speed is the architecture's, whatever the weights)."""
     if model_dirs:
@@ -147,7 +149,7 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
     from fastshower.modelfile import load_model
 
     model = load_model(folder)
-    latent = model.generator.latent_size
+    latent = cast(int, model.generator.latent_size)  # every family's generator sets it
 
     def torch_cpu(threads: int) -> Callable[[int], Callable[[], Any]]:
         def make(batch: int) -> Callable[[], Any]:
@@ -248,7 +250,7 @@ def _time_backend(
     repeats: int,
     geant4_ms: float,
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for batch in batches:
         try:
             call = make(batch)

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 import click
 
@@ -24,7 +24,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise BadInput(message)
 
 
@@ -72,7 +72,14 @@ def _writable_output(path: Path) -> Path:
 def _one_line_warnings() -> None:
     """Physics warnings (e.g. energy outside 1-100 GeV) as one readable line, not a traceback."""
 
-    def show(message, category, filename, lineno, file=None, line=None):
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         click.echo(f"warning: {message}", err=True)
 
     warnings.showwarning = show
@@ -395,6 +402,7 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
         if to_format == "calochallenge":
             to_calochallenge(source, out)
         else:
+            assert particle is not None  # refused above
             from_calochallenge(source, out, particle)
     except ValueError as error:  # DatasetError included
         _fail(str(error))

@@ -44,7 +44,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -129,7 +129,7 @@ def export_onnx(
     loaded = _load(model_dir)
     family = _family(loaded.name)
     generator = loaded.generator.eval()
-    latent_size = int(generator.latent_size)
+    latent_size = int(cast(int, generator.latent_size))  # every family's generator sets it
     output_names = family.output_names(generator)
     example = (
         torch.randn(batch_size_hint, latent_size, generator=torch.Generator().manual_seed(0)),
@@ -406,10 +406,9 @@ def _parity(
         condition = family.example_condition(generator, batch)
         with torch.no_grad():
             expected = _as_tuple(generator(torch.from_numpy(latent), condition))
-        condition = condition.numpy()
-        got = onnx_generator.generate(latent, condition)
-        for name, want in zip(onnx_generator.output_names, expected, strict=True):
-            want = want.numpy()
+        got = onnx_generator.generate(latent, condition.numpy())
+        for name, expected_tensor in zip(onnx_generator.output_names, expected, strict=True):
+            want = expected_tensor.numpy()
             if got[name].shape != want.shape:
                 raise OnnxExportError(
                     f"{onnx_path}: output {name} has shape {got[name].shape} at batch size "

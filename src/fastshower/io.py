@@ -318,10 +318,10 @@ def _first_bad(
 
 
 def _event_count(where: str, shapes: Mapping[str, tuple[int, ...]]) -> int:
-    counts = {key: shape[0] if shape else None for key, shape in shapes.items()}
-    if any(n is None for n in counts.values()):
-        scalar = [k for k, n in counts.items() if n is None]
+    scalar = [key for key, shape in shapes.items() if not shape]
+    if scalar:
         raise DatasetError(f"{where}: {scalar} are scalars; every key needs a first (event) axis")
+    counts = {key: shape[0] for key, shape in shapes.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{k}: {n}" for k, n in counts.items())
         raise DatasetError(f"{where}: keys disagree on the number of events ({listed})")

@@ -30,6 +30,7 @@ import mplhep
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.collections import QuadMesh
 from matplotlib.colors import LogNorm, SymLogNorm
 from matplotlib.figure import Figure
 
@@ -133,10 +134,13 @@ def _ratio(candidate: hist.Hist, reference: hist.Hist) -> tuple[np.ndarray, np.n
     """candidate / reference per bin and its error (both samples' errors); NaN where the
     reference bin is empty."""
     c, r = candidate.values(), reference.values()
+    var_c, var_r = candidate.variances(), reference.variances()
+    if var_c is None or var_r is None:  # not Weight storage (_normalised's): what sqrt would raise
+        raise TypeError("the histograms need a storage with variances")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(r > 0, c / r, np.nan)
-        rel_c = np.where(c > 0, np.sqrt(candidate.variances()) / c, 0.0)
-        rel_r = np.where(r > 0, np.sqrt(reference.variances()) / r, 0.0)
+        rel_c = np.where(c > 0, np.sqrt(var_c) / c, 0.0)
+        rel_r = np.where(r > 0, np.sqrt(var_r) / r, 0.0)
     return ratio, np.abs(ratio) * np.hypot(rel_c, rel_r)
 
 
@@ -378,7 +382,8 @@ def plot_average_shower_comparison(
     with _style():
         fig = Figure(figsize=(5.2 * n_layers + 2.2, 4.9 * len(rows)), layout="constrained")
         axes = np.atleast_2d(fig.subplots(len(rows), n_layers, sharex=True, sharey=True))
-        energy_mesh = ratio_mesh = None
+        energy_mesh: QuadMesh | None = None
+        ratio_mesh: QuadMesh | None = None  # stays None without candidates: no ratio rows
         for row, (label, is_ratio) in zip(axes, rows, strict=True):
             for ax, layer, mean in zip(row, CALORIMETER.layers, means[label], strict=True):
                 if is_ratio:
@@ -408,20 +413,22 @@ def plot_average_shower_comparison(
         for ax in axes[-1]:
             ax.set_xlabel("x [mm]")
         n_plain = len(samples)
-        fig.colorbar(
-            energy_mesh,
-            ax=axes[:n_plain].ravel().tolist(),
-            extend="min",
-            shrink=0.9,
-            label="Mean cell energy [MeV]",
-        )
-        fig.colorbar(
-            ratio_mesh,
-            ax=axes[n_plain:].ravel().tolist(),
-            extend="both",
-            shrink=0.9,
-            label="Candidate / reference",
-        )
+        if energy_mesh is not None:  # always: the reference's row
+            fig.colorbar(
+                energy_mesh,
+                ax=axes[:n_plain].ravel().tolist(),
+                extend="min",
+                shrink=0.9,
+                label="Mean cell energy [MeV]",
+            )
+        if ratio_mesh is not None:
+            fig.colorbar(
+                ratio_mesh,
+                ax=axes[n_plain:].ravel().tolist(),
+                extend="both",
+                shrink=0.9,
+                label="Candidate / reference",
+            )
         counts = ", ".join(
             f"{label}: {len(s[CALORIMETER.layers[0].key])}" for label, s in samples.items()
         )

@@ -39,7 +39,7 @@ advanced): the same seed gives the same numbers. numpy and scipy only: no torch,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -314,6 +314,14 @@ def reference_edges(
     return edges if edges.size >= 2 else _point_edges(a[0])
 
 
+class _Bootstrap(TypedDict):
+    """The bootstrap settings ``observable_distances`` passes on to every distance."""
+
+    n_bootstrap: int
+    batch_size: int | None
+    seed: Seed
+
+
 def observable_distances(
     reference: Mapping[str, np.ndarray],
     candidate: Mapping[str, np.ndarray],
@@ -352,7 +360,7 @@ def observable_distances(
             "standardise them (leave them out)"
         )
     rng = _rng(seed)
-    boot = {"n_bootstrap": n_bootstrap, "batch_size": batch_size, "seed": rng}
+    boot: _Bootstrap = {"n_bootstrap": n_bootstrap, "batch_size": batch_size, "seed": rng}
     return {
         "keys": keys,
         "wasserstein_1": {key: wasserstein_1(ref[key], can[key], **boot) for key in keys},

@@ -176,7 +176,8 @@ def plot_layer_energy_vs_incident(
             ax.set(xlabel="Incident energy [GeV]", ylabel=ylabel, xlim=(0, None), ylim=(0, None))
             if k == 0:
                 ax.legend(loc="upper left", fontsize="small")
-        top, bottom = cells[-1].subgridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
+        split = cells[-1].subgridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
+        top, bottom = split[0], split[1]
         total_ax = fig.add_subplot(top)
         ratio_ax = fig.add_subplot(bottom, sharex=total_ax)
         _scatter_with_profile(total_ax, incident, total, edges, label)

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from matplotlib.colors import to_hex
@@ -376,6 +376,13 @@ class _Figure:
     caption: str
 
 
+class _Common(TypedDict):
+    """The keyword arguments every comparison plot of a report is given."""
+
+    reference_label: str
+    colours: dict[str, str]
+
+
 @dataclass
 class _Results:
     classifiers: dict[str, dict[str, list[Judgement]]]
@@ -496,7 +503,7 @@ def _evaluate_showers(
     ref_obs = shower_observables(ref.arrays)
     cand_obs = {c.label: shower_observables(c.arrays) for c in cands}
     distances = {label: {"all": _distances(ref_obs, obs, seed)} for label, obs in cand_obs.items()}
-    variants = {
+    variants: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {
         "unnormalized": partial(shower_features, normalized=False),
         "normalized": partial(shower_features, normalized=True),
         "high_level": high_level_features,
@@ -504,7 +511,10 @@ def _evaluate_showers(
     classifiers = _classify(ref, cands, variants, config, sizes)
 
     axis_labels = {k: _capitalised(obs.axis_label) for k, obs in OBSERVABLES.items()}
-    common = {"reference_label": ref.label, "colours": {c.label: c.colour for c in cands}}
+    common: _Common = {
+        "reference_label": ref.label,
+        "colours": {c.label: c.colour for c in cands},
+    }
     figures = [
         _Figure(
             "Average showers",
@@ -593,7 +603,10 @@ def _evaluate_jets(
         "mass": "Jet mass from the image [GeV]",
         **{k: f"{k} from the image" for k in ("tau_1", "tau_2", "tau_3", "tau_21", "tau_32")},
     }
-    common = {"reference_label": ref.label, "colours": {c.label: c.colour for c in cands}}
+    common: _Common = {
+        "reference_label": ref.label,
+        "colours": {c.label: c.colour for c in cands},
+    }
     class_obs = {s.label: jet_class_observables(s.arrays, image_obs[s.label]) for s in cands}
     figures = [
         _Figure(
@@ -832,9 +845,11 @@ def _summary_table(
         for group in groups:
             found = results.distances[cand.label].get(group)
             if found and found["keys"]:
+                fpd_pm: tuple[float, float] = found["fpd"]  # (value, uncertainty)
+                kpd_pm: tuple[float, float] = found["kpd"]
                 cells.append(
-                    f'<td class="num">FPD {_pm(*found["fpd"], digits=4)}<br>'
-                    f'KPD {_pm(*found["kpd"], digits=5)}<br><span class="small">'
+                    f'<td class="num">FPD {_pm(*fpd_pm, digits=4)}<br>'
+                    f'KPD {_pm(*kpd_pm, digits=5)}<br><span class="small">'
                     f"{len(found['keys'])} observables</span></td>"
                 )
             else:

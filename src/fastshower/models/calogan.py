@@ -66,7 +66,13 @@ from fastshower.models.family import (
     layer_names,
     shower_arrays,
 )
-from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
+from fastshower.models.keras_init import (
+    BatchNormArgs,
+    glorot_normal,
+    glorot_uniform,
+    he_uniform,
+    zero_bias,
+)
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
 __all__ = [
@@ -94,7 +100,8 @@ CLOSED_GATE_BIAS = -10.0  # bias of the attention's carried-over filter at initi
 N_MINIBATCH_KERNELS, MINIBATCH_KERNEL_DIM = 10, 10
 _STREAM_CHANNELS = 36  # channels of the generator's projected image
 _SLOPE = 0.3  # keras.layers.LeakyReLU's default alpha
-_BN = {"momentum": 0.01, "eps": 1e-3}  # Keras BatchNormalization's defaults, in PyTorch terms
+# Keras BatchNormalization's defaults, in PyTorch terms
+_BN: BatchNormArgs = {"momentum": 0.01, "eps": 1e-3}
 _SAME_2X2 = (0, 1, 0, 1)  # TensorFlow's "same" padding of a 2x2 kernel: one after, none before
 
 
@@ -128,9 +135,12 @@ class InpaintingAttention(nn.Module):
         h, w = shape
         self.gate = LocallyConnected2d(2, 2, input_size=(h + 2, w + 2), kernel_size=3)
         glorot_uniform(self.gate.weight, *_keras_fans(self.gate))
+        bias = self.gate.bias
+        if bias is None:  # never (built with one): the error bias.zero_() would raise
+            raise AttributeError("the attention gate has no bias")
         with torch.no_grad():
-            self.gate.bias.zero_()
-            self.gate.bias[1].fill_(closed_bias)
+            bias.zero_()
+            bias[1].fill_(closed_bias)
 
     def weights(self, own: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
         """The softmax weights (N, 2, H, W): channel 0 for ``own``, channel 1 for ``carried``."""
@@ -193,8 +203,8 @@ class _GeneratorStream(nn.Module):
         for layer in (self.conv, self.lc1):
             he_uniform(layer.weight, _keras_fans(layer)[0])
         glorot_normal(self.lc2.weight, *_keras_fans(self.lc2), truncated=True)
-        for layer in (self.project, self.conv, self.lc1):
-            nn.init.zeros_(layer.bias)
+        for bias in (self.project.bias, self.conv.bias, self.lc1.bias):
+            zero_bias(bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         x = self.project(h).view(len(h), _STREAM_CHANNELS, *self.grid)
@@ -218,7 +228,7 @@ class CaloganGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.latent_size = latent_size
-        self.layer_shapes = tuple(tuple(s) for s in layer_shapes)
+        self.layer_shapes = tuple((h, w) for h, w in layer_shapes)
         self.streams = nn.ModuleList(_GeneratorStream(latent_size, s) for s in self.layer_shapes)
         self.attention = (
             nn.ModuleList(InpaintingAttention(s) for s in self.layer_shapes[1:])
@@ -258,7 +268,7 @@ class _LayerFeatures(nn.Module):
         self.n_features = n_flat + N_MINIBATCH_KERNELS + 1 + N_MINIBATCH_KERNELS
         for layer in (self.conv, self.lc1, self.lc2, self.lc3):
             glorot_uniform(layer.weight, *_keras_fans(layer))
-            nn.init.zeros_(layer.bias)
+            zero_bias(layer.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.conv(F.pad(image.unsqueeze(1), _SAME_2X2)), _SLOPE)
@@ -286,11 +296,12 @@ class CaloganDiscriminator(nn.Module):
 
     def __init__(self, layer_shapes: Sequence[tuple[int, int]] = CALORIMETER.layer_shapes) -> None:
         super().__init__()
-        self.layer_shapes = tuple(tuple(s) for s in layer_shapes)
-        self.layers = nn.ModuleList(_LayerFeatures(s) for s in self.layer_shapes)
+        self.layer_shapes = tuple((h, w) for h, w in layer_shapes)
+        per_layer = [_LayerFeatures(s) for s in self.layer_shapes]
+        self.layers = nn.ModuleList(per_layer)
         n_layers = len(self.layer_shapes)
         self.energy_minibatch = _minibatch(n_layers)
-        n_features = sum(f.n_features for f in self.layers) + n_layers + 3 + N_MINIBATCH_KERNELS
+        n_features = sum(f.n_features for f in per_layer) + n_layers + 3 + N_MINIBATCH_KERNELS
         self.real_fake = nn.Linear(n_features, 1)
         glorot_uniform(self.real_fake.weight, *_keras_fans(self.real_fake))
         nn.init.zeros_(self.real_fake.bias)
@@ -329,7 +340,9 @@ def _minibatch(in_features: int) -> MinibatchDiscrimination:
     return layer
 
 
-def _keras_fans(layer: nn.Module) -> tuple[int, int]:
+def _keras_fans(
+    layer: nn.Linear | nn.Conv2d | LocallyConnected2d | ColumnStridedLocallyConnected2d,
+) -> tuple[int, int]:
     """(fan_in, fan_out) as Keras computed them for this layer's kernel. A locally connected
     kernel is (positions, inputs, filters) in Keras, and its fans count every position."""
     w = layer.weight

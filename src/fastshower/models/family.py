@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from torch import nn
 from fastshower.detector import CALORIMETER
 from fastshower.io import SHOWER_SCHEMA, Schema
 from fastshower.particles import canonical_name, pdg_code
+
+if TYPE_CHECKING:
+    from fastshower.models.shower_space import ShowerFlow
 
 __all__ = [
     "JET_CLASSES",
@@ -179,14 +182,20 @@ class Family:
     ) -> dict[str, np.ndarray]:
         """``n`` events of ``condition`` in the family's schema, drawn with ``rng``."""
         if self.latent_first:
-            latent = torch.randn(n, generator.latent_size, generator=rng, device=device)
+            latent = torch.randn(n, _latent_size(generator), generator=rng, device=device)
             cond = self.condition_tensor(generator, condition, n, rng, device)
         else:
             cond = self.condition_tensor(generator, condition, n, rng, device)
-            latent = torch.randn(n, generator.latent_size, generator=rng, device=device)
+            latent = torch.randn(n, _latent_size(generator), generator=rng, device=device)
         with torch.no_grad():
             output = generator(latent, cond)
         return self.to_arrays(generator, output, cond, condition)
+
+
+def _latent_size(generator: nn.Module) -> int:
+    """The width of the generator's latent input: every family's generator sets ``latent_size``
+    (an int) in ``__init__``, which nn.Module's typing cannot see."""
+    return cast(int, generator.latent_size)
 
 
 def shower_arrays(
@@ -259,5 +268,5 @@ def _flow_example(generator: nn.Module, n: int) -> torch.Tensor:
     """1-100 GeV of the first particle the flow learnt (an untrained one would be an input it
     never saw), at the centre."""
     energy = torch.linspace(1.0, 100.0, n)
-    pdg = torch.full_like(energy, float(generator.space.pdg[0]))
+    pdg = torch.full_like(energy, float(cast("ShowerFlow", generator).space.pdg[0]))
     return torch.stack([energy, pdg, *torch.zeros(2, n)], dim=1)

@@ -65,6 +65,8 @@ class _Block(nn.Module):
 class VelocityNet(nn.Module):
     """v(x, t | context): a residual MLP with FiLM conditioning on (context, time)."""
 
+    frequencies: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, dim: int, context_size: int, width: int = 256, blocks: int = 4) -> None:
         super().__init__()
         self.register_buffer(

@@ -17,7 +17,7 @@ halves (which mix distant cells).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ from zuko.transforms import DependentTransform
 from zuko.utils import broadcast, unpack
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.keras_init import zero_bias
 
 __all__ = ["GridCouplingTransform", "checkerboard_mask", "grid_masks"]
 
@@ -78,10 +79,13 @@ class GridCouplingTransform(GeneralCouplingTransform):
         for network, shape, (layer_cells, layer_mask) in zip(
             self.grids, _SHAPES, layers, strict=True
         ):
+            # _grid_network's, which a ModuleList and a Sequential type as any Module
+            grid = cast(nn.Sequential, network)
+            first = cast(nn.Conv2d, grid[0])
             hidden = _first_convolution(
-                network[0], layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
+                first, layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
             )
-            parameters = network[1:](hidden)  # (N, total, *shape)
+            parameters = grid[1:](hidden)  # (N, total, *shape)
             out.append(parameters.flatten(2).transpose(1, 2))
         return torch.cat(out, dim=1)[:, self._transformed]
 
@@ -110,7 +114,7 @@ def _first_convolution(
 def _grid_network(context: int, channels: int, outputs: int) -> nn.Sequential:
     last = nn.Conv2d(channels, outputs, 1)
     nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    zero_bias(last.bias)
     return nn.Sequential(
         nn.Conv2d(2 + context, channels, 3, padding=1),
         nn.ReLU(),

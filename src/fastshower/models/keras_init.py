@@ -7,10 +7,20 @@ at two standard deviations.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 from torch import nn
 
-__all__ = ["glorot_normal", "glorot_uniform", "he_uniform"]
+__all__ = ["BatchNormArgs", "glorot_normal", "glorot_uniform", "he_uniform", "zero_bias"]
+
+
+class BatchNormArgs(TypedDict):
+    """Keyword arguments of ``nn.BatchNorm2d`` that a model module fixes to Keras' values (typed,
+    so that ``nn.BatchNorm2d(n, **args)`` type-checks)."""
+
+    momentum: float
+    eps: float
 
 
 def he_uniform(weight: torch.Tensor, fan_in: float) -> None:
@@ -29,3 +39,11 @@ def glorot_normal(weight: torch.Tensor, fan_in: float, fan_out: float, truncated
         nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std)
     else:
         nn.init.normal_(weight, 0.0, std)
+
+
+def zero_bias(bias: torch.Tensor | None) -> None:
+    """Keras' default bias initialiser ("zeros"). A bias is optional in its layer's type
+    (``nn.Conv2d``, ``LocallyConnected2d``), but the layers given here are built with one."""
+    if bias is None:  # the error nn.init.zeros_(None) would raise
+        raise AttributeError("the layer has no bias to initialise")
+    nn.init.zeros_(bias)

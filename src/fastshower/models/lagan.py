@@ -31,7 +31,13 @@ from torch.nn import functional as F
 
 from fastshower.io import JET_SCHEMA
 from fastshower.models.family import Family, JetCondition, OnnxSignature
-from fastshower.models.keras_init import glorot_normal, glorot_uniform, he_uniform
+from fastshower.models.keras_init import (
+    BatchNormArgs,
+    glorot_normal,
+    glorot_uniform,
+    he_uniform,
+    zero_bias,
+)
 from fastshower.models.layers import LocallyConnected2d, MinibatchDiscrimination
 
 __all__ = [
@@ -48,7 +54,8 @@ LATENT_SIZE = 200
 N_CLASSES = 2  # 0 = QCD, 1 = W (the data sets' ``signal``)
 PT_SCALE_GEV = 100.0
 _SLOPE = 0.3  # keras.layers.LeakyReLU's default alpha
-_BN = {"momentum": 0.01, "eps": 1e-3}  # Keras BatchNormalization's defaults, in PyTorch terms
+# Keras BatchNormalization's defaults, in PyTorch terms
+_BN: BatchNormArgs = {"momentum": 0.01, "eps": 1e-3}
 
 
 class LaganGenerator(nn.Module):
@@ -100,7 +107,7 @@ class LaganDiscriminator(nn.Module):
         self.auxiliary = nn.Linear(n_features + 20, 1)
         for layer in (self.conv, self.lc1, self.lc2, self.lc3, self.real_fake, self.auxiliary):
             glorot_uniform(layer.weight, *_keras1_fans(layer))
-            nn.init.zeros_(layer.bias)
+            zero_bias(layer.bias)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = images.unsqueeze(1)
@@ -112,7 +119,7 @@ class LaganDiscriminator(nn.Module):
         return self.real_fake(features).squeeze(1), self.auxiliary(features).squeeze(1)
 
 
-def _keras1_fans(layer: nn.Module) -> tuple[float, float]:
+def _keras1_fans(layer: nn.Linear | nn.Conv2d | LocallyConnected2d) -> tuple[float, float]:
     """Fan-in and fan-out as Keras 1 computed them for its initialisers: per kernel position for
     dense and convolutional layers, but sqrt(number of weights) for both when the kernel has
     three axes, as a locally connected layer's has."""

@@ -95,13 +95,15 @@ class LocallyConnected2d(nn.Module):
         rows = F.pad(rows, (0, 0, 0, 0, 0, max(0, read - h * w)))
         weight = F.pad(self.weight.view(ho, wo, -1), (0, 0, 0, w - wo))  # zero the wrapped ones
         weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).contiguous()
-        out = None  # (ho * w, N, o)
+        out: torch.Tensor | None = None  # (ho * w, N, o)
         for i in range(kh):
             for j in range(kw):
                 start = i * w + j
                 inputs = rows[start : start + s * (ho * w - 1) + 1 : s]
                 term = torch.bmm(inputs, weight[i, j].transpose(1, 2))
                 out = term if out is None else out + term
+        if out is None:  # never: kh, kw >= 1 (checked in __init__); what out.view would raise
+            raise AttributeError("a kernel of no offsets")
         return out.view(ho, w, -1, o)[:, :wo].permute(2, 3, 0, 1)
 
     def extra_repr(self) -> str:

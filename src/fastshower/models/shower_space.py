@@ -59,6 +59,7 @@ the particles the model was trained on, and the position in cm.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -72,6 +73,7 @@ __all__ = [
     "LAYER_ENERGY_SPACES",
     "N_CELLS",
     "ZERO_BAND",
+    "ShowerFlow",
     "ShowerSpace",
 ]
 
@@ -94,6 +96,14 @@ halfway."""
 
 class ShowerSpace(nn.Module):
     """Invertible map between showers (cells in MeV, incident energy) and standard vectors."""
+
+    # buffers, registered in __init__ (declared here: nn.Module types attributes it does not
+    # know as Tensor | Module); excess_mev only with layer_energies="shares"
+    pdg: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    upper: torch.Tensor
+    excess_mev: torch.Tensor
 
     def __init__(
         self,
@@ -277,6 +287,18 @@ class ShowerSpace(nn.Module):
             f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
             f"layer_energies={self.layer_energies}, dim={self.dim}"
         )
+
+
+class ShowerFlow(Protocol):
+    """What every generator that learns in ``ShowerSpace`` has (flow matching, CaloFlow), for
+    code that holds one as a plain ``nn.Module``, whose typing cannot see its attributes."""
+
+    space: ShowerSpace
+    latent_size: int
+
+    def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Noise (N, ``latent_size``) -> standardised shower vectors (N, ``space.dim``)."""
+        ...
 
 
 _SHARE_FLOOR = 1e-6

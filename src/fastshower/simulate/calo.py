@@ -271,15 +271,18 @@ class _Runner:
 
     def record(self, event: Any) -> None:
         hce = event.GetHCofThisEvent()
+        cells, overflow = self._cells, self._overflow
+        if cells is None or overflow is None:  # never (run() sets them): what None[i] raises
+            raise TypeError("an event was recorded outside a run")
         i = self._event
-        row = self._cells[i]
+        row = cells[i]
         for layer, ((start, _stop), cid, sid) in enumerate(
             zip(self.slices, self.cell_ids, self.slab_ids, strict=False)
         ):
             for key, value in hce.GetHC(cid):
                 row[start + key] += value
             for _key, value in hce.GetHC(sid):
-                self._overflow[i, layer] += value
+                overflow[i, layer] += value
         self._event += 1
 
 

@@ -147,9 +147,9 @@ def _write_photoelectric(folder: Path, z: int) -> None:
         (folder / f"pe-ss-cs-{z}.dat").write_text("\n".join(blocks) + "\n")
     never = 10 * PHOTON_MAX_MEV  # parametrisation thresholds beyond any photon's energy
     for kind in ("high", "low"):
-        rows = [f"{n} {n} {never:.10g}"]
-        rows += [f"{b:.10g} 0 0 0 0 0 0" for b in binding]
-        (folder / f"pe-{kind}-{z}.dat").write_text("\n".join(rows) + "\n")
+        lines = [f"{n} {n} {never:.10g}"]
+        lines += [f"{b:.10g} 0 0 0 0 0 0" for b in binding]
+        (folder / f"pe-{kind}-{z}.dat").write_text("\n".join(lines) + "\n")
 
 
 def _rayleigh_e2_sigma(z: int) -> tuple[np.ndarray, np.ndarray]:

@@ -425,7 +425,7 @@ def _parton_veto(pythia8mc: Any, pt_min_gev: float, scale_gev: float) -> Any:
     of the evolution.
     """
 
-    class PartonVeto(pythia8mc.UserHooks):  # type: ignore[misc, name-defined]
+    class PartonVeto(pythia8mc.UserHooks):
         def __init__(self) -> None:
             pythia8mc.UserHooks.__init__(self)
             self.jets = pythia8mc.SlowJet(-1, JET_R, 10.0, CALORIMETER_ETA_MAX, 2, 1)

@@ -12,6 +12,8 @@ Units: energies in MeV, cross sections in barn per atom, unless a name says othe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +111,7 @@ def bremsstrahlung_scaled_dxs(z: int, kinetic_mev: np.ndarray, kappa: np.ndarray
 
 
 # ----------------------------------------------------------------------------- photo effect
-def _xraylib():  # imported lazily: only table building needs it
+def _xraylib() -> Any:  # imported lazily: only table building needs it
     import xraylib
 
     return xraylib
@@ -136,7 +138,7 @@ def _sauter_tail(energy_mev: np.ndarray | float) -> np.ndarray:
     end below 1 MeV) smoothly to high energies, where the photo effect is negligible anyway.
     """
 
-    def sauter(e: np.ndarray) -> np.ndarray:
+    def sauter(e: np.ndarray | float) -> np.ndarray:
         g = 1 + np.asarray(e, dtype=float) / ELECTRON_MASS_MEV
         b = np.sqrt(1 - 1 / g**2)
         log_ratio = 2 * np.log(g + np.sqrt(g * g - 1))  # ln((1+b)/(1-b)), stable as b -> 1
@@ -198,7 +200,9 @@ def photoelectric_shells(z: int, energy_mev: np.ndarray) -> np.ndarray:
     return out
 
 
-def _last_valid_kev(cross_section, start_kev: float = XRAYLIB_MAX_KEV) -> float:
+def _last_valid_kev(
+    cross_section: Callable[[float], float], start_kev: float = XRAYLIB_MAX_KEV
+) -> float:
     """The highest energy (keV, on a 2% grid down from ``start_kev``) xraylib's spline covers."""
     e = start_kev
     while e > 1.0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -48,13 +50,17 @@ class CaloganRecipe(GanRecipe):
     def build(self) -> tuple[nn.Module, nn.Module]:
         return CaloganGenerator(self.latent_size, attention=self.attention), CaloganDiscriminator()
 
-    def _fakes(self, generator, n: int, rng: torch.Generator, device: torch.device):
+    def _fakes(
+        self, generator: nn.Module, n: int, rng: torch.Generator, device: torch.device
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         lo, hi = self.energy_range_gev
         energy = lo + (hi - lo) * torch.rand(n, generator=rng, device=device)
         z = torch.randn(n, self.latent_size, generator=rng, device=device)
         return generator(z, energy), energy
 
-    def discriminator_loss(self, generator, discriminator, batch, rng):
+    def discriminator_loss(
+        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         *layers, energy = batch
         with torch.no_grad():
             fakes, requested = self._fakes(generator, len(energy), rng, energy.device)
@@ -66,7 +72,9 @@ class CaloganRecipe(GanRecipe):
         loss_e = (real_total - energy).abs().mean() + (fake_total - requested).abs().mean()
         return loss_rf + ENERGY_LOSS_WEIGHT * loss_e, {"d_real_fake": loss_rf.item()}
 
-    def generator_loss(self, generator, discriminator, batch, rng):
+    def generator_loss(
+        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         energy = batch[-1]
         fakes, requested = self._fakes(generator, len(energy), rng, energy.device)
         logit, total = discriminator(fakes, requested)
@@ -74,7 +82,7 @@ class CaloganRecipe(GanRecipe):
         loss_e = (total - requested).abs().mean()
         return loss_rf + ENERGY_LOSS_WEIGHT * loss_e, {"g_energy_gev": loss_e.item()}
 
-    def validate(self, generator, rng) -> dict[str, float]:
+    def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         from scipy.stats import wasserstein_distance
 
         if self.validation is None:

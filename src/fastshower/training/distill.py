@@ -20,13 +20,14 @@ first Euler step is already a rough one-step sampler); otherwise it starts fresh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from fastshower.models.flow_matching import FlowMatchingGenerator
+from fastshower.models.shower_space import ShowerFlow
 from fastshower.training.flow_matching import FlowMatchingRecipe
 
 __all__ = ["DistillRecipe"]
@@ -55,7 +56,7 @@ class DistillRecipe(FlowMatchingRecipe):
         if state.keys() == own.keys() and all(v.shape == state[k].shape for k, v in own.items()):
             student.load_state_dict(state)
         else:
-            student.space.load_state_dict(self.teacher.space.state_dict())
+            student.space.load_state_dict(cast(ShowerFlow, self.teacher).space.state_dict())
         return {"generator": student}
 
     def loss(
@@ -63,7 +64,7 @@ class DistillRecipe(FlowMatchingRecipe):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         _, condition = batch
         student = networks["generator"]
-        teacher = self.teacher.to(condition.device)
+        teacher = cast(ShowerFlow, self.teacher.to(condition.device))
         z = torch.randn(len(condition), teacher.latent_size, generator=rng, device=condition.device)
         with torch.no_grad():
             target = teacher.sample_space(z, condition)

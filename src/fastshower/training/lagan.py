@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -44,12 +46,16 @@ class LaganRecipe(GanRecipe):
     def build(self) -> tuple[nn.Module, nn.Module]:
         return LaganGenerator(self.latent_size), LaganDiscriminator()
 
-    def _fakes(self, generator: nn.Module, n: int, rng: torch.Generator, device: torch.device):
+    def _fakes(
+        self, generator: nn.Module, n: int, rng: torch.Generator, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.randn(n, self.latent_size, generator=rng, device=device)
         labels = torch.randint(0, N_CLASSES, (n,), generator=rng, device=device)
         return generator(z, labels), labels
 
-    def discriminator_loss(self, generator, discriminator, batch, rng):
+    def discriminator_loss(
+        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         images, labels = batch
         with torch.no_grad():
             fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
@@ -63,7 +69,9 @@ class LaganRecipe(GanRecipe):
         loss_aux = F.binary_cross_entropy_with_logits(aux, classes)
         return loss_rf + loss_aux, {"d_real_fake": loss_rf.item(), "d_class": loss_aux.item()}
 
-    def generator_loss(self, generator, discriminator, batch, rng):
+    def generator_loss(
+        self, generator: nn.Module, discriminator: nn.Module, batch: Any, rng: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         images, _ = batch
         fakes, fake_labels = self._fakes(generator, len(images), rng, images.device)
         real_fake, aux = discriminator(fakes)
@@ -71,7 +79,7 @@ class LaganRecipe(GanRecipe):
         loss_aux = F.binary_cross_entropy_with_logits(aux, fake_labels.float())
         return loss_rf + loss_aux, {"g_class": loss_aux.item()}
 
-    def validate(self, generator, rng) -> dict[str, float]:
+    def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         from scipy.stats import wasserstein_distance
 
         from fastshower.observables.jets import image_observables

@@ -35,10 +35,10 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -116,7 +116,7 @@ def train(
     }
     generator = networks["generator"]
     average = copy.deepcopy(generator).requires_grad_(False) if config.ema else None
-    state = {"epoch": 0, "history": [], "best_score": math.inf, "best_epoch": 0}
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": math.inf, "best_epoch": 0}
     checkpoint = out / _CHECKPOINT
     if resume and checkpoint.exists():
         saved = load_checkpoint(checkpoint, map_location=str(device))
@@ -221,12 +221,13 @@ def _update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
     """average <- decay * average + (1 - decay) * model, for weights; buffers are copied."""
     for a, p in zip(average.parameters(), model.parameters(), strict=True):
         a.lerp_(p.detach(), 1 - decay)
-    for a, b in zip(average.buffers(), model.buffers(), strict=True):
-        a.copy_(b)
+    for buffer, source in zip(average.buffers(), model.buffers(), strict=True):
+        buffer.copy_(source)
 
 
 def _n_batches(dataset: torch.utils.data.Dataset, config: TrainConfig, world: int) -> int:
-    return max(1, len(dataset) // world // config.batch_size)
+    # a map-style dataset: fastshower's have a length (torch's Dataset type does not say so)
+    return max(1, len(cast(Sized, dataset)) // world // config.batch_size)
 
 
 def _save(folder: Path, recipe: Recipe, generator: nn.Module, provenance: dict) -> None:
@@ -238,7 +239,7 @@ def _batches(
 ) -> Iterator[Any]:
     """This rank's batches of epoch ``epoch``: a shuffle that depends on (seed, epoch) only."""
     if world > 1:
-        sampler = torch.utils.data.DistributedSampler(
+        sampler: torch.utils.data.DistributedSampler[Any] = torch.utils.data.DistributedSampler(
             dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed, drop_last=True
         )
         sampler.set_epoch(epoch)

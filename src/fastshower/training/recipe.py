@@ -33,11 +33,20 @@ class Update:
 class Recipe(Protocol):
     """What a model family tells the loop."""
 
-    name: str
-    """Registry name (``fastshower.models.FAMILIES``): what model files record."""
-    model_config: dict[str, Any]
-    mixed_precision: bool
-    """Whether the loop may run the networks in bfloat16 on a GPU."""
+    # read-only: a recipe may give them as class attributes or properties
+
+    @property
+    def name(self) -> str:
+        """Registry name (``fastshower.models.FAMILIES``): what model files record."""
+        ...
+
+    @property
+    def model_config(self) -> dict[str, Any]: ...
+
+    @property
+    def mixed_precision(self) -> bool:
+        """Whether the loop may run the networks in bfloat16 on a GPU."""
+        ...
 
     def networks(self) -> dict[str, nn.Module]:
         """Fresh networks by name; ``"generator"`` is the one model files hold."""

@@ -9,13 +9,14 @@ there.
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.shower_space import ShowerFlow
 from fastshower.training.recipe import Update
 
 __all__ = ["ShowerRecipe", "shower_distance"]
@@ -45,7 +46,7 @@ class ShowerRecipe:
 
     def networks(self) -> dict[str, nn.Module]:
         generator = self.generator_class(**self.model_config)
-        generator.space.fit(*self.training)
+        cast(ShowerFlow, generator).space.fit(*self.training)
         return {"generator": generator}
 
     def updates(self, config: Any) -> list[Update]:
@@ -56,7 +57,8 @@ class ShowerRecipe:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         cells, condition = batch
         model = networks["generator"]
-        space = getattr(model, "module", model).space  # unwrapped from DistributedDataParallel
+        # unwrapped from DistributedDataParallel
+        space = cast(ShowerFlow, getattr(model, "module", model)).space
         loss = self.objective(model, space.encode(cells, condition, rng), condition, rng)
         return loss, {"loss": loss.item()}
 
@@ -74,7 +76,8 @@ class ShowerRecipe:
             return {"score": 0.0}
         cells, condition = (x[: self.n_validation] for x in self.validation)
         device = next(generator.parameters()).device
-        z = torch.randn(len(cells), generator.latent_size, generator=rng, device=device)
+        latent_size = cast(ShowerFlow, generator).latent_size
+        z = torch.randn(len(cells), latent_size, generator=rng, device=device)
         fake = [x.flatten(1).cpu() for x in generator(z, condition.to(device))]
         return shower_distance(cells, torch.cat(fake, dim=1), condition[:, 0])
 
@@ -115,7 +118,7 @@ def shower_distance(
 def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarray]:
     sizes = np.cumsum([layer.n_cells for layer in CALORIMETER.layers])[:-1]
     parts = np.split(cells, sizes, axis=1)
-    showers = {
+    showers: dict[str, np.ndarray] = {
         layer.key: part.reshape(-1, *layer.shape)
         for layer, part in zip(CALORIMETER.layers, parts, strict=True)
     }

@@ -82,8 +82,8 @@ def write_held_out(
         raise ValueError(f"training_events must be >= 0, got {training_events}")
     infos = [dataset_info(p) for p in data_paths]
     bounds = np.cumsum([0, *(info.n_events for info in infos)])  # each file's events
-    training, held_out = split_indices(int(bounds[-1]), fraction, seed)
-    training, held_out = training.numpy(), np.sort(held_out.numpy())
+    training_rows, held_out_rows = split_indices(int(bounds[-1]), fraction, seed)
+    training, held_out = training_rows.numpy(), np.sort(held_out_rows.numpy())
     if training_events:  # refuse before writing anything
         for path, n in zip(data_paths, np.histogram(training, bounds)[0], strict=True):
             if n < training_events:
@@ -93,7 +93,7 @@ def write_held_out(
     written = []
     for path, info, lo, hi in zip(data_paths, infos, bounds[:-1], bounds[1:], strict=True):
         schema = SCHEMAS.get(
-            info.provenance.get("schema"),  # a published file: by its keys
+            info.provenance.get("schema", ""),  # none recorded (a published file): by its keys
             JET_SCHEMA if "image" in info.keys else SHOWER_SCHEMA,
         )
         data = read_dataset(path, schema)
