@@ -10,7 +10,7 @@ Then the shipped generators (``fastshower.pretrained``) make as many showers as 
 the same energies' range, and as many jets as Pythia did, half W and half QCD on average, in
 seconds, and ``evaluate`` writes their reports against the simulated samples
 (``report/report.html`` for the showers, ``report-jets/report.html`` for the jets):
-demo-sized comparisons, not measurements (``docs/models.md`` has those).
+demo-sized comparisons, not measurements (``docs/validation.md`` has those).
 """
 
 from __future__ import annotations

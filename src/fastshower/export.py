@@ -114,7 +114,7 @@ def export_onnx(
 
     ``quantize="int8"``: after the float export has passed that check, onnxruntime's dynamic
     quantization (``quantize_dynamic``: int8 weights, activations quantized per call) rewrites
-    the matrix products. Measured on the one-step student (docs/performance.md): 1.3x faster
+    the matrix products. Measured on the one-step student (``CHANGELOG.md``): 1.3x faster
     on this AVX2 CPU, and a classifier cannot tell its showers from the float export's any
     better than from Geant4. No parity bound is checked for it: int8 rounding is by design.
     """

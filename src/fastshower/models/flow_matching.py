@@ -12,7 +12,7 @@ Why the noise-data pairs are independent, not minibatch optimal transport: the m
 conditional (particle, energy, position), and an OT coupling computed across a batch pairs noise
 with showers depending on the other showers' conditions, so the noise a condition is trained on
 is no longer standard normal, while sampling draws it standard normal: a bias. Straighter paths
-(fewer steps) come instead from distillation (``fastshower.models.distill``): a student
+(fewer steps) come instead from distillation (``fastshower.training.distill``): a student
 trained on the teacher's (noise, shower) pairs samples in one step, as fast as a GAN.
 
 The velocity network: the 507 numbers of a shower are few enough for a residual MLP to see all

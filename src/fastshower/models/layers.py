@@ -75,7 +75,7 @@ class LocallyConnected2d(nn.Module):
 
     def _shifted(self, x: torch.Tensor) -> torch.Tensor:
         """2-5x faster than im2col (``F.unfold`` and one product per position) in training and
-        inference on CPU (measured, docs/performance.md): im2col writes kernel_h x kernel_w
+        inference on CPU (measured: ``CHANGELOG.md``, 0.1.0): im2col writes kernel_h x kernel_w
         copies of the input in a layout that the per-position products must transpose again,
         and that, not the arithmetic, was most of CaloGAN's and LAGAN's time.
 

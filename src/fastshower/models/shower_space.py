@@ -197,7 +197,7 @@ class ShowerSpace(nn.Module):
         # hits < in_gap below the gap's top and hits >= in_gap (= delta) above it, so the
         # larger of the two picks the branch; and the lower half of the gap is zeroed by a 0/1
         # factor. The same numbers as two torch.where, 5x faster: onnxruntime's Where took 39 %
-        # of a one-step model's time (docs/performance.md).
+        # of a one-step model's time (CHANGELOG.md, 0.1.0).
         kept = (log_cells >= smallest - self.gap / 2).to(x.dtype)
         cells = torch.maximum(hits, in_gap) * kept
         out = []

@@ -4,7 +4,7 @@ arXiv:1906.04032), with the softmax of its bin widths and heights written out as
 Why: profiled (``torch.profiler``, the shipped ``calo-flow``, batch 1024, one thread), torch's
 CPU softmax over a last dimension of 8 bins took 30 % of all sampling time, 4-6x what
 ``exp(x - max) / sum`` takes on the same (1024, 252, 8) and (1024, 9, 8) tensors; without it the
-shipped model samples 1.6x faster at batch 1024 (``docs/performance.md``). The transform is the
+shipped model samples 1.6x faster at batch 1024 (``CHANGELOG.md``, 0.1.0). The transform is the
 same to float rounding (``tests/test_shower_flows.py`` compares it with zuko's), so a model
 trained with zuko's own class samples the same showers through this one.
 """

@@ -1,7 +1,7 @@
 """Trained generators shipped inside the package: the demo's defaults, usable by name.
 
 Each is a model folder (``fastshower.modelfile``) under this package; its ``config.json`` says
-how it was trained and on which data (SHA-256), and ``docs/models.md`` how well it does.
+how it was trained and on which data (SHA-256), and ``docs/validation.md`` how well it does.
 ``fastshower generate --model NAME`` and ``fastshower bench --model NAME`` take these names
 wherever a model folder is expected.
 """

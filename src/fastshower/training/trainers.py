@@ -352,7 +352,8 @@ def distill_one_step(
         "energy_range_gev": teacher.provenance.get("energy_range_gev"),
         "preprocessing": teacher.provenance.get("preprocessing"),
         "distilled_from": {
-            "model": Path(teacher_dir).resolve().name,
+            # a shipped model's name, or a training's folder and its best/ or last/
+            "model": "/".join(Path(teacher_dir).resolve().parts[-2:]),
             "model_sha256": model_digest(teacher_dir),
             "config": teacher.config,
         },
