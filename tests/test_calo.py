@@ -23,6 +23,8 @@ from fastshower.simulate.calo import CaloJob, CaloSettings, simulate_showers
 if importlib.util.find_spec("geant4_pybind") is None:  # not importorskip: it must come after
     pytest.skip("needs the sim extra (geant4-pybind)", allow_module_level=True)  # g4data
 
+pytestmark = pytest.mark.geant4
+
 LAYER_KEYS = [layer.key for layer in CALORIMETER.layers]
 ELECTRON_MASS_MEV = 0.51099895
 PION_MASS_MEV = 139.57039

@@ -43,6 +43,7 @@ def sample(family, generator, condition, seed: int = 1) -> dict[str, np.ndarray]
     return family.sample(generator, 4, condition, torch.Generator().manual_seed(seed))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_contract(case: str, tmp_path: Path) -> None:
     """Every family (and variant: ``family/variant``) samples into its schema, seeded and

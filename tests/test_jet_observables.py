@@ -18,6 +18,8 @@ from fastshower.observables.jets import (
     ratio,
 )
 
+pytestmark = pytest.mark.pythia
+
 
 def jets(*particles: list[tuple[float, float, float]]) -> ak.Array:
     """Jets of massless particles given as (pT, eta, phi)."""

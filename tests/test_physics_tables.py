@@ -33,6 +33,8 @@ from fastshower.simulate.g4tables import write_tables
 xraylib = pytest.importorskip("xraylib")
 periodictable = pytest.importorskip("periodictable")
 
+pytestmark = pytest.mark.geant4
+
 N_A = 6.02214076e23
 BARN_CM2 = 1e-24
 MB_CM2 = 1e-27

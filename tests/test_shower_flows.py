@@ -188,6 +188,7 @@ def test_one_step_student_learns_the_teachers_map(shower_files: list[Path], tmp_
     assert bad.exit_code == 2 and "not a model folder" in bad.output
 
 
+@pytest.mark.slow
 def test_calo_flow_is_invertible_learns_and_generates(
     shower_files: list[Path], tmp_path: Path
 ) -> None:

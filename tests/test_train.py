@@ -95,6 +95,7 @@ def test_resumed_run_equals_an_uninterrupted_one(jets: JetImages, tmp_path: Path
         train(recipe(jets), jets, tmp_path / "b", other, resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(jet_arrays: dict, tmp_path: Path) -> None:
     """``fastshower train lagan`` under torchrun: 2 processes, gloo, DistributedDataParallel."""
     files = [
