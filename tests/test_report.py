@@ -45,7 +45,7 @@ def files(
     few = {key: value[: MIN_EVENTS // 5] for key, value in first.items()}
     return {
         "reference": write_showers(folder / "g4-seed1.h5", first, {"seed": 1}),
-        "good": write_showers(folder / "g4-seed2.h5", second, {"seed": 2}),
+        "good": write_showers(folder / "g4-seed2.h5", second, {"seed": 2, "generator": "Geant4"}),
         "bad": write_showers(folder / "bad.h5", bad, {"seed": 2, "model": "cells x 1.5"}),
         "few": write_showers(folder / "few.h5", few, {"seed": 1}),
         "jets": write_dataset(folder / "jets.h5", synthetic_jets(10), JET_SCHEMA, {"seed": 0}),
@@ -84,6 +84,7 @@ def test_report_is_self_contained(report: Path) -> None:
     summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Average showers</h2>")]
     for name in ("g4-seed1.h5 (reference)", "g4-seed2.h5", "bad.h5", "model: cells x 1.5"):
         assert name in summary
+    assert summary.count("(simulation: the floor)") == 1  # Geant4's second sample, not the model
 
 
 def test_metrics_json(report: Path, files: dict[str, Path]) -> None:

@@ -720,7 +720,7 @@ def _metrics(
 def _is_simulation(sample: _Sample) -> bool:
     """A candidate made by Geant4 or Pythia rather than by a model: the floor, the AUC and
     distances of two samples of the same physics."""
-    return not {"generator", "model", "model_config"} & set(sample.provenances[0])
+    return not {"model", "model_config"} & set(sample.provenances[0])
 
 
 def _curve_point(point: Judgement) -> dict[str, Any]:
