@@ -17,11 +17,9 @@ an interruption leaves no partial file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,14 @@ import h5py
 import numpy as np
 
 from fastshower.detector import CALORIMETER
-from fastshower.io import SHOWER_SCHEMA, DatasetError, dataset_info, open_writer, read_showers
+from fastshower.io import (
+    SHOWER_SCHEMA,
+    DatasetError,
+    atomic_output,
+    dataset_info,
+    open_writer,
+    read_showers,
+)
 from fastshower.particles import canonical_name, pdg_code
 
 __all__ = ["BLOCK_EVENTS", "N_VOXELS", "from_calochallenge", "to_calochallenge"]
@@ -44,28 +49,17 @@ def to_calochallenge(source: str | os.PathLike[str], out: str | os.PathLike[str]
     source, out = Path(source), Path(out)
     info = dataset_info(source)
     n = info.n_events
-    tmp = _temporary(out)
-    try:
-        with h5py.File(tmp, "x") as h5:
-            energies = h5.create_dataset("incident_energies", (n, 1), "float32")
-            showers = h5.create_dataset(
-                "showers",
-                (n, N_VOXELS),
-                "float32",
-                chunks=(min(n, 1000), N_VOXELS),
-                compression="gzip",
-            )
-            h5.attrs["fastshower_provenance"] = json.dumps(info.provenance, default=str)
-            for start in range(0, n, BLOCK_EVENTS):
-                stop = min(start + BLOCK_EVENTS, n)
-                arrays = read_showers(source, start=start, stop=stop).arrays
-                energies[start:stop] = arrays["energy"].reshape(-1, 1) * 1e3  # GeV -> MeV
-                showers[start:stop] = _voxels(arrays)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    with atomic_output(out) as tmp, h5py.File(tmp, "x") as h5:
+        energies = h5.create_dataset("incident_energies", (n, 1), "float32")
+        showers = h5.create_dataset(
+            "showers", (n, N_VOXELS), "float32", chunks=(min(n, 1000), N_VOXELS), compression="gzip"
+        )
+        h5.attrs["fastshower_provenance"] = json.dumps(info.provenance, default=str)
+        for start in range(0, n, BLOCK_EVENTS):
+            stop = min(start + BLOCK_EVENTS, n)
+            arrays = read_showers(source, start=start, stop=stop).arrays
+            energies[start:stop] = arrays["energy"].reshape(-1, 1) * 1e3  # GeV -> MeV
+            showers[start:stop] = _voxels(arrays)
     return out
 
 
@@ -129,12 +123,6 @@ def _cells(voxels: np.ndarray, energy_gev: np.ndarray, pdg: int) -> dict[str, An
     arrays["position"] = np.zeros((len(voxels), 2), np.float32)
     arrays["particle"] = np.full(len(voxels), pdg, np.int32)
     return arrays
-
-
-def _temporary(out: Path) -> Path:
-    if not out.parent.is_dir():
-        raise DatasetError(f"{out}: the directory {out.parent} does not exist")
-    return out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
 
 
 def _sha256(path: Path) -> str:

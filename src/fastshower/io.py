@@ -54,6 +54,7 @@ __all__ = [
     "DatasetWriter",
     "Field",
     "Schema",
+    "atomic_output",
     "dataset_info",
     "open_writer",
     "read_dataset",
@@ -473,20 +474,32 @@ def open_writer(
     if int(n_events) <= 0:
         raise DatasetError(f"{where}: a dataset needs at least one event, got n_events={n_events}")
     prov = _complete_provenance(where, schema, provenance)
+    with (
+        atomic_output(path) as tmp,
+        h5py.File(tmp, "x") as h5,
+    ):
+        _write_provenance(h5, prov)
+        writer = DatasetWriter(h5, where, schema, int(n_events))
+        yield writer
+        if writer.n_written != writer.n_events:
+            raise DatasetError(
+                f"{where}: only {writer.n_written} of the {writer.n_events} announced events "
+                "were written"
+            )
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary name next to ``path`` to write to; when the block ends normally the file is
+    flushed to disk and renamed to ``path``, on an error or an interruption it is removed: a
+    reader never sees half a file, and a failed write leaves nothing behind."""
+    path = Path(path)
     if not path.parent.is_dir():
-        raise DatasetError(f"{where}: the directory {path.parent} does not exist")
+        raise DatasetError(f"{path}: the directory {path.parent} does not exist")
     # Not mkstemp: its 0600 mode would survive the rename; h5py's "x" honours the umask.
     tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
-        with h5py.File(tmp, "x") as h5:
-            _write_provenance(h5, prov)
-            writer = DatasetWriter(h5, where, schema, int(n_events))
-            yield writer
-            if writer.n_written != writer.n_events:
-                raise DatasetError(
-                    f"{where}: only {writer.n_written} of the {writer.n_events} announced events "
-                    "were written"
-                )
+        yield tmp
         with open(tmp, "rb+") as fh:  # flush to disk before the rename makes the file visible
             os.fsync(fh.fileno())
         os.replace(tmp, path)
