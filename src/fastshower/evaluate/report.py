@@ -5,16 +5,17 @@ checks that they can be compared, computes the physics observables, their distan
 (``metrics.observable_distances``) and the classifier tests (``classifier.learning_curve``),
 draws the comparison plots (``comparison_plots``) and writes into the folder ``out``:
 
-- ``report.html``: a summary table (per candidate: classifier AUCs, Frechet distance, sample
-  sizes, where the file came from), then the plots in sections and the distance of every
-  observable. Self-contained: the images are embedded as base64 ``data:`` URIs and the style
+- ``report.html``: a summary table (per candidate: the classifier verdict's AUC with its
+  number of events, the network's and the trees', FPD and KPD, sample sizes, where the file
+  came from; a simulated candidate marked as the floor), then the plots in sections (learning
+  curves among them), the learning curves in numbers and the distance of every observable. Self-contained: the images are embedded as base64 ``data:`` URIs and the style
   is inline, so the one file can be mailed or attached as it is; no JavaScript;
 - ``metrics.json``: every number of the page (AUCs with uncertainties, JSD, distances with
   uncertainties, sample sizes, each file's path and provenance), for scripts;
 - ``figures/``: the same plots as PNG files, for slides and papers.
 
 Showers (``SHOWER_SCHEMA``) get three classifier variants (cells, cells normalised to their
-layer's energy, and the shower-shape observables), the shower-shape observables of
+layer's energy, and the shower-shape observables with the cells' spectra), the observables of
 ``observables.calo`` and their profiles against the incident energy; jet images
 (``JET_SCHEMA``) get the pixel classifier and the image observables of ``observables.jets``,
 per class (``signal`` 1 = W, 0 = QCD).
