@@ -8,8 +8,9 @@ draws the comparison plots (``comparison_plots``) and writes into the folder ``o
 - ``report.html``: a summary table (per candidate: the classifier verdict's AUC with its
   number of events, the network's and the trees', FPD and KPD, sample sizes, where the file
   came from; a simulated candidate marked as the floor), then the plots in sections (learning
-  curves among them), the learning curves in numbers and the distance of every observable. Self-contained: the images are embedded as base64 ``data:`` URIs and the style
-  is inline, so the one file can be mailed or attached as it is; no JavaScript;
+  curves among them), the learning curves in numbers and the distance of every observable.
+  Self-contained: the images are embedded as base64 ``data:`` URIs and the style is inline, so
+  the one file can be mailed or attached as it is; no JavaScript;
 - ``metrics.json``: every number of the page (AUCs with uncertainties, JSD, distances with
   uncertainties, sample sizes, each file's path and provenance), for scripts;
 - ``figures/``: the same plots as PNG files, for slides and papers.
