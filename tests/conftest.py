@@ -74,11 +74,12 @@ def positrons() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def pythia_jets() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """24 W jets (seed 1) and 24 QCD jets (seed 2), the LAGAN recipe's selection."""
+    """60 W jets (seed 1) and 60 QCD jets (seed 2), the LAGAN recipe's selection: about four
+    seconds per class."""
     from fastshower.simulate.jets import JetSettings, simulate_jets
 
-    return simulate_jets(JetSettings("w"), 24, seed=1), simulate_jets(
-        JetSettings("qcd"), 24, seed=2
+    return simulate_jets(JetSettings("w"), 60, seed=1), simulate_jets(
+        JetSettings("qcd"), 60, seed=2
     )
 
 

@@ -21,7 +21,7 @@ from fastshower.simulate.jets import (
 )
 from fastshower.simulate.production import produce
 
-N_JETS = 24
+N_JETS = 60  # per class in the pythia_jets fixture
 
 
 pytestmark = pytest.mark.pythia
@@ -46,9 +46,9 @@ def test_layout_and_selection(w_jets: dict, qcd_jets: dict) -> None:
         assert (np.abs(jets["jet_eta"]) < 2).all()
         assert (jets["image"] >= 0).all()  # exact preprocessing: no negative pixels
         # the image holds the jet's pT: the scalar sum of constituents is a little above the
-        # vector sum, and the window clips a little
+        # vector sum (up to 10 % in a wide two-pronged QCD jet), and the window clips a little
         ratio = jets["image"].sum(axis=(1, 2)) / jets["jet_pt"]
-        assert ((ratio > 0.9) & (ratio < 1.1)).all(), ratio
+        assert ((ratio > 0.9) & (ratio < 1.15)).all(), ratio
         assert (jets["tau_1"] >= jets["tau_2"]).all() and (jets["tau_2"] >= jets["tau_3"]).all()
         # the leading subjet sits in the centre: the average image peaks there
         assert np.unravel_index(jets["image"].mean(axis=0).argmax(), (25, 25)) == (12, 12)

@@ -17,7 +17,6 @@ from fastshower.evaluate.plots import (
     plot_shower_observables,
 )
 from fastshower.io import JET_SCHEMA, read_dataset, read_showers
-from fastshower.simulate.calo import CaloSettings, simulate_showers
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 N_DEMO_JETS = 50  # per class: W and QCD pooled make the 100 a classifier test needs
@@ -34,8 +33,8 @@ def is_png(path: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def showers() -> dict[str, np.ndarray]:
-    return simulate_showers(CaloSettings("e+", (2.0, 5.0)), 6, seed=3)
+def showers(positrons: tuple[dict, dict]) -> dict[str, np.ndarray]:
+    return {key: value[:6] for key, value in positrons[0].items()}
 
 
 @pytest.mark.parametrize("plot", PLOTS, ids=lambda f: f.__name__)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastshower.models.shower_space import ShowerSpace
+from fastshower.models.shower_space import ShowerSpace, ShowerSpaceSettings
 from fastshower.training.data import load_shower_vectors
 
 
@@ -37,13 +37,10 @@ def test_space_round_trip_keeps_cells_and_layer_energies(
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
-    space = ShowerSpace(
-        data.particles,
-        cell_floor=floor,
-        layer_hits=summaries,
-        layer_peaks=summaries,
-        layer_energies=energies,
+    settings = ShowerSpaceSettings(
+        cell_floor=floor, layer_hits=summaries, layer_peaks=summaries, layer_energies=energies
     )
+    space = ShowerSpace(data.particles, settings)
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(1))
     assert x.shape == (96, 513 if summaries else 507) and torch.isfinite(x).all()
@@ -69,7 +66,7 @@ def test_layer_shares_never_give_a_shower_more_than_it_brought(shower_files: lis
     incident = data.condition[:, 0] * 1000.0
     totals = {}
     for energies in ("log", "shares"):
-        space = ShowerSpace(data.particles, layer_energies=energies)
+        space = ShowerSpace(data.particles, ShowerSpaceSettings(layer_energies=energies))
         space.fit(data.cells, data.condition)
         x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(3))
         x[:, :3] += 3.0  # flow I's tail: three standard deviations up in every layer
@@ -84,7 +81,7 @@ def test_layer_hits_count_the_hits_and_layer_peaks_set_the_hottest_cell(
     shower_files: list[Path],
 ) -> None:
     data = load_shower_vectors(shower_files)
-    space = ShowerSpace(data.particles, layer_hits=True, layer_peaks=True)
+    space = ShowerSpace(data.particles, ShowerSpaceSettings(layer_hits=True, layer_peaks=True))
     space.fit(data.cells, data.condition)
     x = space.encode(data.cells, data.condition, torch.Generator().manual_seed(2))
     assert x.shape == (96, 513)
@@ -231,7 +228,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     assert losses[-1] < losses[0] - 0.05, losses  # nats per coordinate
     model = load_model(tmp_path / "m" / "last")
     assert model.name == "calo-flow" and model.provenance["particles"] == ["e+", "pi+"]
-    assert model.generator.space.layer_energies == "log"  # restored from the file
+    assert model.generator.space.settings.layer_energies == "log"  # restored from the file
 
     flow = model.generator
     data = load_shower_vectors(shower_files)
@@ -280,7 +277,7 @@ def test_calo_flow_is_invertible_learns_and_generates(
     distilled = load_model(tmp_path / "s" / "last")
     assert distilled.name == "flow-matching" and distilled.config["steps"] == 1
     torch.testing.assert_close(distilled.generator.space.std, flow.space.std, rtol=0, atol=0)
-    assert distilled.generator.space.layer_energies == "log"  # the teacher's space
+    assert distilled.generator.space.settings.layer_energies == "log"  # the teacher's space
     assert len(generated) == 5 and (generated["particle"] == 211).all()
     assert all((generated[f"layer_{i}"] >= 0).all() for i in range(3))
 
@@ -444,3 +441,12 @@ def test_a_dense_calo_flow_loads_into_a_grid_one_as_itself() -> None:
         torch.testing.assert_close(grid(x, condition, True), dense(x, condition, True))
     for coupling in grid.cell_flow.transform.transforms:  # the indices follow the loaded masks
         assert torch.equal(coupling._transformed, (~coupling.mask).nonzero().squeeze(1))
+
+
+def test_space_settings_refuse_what_no_space_has() -> None:
+    with pytest.raises(ValueError, match="layer_energies must be one of"):
+        ShowerSpaceSettings(layer_energies="layer")
+    with pytest.raises(ValueError, match="noise_mev"):
+        ShowerSpaceSettings(noise_mev=0.0)
+    config = {"particles": ["e+"], "hidden": 64, "layer_hits": True, "cell_floor": 1e-4}
+    assert ShowerSpaceSettings.of(config) == ShowerSpaceSettings(layer_hits=True, cell_floor=1e-4)

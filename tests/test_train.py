@@ -15,7 +15,6 @@ pytest.importorskip("pythia8mc", reason="needs the jets extra")
 
 from fastshower.io import JET_SCHEMA, write_dataset
 from fastshower.modelfile import load_model
-from fastshower.simulate.jets import JetSettings, simulate_jets
 from fastshower.training.data import JetImagePreprocessing, JetImages
 from fastshower.training.lagan import LaganRecipe
 from fastshower.training.loop import TrainConfig, train
@@ -24,9 +23,9 @@ CONFIG = TrainConfig(epochs=2, batch_size=20, seed=3)
 
 
 @pytest.fixture(scope="module")
-def jet_arrays() -> dict[str, dict[str, np.ndarray]]:
+def jet_arrays(pythia_jets: tuple[dict, dict]) -> dict[str, dict[str, np.ndarray]]:
     """60 real W and 60 real QCD jets (Pythia 8)."""
-    return {process: simulate_jets(JetSettings(process), 60, seed=7) for process in ("w", "qcd")}
+    return {"w": pythia_jets[0], "qcd": pythia_jets[1]}
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -735,6 +735,7 @@ def train_flow_matching_command(
 ) -> None:
     """A conditional flow-matching model of showers (every particle given, one model); sampled
     with the midpoint rule in --steps steps."""
+    from fastshower.models.shower_space import ShowerSpaceSettings
     from fastshower.training.trainers import FLOW_TRAINING, train_flow_matching
 
     _require_files(data)
@@ -744,7 +745,8 @@ def train_flow_matching_command(
         config = replace(
             FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
         )
-        model_config = {"width": width, "blocks": blocks, "steps": steps, "cell_floor": cell_floor}
+        space = ShowerSpaceSettings(cell_floor=cell_floor)
+        model_config = {"width": width, "blocks": blocks, "steps": steps, **asdict(space)}
         state = train_flow_matching(
             list(data),
             out,
@@ -829,6 +831,7 @@ def train_calo_flow_command(
 ) -> None:
     """A CaloFlow-style normalizing flow of showers (every particle given, one model): layer
     energies, then cells given them, by maximum likelihood; sampled in one pass."""
+    from fastshower.models.shower_space import ShowerSpaceSettings
     from fastshower.training.trainers import CALO_FLOW_TRAINING, train_calo_flow
 
     _require_files(data)
@@ -838,15 +841,18 @@ def train_calo_flow_command(
         config = replace(
             CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
         )
+        space = ShowerSpaceSettings(
+            cell_floor=cell_floor,
+            layer_hits=layer_hits,
+            layer_peaks=layer_peaks,
+            layer_energies=layer_energies,
+        )
         model_config = {
             "transforms": transforms,
             "hidden": hidden,
             "coupling": coupling,
             "bins": bins,
-            "cell_floor": cell_floor,
-            "layer_hits": layer_hits,
-            "layer_peaks": layer_peaks,
-            "layer_energies": layer_energies,
+            **asdict(space),
         }
         state = train_calo_flow(
             list(data),

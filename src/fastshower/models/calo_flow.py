@@ -60,7 +60,7 @@ from zuko.lazy import Flow, UnconditionalDistribution
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
 from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
-from fastshower.models.shower_space import N_CELLS, ShowerSpace
+from fastshower.models.shower_space import N_CELLS, ShowerSpace, ShowerSpaceSettings
 from fastshower.models.splines import SplineTransform
 
 __all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator"]
@@ -88,8 +88,7 @@ class CaloFlowGenerator(nn.Module):
         coupling: str = "dense",
         **space: Any,
     ) -> None:
-        """``space``: the ``ShowerSpace`` settings (noise_mev, cell_floor, gap, zero_band,
-        layer_hits, layer_peaks, layer_energies), declared there once."""
+        """``space``: the fields of ``ShowerSpaceSettings``, flat as model configs store them."""
         super().__init__()
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
@@ -97,7 +96,7 @@ class CaloFlowGenerator(nn.Module):
             raise ValueError("transforms, hidden sizes and layer counts must be positive")
         if bins < 2 or bound <= 0:
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
-        self.space = ShowerSpace(particles, **space)
+        self.space = ShowerSpace(particles, ShowerSpaceSettings(**space))
         head = self.space.head
         spline = {
             "univariate": partial(SplineTransform, bound=bound),

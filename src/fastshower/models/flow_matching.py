@@ -40,7 +40,7 @@ from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
-from fastshower.models.shower_space import ShowerSpace
+from fastshower.models.shower_space import ShowerSpace, ShowerSpaceSettings
 
 __all__ = ["FAMILY", "SOLVERS", "FlowMatchingGenerator", "VelocityNet"]
 
@@ -106,14 +106,13 @@ class FlowMatchingGenerator(nn.Module):
         solver: str = "midpoint",
         **space: Any,
     ) -> None:
-        """``space``: the ``ShowerSpace`` settings (noise_mev, cell_floor, gap, zero_band,
-        layer_hits, layer_peaks, layer_energies), declared there once."""
+        """``space``: the fields of ``ShowerSpaceSettings``, flat as model configs store them."""
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"solver {solver!r}: known are {', '.join(SOLVERS)}")
         if steps < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        self.space = ShowerSpace(particles, **space)
+        self.space = ShowerSpace(particles, ShowerSpaceSettings(**space))
         self.velocity = VelocityNet(self.space.dim, self.space.context_size, width, blocks)
         self.steps, self.solver = steps, solver
         self.latent_size = self.space.dim

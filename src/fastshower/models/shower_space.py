@@ -58,8 +58,9 @@ the particles the model was trained on, and the position in cm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -75,6 +76,7 @@ __all__ = [
     "ZERO_BAND",
     "ShowerFlow",
     "ShowerSpace",
+    "ShowerSpaceSettings",
 ]
 
 CONDITION_FIELDS = ("energy_gev", "pdg", "x_mm", "y_mm")
@@ -94,6 +96,38 @@ GAP = 2.0
 halfway."""
 
 
+@dataclass(frozen=True)
+class ShowerSpaceSettings:
+    """How showers are mapped into the flows' space (the module docstring says why each is so).
+    Model configs store these fields flat, beside the network's; ``of`` picks them out."""
+
+    noise_mev: float = 1e-3
+    """delta: the smallest hit, in MeV; smaller cells count as empty."""
+    cell_floor: float = 1e-6
+    """Added to a cell's share of the incident energy before its log."""
+    gap: float = GAP
+    zero_band: float = ZERO_BAND
+    layer_hits: bool = False
+    """Flow I also learns each layer's number of hit cells."""
+    layer_peaks: bool = False
+    """Flow I also learns each layer's energy outside its hottest cell."""
+    layer_energies: str = "log"
+    """One of ``LAYER_ENERGY_SPACES``."""
+
+    def __post_init__(self) -> None:
+        if self.layer_energies not in LAYER_ENERGY_SPACES:
+            raise ValueError(
+                f"layer_energies must be one of {LAYER_ENERGY_SPACES}, got {self.layer_energies!r}"
+            )
+        if self.noise_mev <= 0 or self.cell_floor < 0 or self.gap <= 0 or self.zero_band <= 0:
+            raise ValueError(f"need noise_mev, gap, zero_band > 0 and cell_floor >= 0: {self}")
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> ShowerSpaceSettings:
+        """The settings among a model config's keys (the others are the network's)."""
+        return cls(**{f.name: config[f.name] for f in fields(cls) if f.name in config})
+
+
 class ShowerSpace(nn.Module):
     """Invertible map between showers (cells in MeV, incident energy) and standard vectors."""
 
@@ -106,38 +140,22 @@ class ShowerSpace(nn.Module):
     excess_mev: torch.Tensor
 
     def __init__(
-        self,
-        particles: Sequence[str],
-        noise_mev: float = 1e-3,
-        cell_floor: float = 1e-6,
-        gap: float = GAP,
-        zero_band: float = ZERO_BAND,
-        layer_hits: bool = False,
-        layer_peaks: bool = False,
-        layer_energies: str = "log",
+        self, particles: Sequence[str], settings: ShowerSpaceSettings | None = None
     ) -> None:
         super().__init__()
         if not particles:
             raise ValueError("a shower model needs at least one particle")
-        if layer_energies not in LAYER_ENERGY_SPACES:
-            raise ValueError(
-                f"layer_energies must be one of {LAYER_ENERGY_SPACES}, got {layer_energies!r}"
-            )
-        self.layer_energies = layer_energies
+        self.settings = settings = settings or ShowerSpaceSettings()
         names = [canonical_name(p) for p in particles]
         self.particles = names
-        self.noise_mev = float(noise_mev)
-        self.cell_floor = float(cell_floor)
-        self.gap, self.zero_band = float(gap), float(zero_band)
-        self.layer_hits, self.layer_peaks = bool(layer_hits), bool(layer_peaks)
-        self.head = _N_LAYERS * (1 + self.layer_hits + self.layer_peaks)
+        self.head = _N_LAYERS * (1 + settings.layer_hits + settings.layer_peaks)
         self.dim = self.head + N_CELLS
         self.context_size = 1 + len(names) + 2
         self.register_buffer("pdg", torch.tensor([float(pdg_code(p)) for p in names]))
         self.register_buffer("mean", torch.zeros(self.dim))
         self.register_buffer("std", torch.ones(self.dim))
         self.register_buffer("upper", torch.full((self.dim,), torch.inf))
-        if layer_energies == "shares":  # only then: older model files have no such buffer
+        if settings.layer_energies == "shares":  # only then: older model files have no such buffer
             self.register_buffer("excess_mev", torch.zeros(()))
 
     @torch.no_grad()
@@ -146,7 +164,7 @@ class ShowerSpace(nn.Module):
         rng = torch.Generator(device=cells_mev.device).manual_seed(seed)
         self.mean.zero_()
         self.std.fill_(1.0)
-        if self.layer_energies == "shares":
+        if self.settings.layer_energies == "shares":
             excess = cells_mev.sum(1) - condition[:, 0] * _MEV_PER_GEV
             self.excess_mev.copy_(excess.max().clamp_min(0.0))
         raw = self.encode(cells_mev, condition, rng)
@@ -159,22 +177,21 @@ class ShowerSpace(nn.Module):
         self, cells_mev: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
     ) -> torch.Tensor:
         """Showers (N, 504) in MeV -> standardised vectors (N, ``dim``), with fresh noise."""
-        delta = self.noise_mev
+        delta = self.settings.noise_mev
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        cell_scale = self._cell_scale(energy_mev, layers + delta)
-        hits = self._coordinate(cells_mev / cell_scale)
-        empty = self._smallest_hit(cell_scale) - self.gap - self.zero_band * u
+        hits = self._coordinate(cells_mev / energy_mev)
+        empty = self._smallest_hit(energy_mev) - self.settings.gap - self.settings.zero_band * u
         log_cells = torch.where(cells_mev >= delta, hits, empty)
         head = [self._layer_coordinates(layers, energy_mev)]
-        if self.layer_hits:
+        if self.settings.layer_hits:
             hits_per_layer = torch.stack(
                 [(c >= delta).sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1
             )
             v = torch.rand(hits_per_layer.shape, generator=rng, device=cells_mev.device)
             head.append(torch.log1p(hits_per_layer + v))  # dequantised: a count is not a density
-        if self.layer_peaks:
+        if self.settings.layer_peaks:
             peaks = torch.stack([c.max(1).values for c in cells_mev.split(_LAYER_SIZES, dim=1)], 1)
             w = torch.rand(peaks.shape, generator=rng, device=cells_mev.device)
             head.append(torch.log((layers - peaks + delta * w) / (layers + delta)))
@@ -183,14 +200,13 @@ class ShowerSpace(nn.Module):
 
     def decode(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Standardised vectors -> cells in MeV per layer, (N, n_cells) each, >= 0."""
-        delta = self.noise_mev
+        delta = self.settings.noise_mev
         x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = self._layer_energies(x[:, :_N_LAYERS], energy_mev)
-        cell_scale = self._cell_scale(energy_mev, layer_energy + delta)
         log_cells = x[:, self.head :]
-        smallest = self._smallest_hit(cell_scale)
-        hits = self._share(log_cells) * cell_scale
+        smallest = self._smallest_hit(energy_mev)
+        hits = self._share(log_cells) * energy_mev
         # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
         # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
         in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
@@ -198,7 +214,7 @@ class ShowerSpace(nn.Module):
         # larger of the two picks the branch; and the lower half of the gap is zeroed by a 0/1
         # factor. The same numbers as two torch.where, 5x faster: onnxruntime's Where took 39 %
         # of a one-step model's time (CHANGELOG.md, 0.1.0).
-        kept = (log_cells >= smallest - self.gap / 2).to(x.dtype)
+        kept = (log_cells >= smallest - self.settings.gap / 2).to(x.dtype)
         cells = torch.maximum(hits, in_gap) * kept
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
@@ -206,7 +222,7 @@ class ShowerSpace(nn.Module):
             energy = layer_energy[:, i : i + 1]
             scale = torch.where(total > 0, energy / total.clamp_min(1e-30), torch.zeros_like(total))
             layer = layer * scale
-            if self.layer_peaks:
+            if self.settings.layer_peaks:
                 # in float64: the peak is energy - rest, which can cancel to a few digits
                 e64 = energy.double()
                 log_rest = x[:, self.head - _N_LAYERS + i].unsqueeze(1).double()
@@ -220,8 +236,8 @@ class ShowerSpace(nn.Module):
         self, layers_mev: torch.Tensor, energy_mev: torch.Tensor
     ) -> torch.Tensor:
         """Layer energies (N, 3) -> flow I's first three coordinates (``layer_energies``)."""
-        shifted = layers_mev + self.noise_mev  # an empty layer is delta, not log(0)
-        if self.layer_energies == "log":
+        shifted = layers_mev + self.settings.noise_mev  # an empty layer is delta, not log(0)
+        if self.settings.layer_energies == "log":
             return torch.log(shifted / energy_mev)
         # in float64, and each share's complement as a ratio of its own: 1 - share in float32
         # is 0 for an empty layer beside a 100 GeV one
@@ -237,8 +253,8 @@ class ShowerSpace(nn.Module):
 
     def _layer_energies(self, coordinates: torch.Tensor, energy_mev: torch.Tensor) -> torch.Tensor:
         """``_layer_coordinates``' inverse, unstandardised coordinates -> layer energies (N, 3)."""
-        delta = self.noise_mev
-        if self.layer_energies == "log":
+        delta = self.settings.noise_mev
+        if self.settings.layer_energies == "log":
             return (torch.exp(coordinates) * energy_mev - delta).clamp_min(0.0)
         # products of shares and their complements (from the logits), in float64: a
         # difference of float32 totals would lose an empty layer's 1 keV in a 100 GeV shower
@@ -256,23 +272,19 @@ class ShowerSpace(nn.Module):
     def _largest_total(self, energy_mev: torch.Tensor) -> torch.Tensor:
         """The most the layers may hold, each shifted by delta: the incident energy plus the
         largest excess seen in training."""
-        return energy_mev + self.excess_mev + _N_LAYERS * self.noise_mev
-
-    def _cell_scale(self, energy_mev: torch.Tensor, layer_mev: torch.Tensor) -> torch.Tensor:
-        """What each cell is measured against: (N, 1) the incident energy."""
-        return energy_mev  # (N, 1): broadcast over the cells
+        return energy_mev + self.excess_mev + _N_LAYERS * self.settings.noise_mev
 
     def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
         """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
-        return self._coordinate(self.noise_mev / scale_mev)
+        return self._coordinate(self.settings.noise_mev / scale_mev)
 
     def _coordinate(self, share: torch.Tensor) -> torch.Tensor:
         """A cell's share of its scale -> its coordinate: ``log(share + floor)``."""
-        return torch.log(share + self.cell_floor)
+        return torch.log(share + self.settings.cell_floor)
 
     def _share(self, coordinate: torch.Tensor) -> torch.Tensor:
         """``_coordinate``'s inverse."""
-        return torch.exp(coordinate) - self.cell_floor
+        return torch.exp(coordinate) - self.settings.cell_floor
 
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
@@ -281,12 +293,7 @@ class ShowerSpace(nn.Module):
         return torch.cat([log_energy, one_hot, condition[:, 2:4] / 10.0], dim=1)
 
     def extra_repr(self) -> str:
-        return (
-            f"particles={self.particles}, noise_mev={self.noise_mev:g}, "
-            f"cell_floor={self.cell_floor:g}, "
-            f"layer_hits={self.layer_hits}, layer_peaks={self.layer_peaks}, "
-            f"layer_energies={self.layer_energies}, dim={self.dim}"
-        )
+        return f"particles={self.particles}, {self.settings}, dim={self.dim}"
 
 
 class ShowerFlow(Protocol):

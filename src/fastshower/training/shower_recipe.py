@@ -9,6 +9,7 @@ there.
 from __future__ import annotations
 
 import inspect
+from dataclasses import asdict
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -127,16 +128,13 @@ def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarr
 
 
 def _defaults(generator_class: type) -> dict[str, Any]:
-    """Every setting of a shower generator with its default: its own and its ``ShowerSpace``'s
+    """Every setting of a shower generator with its default: its own and its shower space's
     (which it takes as keyword arguments)."""
-    from fastshower.models.shower_space import ShowerSpace
+    from fastshower.models.shower_space import ShowerSpaceSettings
 
-    parameters = [
-        *inspect.signature(generator_class).parameters.values(),
-        *inspect.signature(ShowerSpace).parameters.values(),
-    ]
-    return {
+    own = {
         p.name: p.default
-        for p in parameters
+        for p in inspect.signature(generator_class).parameters.values()
         if p.kind is not p.VAR_KEYWORD and p.default is not p.empty
     }
+    return own | asdict(ShowerSpaceSettings())

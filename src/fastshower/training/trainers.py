@@ -6,8 +6,8 @@ same seed), records the files' SHA-256 in the model's provenance, and calls ``tr
 
 from __future__ import annotations
 
-import inspect
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from fastshower.io import (
     read_dataset,
     write_dataset,
 )
-from fastshower.models.shower_space import ShowerSpace
+from fastshower.models.shower_space import ShowerSpaceSettings
 from fastshower.training.calo_flow import CaloFlowRecipe
 from fastshower.training.calogan import CaloganRecipe
 from fastshower.training.data import (
@@ -333,11 +333,11 @@ def distill_one_step(
         raise ValueError(
             f"the teacher learnt {teacher.config['particles']}, the data hold {data.particles}"
         )
-    space_settings = inspect.signature(ShowerSpace).parameters  # what the student keeps
     inherited = (
         teacher.config
         if teacher.name == "flow-matching"
-        else {k: v for k, v in teacher.config.items() if k in space_settings}
+        else {"particles": teacher.config["particles"]}
+        | asdict(ShowerSpaceSettings.of(teacher.config))
     )
     student_config = {**inherited, **(model_config or {})}
     recipe = DistillRecipe(
