@@ -5,7 +5,8 @@
 # held-out jets. Each run reports the network and the boosted trees, their learning curves at 1k,
 # 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs studies/reference_data.sh's files;
 # a particle whose test set is not there yet is skipped. CaloGAN enters where studies/calogan.sh
-# has trained it. Resumable: generated samples are kept and not made again.
+# has trained it. Last, LAGAN's W and QCD jets in one sample against both test sets pooled: the
+# W/QCD taggers. Resumable: generated samples and finished reports are kept and not made again.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/judge.sh
 set -euo pipefail
@@ -35,7 +36,8 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
     generate "$model" "$OUT/$name-$f.h5" --particle "$p" --energy 1:100 --events 20000
     C+=(--candidate "$OUT/$name-$f.h5")
   done
-  $FS evaluate --reference "$DATA/$f-test.h5" "${C[@]}" --candidate "$DATA/$f-train-s$floor.h5" \
+  [ -f "$OUT/report-$f/report.html" ] ||
+    $FS evaluate --reference "$DATA/$f-test.h5" "${C[@]}" --candidate "$DATA/$f-train-s$floor.h5" \
       --max-events 20000 --out "$OUT/report-$f"
 done
 for spec in w:11 qcd:12; do
@@ -45,6 +47,13 @@ for spec in w:11 qcd:12; do
     continue
   fi
   generate lagan "$OUT/lagan-$c.h5" --class "$c" --events 10000
-  $FS evaluate --reference "$DATA/jets_$c-test.h5" --candidate "$OUT/lagan-$c.h5" \
+  [ -f "$OUT/report-jets-$c/report.html" ] ||
+    $FS evaluate --reference "$DATA/jets_$c-test.h5" --candidate "$OUT/lagan-$c.h5" \
       --candidate "$DATA/jets_$c-train-s$floor.h5" --max-events 10000 --out "$OUT/report-jets-$c"
 done
+if [ -f "$DATA/jets_w-test.h5" ] && [ -f "$DATA/jets_qcd-test.h5" ]; then
+  generate lagan "$OUT/lagan-both.h5" --class both --events 20000
+  [ -f "$OUT/report-jets-both/report.html" ] ||
+    $FS evaluate --reference "$DATA/jets_w-test.h5" --reference "$DATA/jets_qcd-test.h5" \
+      --candidate "$OUT/lagan-both.h5" --out "$OUT/report-jets-both"
+fi

@@ -11,7 +11,7 @@ pytest.importorskip("pythia8mc", reason="needs the jets extra (pythia8mc, fastje
 import awkward as ak
 
 from fastshower.io import JET_SCHEMA, read_dataset
-from fastshower.observables.jets import image_observables
+from fastshower.observables.jets import image_observables, pixel_pt_fractions
 from fastshower.simulate.jets import (
     JetGenerator,
     JetJob,
@@ -69,6 +69,22 @@ def test_image_mass_tracks_the_jet_mass(w_jets: dict) -> None:
     assert (
         abs(np.median(difference)) < 8 and np.corrcoef(obs["mass"], w_jets["jet_mass"])[0, 1] > 0.9
     )
+
+
+def test_subjets_sit_two_masses_over_pt_apart_in_w_jets(w_jets: dict, qcd_jets: dict) -> None:
+    """A W's two prongs are about 2 m / pT apart (the rule of thumb from its decay); the
+    pixel shares of each image sum to one."""
+    obs = image_observables(w_jets["image"])
+    expected = 2 * np.asarray(w_jets["jet_mass"]) / np.asarray(w_jets["jet_pt"])
+    assert abs(np.median(obs["delta_r"] / expected) - 1) < 0.25
+    assert np.corrcoef(obs["delta_r"], expected)[0, 1] > 0.5
+    assert (obs["n_pixels"] == (w_jets["image"] > 0).sum(axis=(1, 2))).all()
+    images = np.concatenate([w_jets["image"], np.zeros((1, 25, 25))])  # and an empty image
+    empty = image_observables(images[-1:])
+    assert empty["delta_r"][0] == 0 and empty["n_pixels"][0] == 0
+    shares = pixel_pt_fractions(images)
+    assert len(shares) == obs["n_pixels"].sum() and (shares > 0).all()
+    np.testing.assert_allclose(shares.sum(), len(w_jets["image"]), rtol=1e-9)
 
 
 def test_image_holds_exactly_the_constituents_inside_the_window() -> None:

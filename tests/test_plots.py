@@ -16,6 +16,7 @@ from fastshower.evaluate.plots import (
     plot_layer_energy_vs_incident,
     plot_shower_observables,
 )
+from fastshower.evaluate.tagger import TAGGERS
 from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -105,6 +106,12 @@ def test_run_demo(tmp_path: Path) -> None:
     (candidate,) = metrics["candidates"]
     assert 0.0 <= candidate["classifier"]["pixels"]["auc"] <= 1.0
     assert set(candidate["distances"]) == {"W jets", "QCD jets"}
+    # the taggers: both kinds, trained on each side, on the same numbers of jets: at most half
+    # of Pythia's per class (the generator draws each jet's class at random)
+    taggers = {(t["features"], t["trained_on"]): t for t in candidate["taggers"]}
+    assert set(taggers) == {(f, s) for f in TAGGERS for s in ("reference", "candidate")}
+    (n_test,) = {t["n_test_per_class"] for t in taggers.values()}
+    assert 0 < n_test <= N_DEMO_JETS // 2
     # a rerun reuses the finished sample instead of simulating again
     mtime = h5[0].stat().st_mtime_ns
     assert run_demo(tmp_path, n_events=4, workers=0, n_jets=N_DEMO_JETS, progress=False) == paths

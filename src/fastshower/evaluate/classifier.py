@@ -54,6 +54,7 @@ __all__ = [
     "ClassifierConfig",
     "ClassifierResult",
     "Judgement",
+    "auc_error",
     "classifier_test",
     "high_level_features",
     "image_features",
@@ -372,7 +373,7 @@ class _Split:
         return ClassifierResult(
             method=method,
             auc=value,
-            auc_uncertainty=_auc_error(value, n1, n0),
+            auc_uncertainty=auc_error(value, n1, n0),
             validation_auc=float(roc_auc_score(y_val, val_scores)),
             jsd=float((math.log(2) - bce) / math.log(2)),
             best_epoch=best_epoch,
@@ -467,7 +468,9 @@ def _check_inputs(reference: np.ndarray, candidate: np.ndarray) -> int:
     return n
 
 
-def _auc_error(a: float, n1: int, n0: int) -> float:
+def auc_error(a: float, n1: int, n0: int) -> float:
+    """The standard error of AUC ``a`` on ``n1`` positive and ``n0`` negative events (Hanley
+    and McNeil 1982)."""
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
     return float(math.sqrt(max(var, 0.0)))

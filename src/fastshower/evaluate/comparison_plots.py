@@ -50,6 +50,7 @@ __all__ = [
     "plot_learning_curves",
     "plot_observable_comparison",
     "plot_profile_comparison",
+    "plot_tagger_rocs",
 ]
 
 CANDIDATE_COLOURS = (
@@ -675,3 +676,50 @@ def plot_jet_observable_comparison(
         n_cols=len(_JET_OBSERVABLES),
         ylabel="Fraction of the class's jets",
     )
+
+
+def plot_tagger_rocs(
+    results: Mapping[str, Sequence[Any]],
+    path: str | os.PathLike[str],
+    *,
+    reference_label: str = "Reference",
+    colours: Mapping[str, str] | None = None,
+) -> Path:
+    """The W/QCD taggers' ROC curves as the field draws them: QCD rejection (1 / its
+    efficiency, log scale) against W efficiency; one panel per tagger. ``results``: candidate
+    label -> its ``TaggerResult`` list. Black: trained and tested on the reference; solid in the
+    candidate's colour: trained on the reference, tested on the candidate; dashed: trained on
+    the candidate, tested on the reference. A generator that serves lies on the black line."""
+    labels = list(results)
+    colour_of = _colours(labels, colours)
+    taggers = list(dict.fromkeys(r.features for rs in results.values() for r in rs))
+    with _style():
+        fig = Figure(figsize=(6.2 * len(taggers), 5.4), layout="constrained")
+        axes = fig.subplots(1, len(taggers), squeeze=False)[0]
+        for ax, tagger in zip(axes, taggers, strict=True):
+            drawn_reference = False
+            for label in labels:
+                for r in (r for r in results[label] if r.features == tagger):
+                    for tested, (w_eff, qcd_eff) in r.roc.items():
+                        auc = r.auc[tested][0]
+                        keep = qcd_eff > 0
+                        if r.trained_on == "reference" and tested == "reference":
+                            if drawn_reference:
+                                continue
+                            drawn_reference = True
+                            style_kw = {"color": REFERENCE_COLOUR, "ls": "-"}
+                            text = f"{reference_label} → itself: AUC {auc:.3f}"
+                        elif r.trained_on == "reference":
+                            style_kw = {"color": colour_of[label], "ls": "-"}
+                            text = f"{reference_label} → {label}: AUC {auc:.3f}"
+                        else:
+                            style_kw = {"color": colour_of[label], "ls": "--"}
+                            text = f"{label} → {reference_label}: AUC {auc:.3f}"
+                        ax.plot(w_eff[keep], 1 / qcd_eff[keep], lw=2, label=text, **style_kw)
+            ax.set_yscale("log")
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("W jet efficiency", fontsize="small")
+            ax.set_ylabel("QCD jet rejection (1 / efficiency)", fontsize="small")
+            ax.set_title(f"Tagger on {tagger} (trained → tested)", fontsize="small")
+            ax.legend(loc="upper right", fontsize="x-small")
+        return save(fig, path)

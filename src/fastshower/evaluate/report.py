@@ -19,7 +19,8 @@ Showers (``SHOWER_SCHEMA``) get three classifier variants (cells, cells normalis
 layer's energy, and the shower-shape observables with the cells' spectra), the observables of
 ``observables.calo`` and their profiles against the incident energy; jet images
 (``JET_SCHEMA``) get the pixel classifier and the image observables of ``observables.jets``,
-per class (``signal`` 1 = W, 0 = QCD).
+per class (``signal`` 1 = W, 0 = QCD), and, where both samples hold both classes, the W/QCD
+taggers of ``tagger`` trained on each and tested on the other.
 
 Each candidate gets one colour, the same in every plot and in the summary table; the reference
 is black.
@@ -35,7 +36,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -67,9 +68,16 @@ from fastshower.evaluate.comparison_plots import (
     plot_learning_curves,
     plot_observable_comparison,
     plot_profile_comparison,
+    plot_tagger_rocs,
 )
 from fastshower.evaluate.figures import REFERENCE_COLOUR
 from fastshower.evaluate.metrics import fpd, kpd, observable_distances
+from fastshower.evaluate.tagger import (
+    MIN_JETS_PER_CLASS,
+    TaggerConfig,
+    TaggerResult,
+    compare_taggers,
+)
 from fastshower.io import (
     JET_SCHEMA,
     SCHEMAS,
@@ -81,7 +89,7 @@ from fastshower.io import (
     read_dataset,
 )
 from fastshower.observables.calo import OBSERVABLES, shower_observables
-from fastshower.observables.jets import image_observables
+from fastshower.observables.jets import image_observables, pixel_pt_fractions
 
 __all__ = [
     "ENERGY_RANGE_TOLERANCE",
@@ -393,6 +401,8 @@ class _Results:
     """candidate label -> group ("all", or a jet class) -> distances."""
     axis_labels: dict[str, str]
     figures: list[_Figure]
+    taggers: dict[str, list[TaggerResult]] = field(default_factory=dict)
+    """candidate label -> the W/QCD taggers (jets of both classes only)."""
 
 
 def _distances(
@@ -591,9 +601,15 @@ def _evaluate_jets(
         signal = np.asarray(cand.arrays["signal"]).reshape(-1)
         for c, name in JET_CLASSES.items():
             if (ref_signal == c).sum() >= 2 and (signal == c).sum() >= 2:
-                distances[cand.label][name] = _distances(
+                found = _distances(
                     {k: v[ref_signal == c] for k, v in image_obs[ref.label].items()},
                     {k: v[signal == c] for k, v in image_obs[cand.label].items()},
+                    seed,
+                )
+                distances[cand.label][name] = _with_pixel_spectrum(
+                    found,
+                    pixel_pt_fractions(ref.arrays["image"][ref_signal == c]),
+                    pixel_pt_fractions(cand.arrays["image"][signal == c]),
                     seed,
                 )
     classifiers = _classify(
@@ -604,6 +620,9 @@ def _evaluate_jets(
         "pt": "Jet pT from the image [GeV]",
         "mass": "Jet mass from the image [GeV]",
         **{k: f"{k} from the image" for k in ("tau_1", "tau_2", "tau_3", "tau_21", "tau_32")},
+        "delta_r": "ΔR of the two kt subjets",
+        "n_pixels": "Hit pixels",
+        PIXEL_SPECTRUM: "Pixel pT / jet pT, every hit pixel (not in FPD, KPD)",
     }
     common: _Common = {
         "reference_label": ref.label,
@@ -637,7 +656,55 @@ def _evaluate_jets(
         ),
     ]
     figures += _classifier_figures(ref, cands, classifiers, figures_dir, "jets")
-    return _Results(classifiers, distances, axis_labels, figures)
+    taggers = {
+        cand.label: compare_taggers(
+            ref.arrays,
+            cand.arrays,
+            (image_obs[ref.label], image_obs[cand.label]),
+            TaggerConfig(seed=seed),
+        )
+        for cand in cands
+        if _has_both_classes(ref) and _has_both_classes(cand)
+    }
+    if taggers:
+        figures.append(
+            _Figure(
+                "W/QCD taggers",
+                "Tagger ROC curves",
+                plot_tagger_rocs(taggers, figures_dir / "tagger-roc.png", **common),
+                "What jet images are for: a network on the pixels and boosted trees on the "
+                "image's mass and τ21, each trained to tell W from QCD jets on half of one "
+                "sample and tested on held-out jets (trained → tested). A generator that serves "
+                "an analysis gives the reference's curve.",
+            )
+        )
+    return _Results(classifiers, distances, axis_labels, figures, taggers)
+
+
+PIXEL_SPECTRUM = "pixel_pt_fraction"
+
+
+def _with_pixel_spectrum(
+    found: dict[str, Any], reference: np.ndarray, candidate: np.ndarray, seed: int
+) -> dict[str, Any]:
+    """``found`` with the pixel intensity spectrum's W1 and separation beside the per-jet
+    observables' (pixels pooled over jets: not a column of FPD and KPD)."""
+    if not found["keys"] or min(len(reference), len(candidate)) < 2:
+        return found
+    spectrum = observable_distances(
+        {PIXEL_SPECTRUM: reference}, {PIXEL_SPECTRUM: candidate}, seed=seed
+    )
+    return {
+        **found,
+        "keys": [*found["keys"], PIXEL_SPECTRUM],
+        "wasserstein_1": {**found["wasserstein_1"], **spectrum["wasserstein_1"]},
+        "separation": {**found["separation"], **spectrum["separation"]},
+    }
+
+
+def _has_both_classes(sample: _Sample) -> bool:
+    signal = np.asarray(sample.arrays["signal"]).reshape(-1)
+    return min((signal == 0).sum(), (signal == 1).sum()) >= MIN_JETS_PER_CLASS
 
 
 def _capitalised(text: str) -> str:
@@ -713,6 +780,7 @@ def _metrics(
                     group: _distance_json(found)
                     for group, found in results.distances[cand.label].items()
                 },
+                "taggers": [r.summary() for r in results.taggers.get(cand.label, [])],
             }
             for cand in cands
         ],
@@ -852,7 +920,7 @@ def _summary_table(
                 cells.append(
                     f'<td class="num">FPD {_pm(*fpd_pm, digits=4)}<br>'
                     f'KPD {_pm(*kpd_pm, digits=5)}<br><span class="small">'
-                    f"{len(found['keys'])} observables</span></td>"
+                    f"{len(set(found['keys']) - {PIXEL_SPECTRUM})} observables</span></td>"
                 )
             else:
                 cells.append("<td>—</td>")
@@ -884,6 +952,37 @@ def _learning_curve_table(cands: list[_Sample], results: _Results, unit: str) ->
                 )
             rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _tagger_table(cands: list[_Sample], results: _Results) -> str:
+    """The W/QCD taggers' AUCs: trained on each side, tested on held-out jets of each."""
+    if not results.taggers:
+        return ""
+    head = (
+        "<th>Candidate</th><th>Tagger</th><th>Jets per class (train / test)</th>"
+        "<th>Trained on the reference: tested on the reference</th><th>on the candidate</th>"
+        "<th>Trained on the candidate: tested on the reference</th>"
+    )
+    rows = []
+    for cand in cands:
+        by_side = {(r.features, r.trained_on): r for r in results.taggers.get(cand.label, [])}
+        for tagger in dict.fromkeys(features for features, _ in by_side):
+            on_ref, on_cand = by_side[tagger, "reference"], by_side[tagger, "candidate"]
+            cells = [
+                f"<td>{_swatch(cand.colour)}{_e(cand.label)}</td>",
+                f"<td>{_e(tagger)}</td>",
+                f'<td class="num">{on_ref.n_train_per_class:,} / {on_ref.n_test_per_class:,}</td>',
+                f'<td class="num">{_pm(*on_ref.auc["reference"])}</td>',
+                f'<td class="num">{_pm(*on_ref.auc["candidate"])}</td>',
+                f'<td class="num">{_pm(*on_cand.auc["reference"])}</td>',
+            ]
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        "<h2>W/QCD taggers in numbers</h2>"
+        '<p class="small">AUC of telling W from QCD jets (not of telling the samples apart). '
+        "A generated sample that serves an analysis gives the reference's AUC in every column."
+        f"</p><table><tr>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def _distance_tables(cands: list[_Sample], results: _Results) -> str:
@@ -976,6 +1075,7 @@ the physics observables, as the CaloChallenge computes them, 0 for identical dis
 candidate made by the simulation itself is the floor: what two samples of the same physics
 give.</p>
 {body}
+{_tagger_table(cands, results)}
 <h2>Learning curves in numbers</h2>
 {_learning_curve_table(cands, results, unit)}
 <h2>Distances per observable</h2>

@@ -29,8 +29,10 @@ __all__ = [
     "image_particles",
     "mass",
     "nsubjettiness",
+    "pixel_pt_fractions",
     "quiet_fastjet",
     "ratio",
+    "subjet_delta_r",
 ]
 
 
@@ -147,7 +149,8 @@ def image_particles(images: np.ndarray, grid: ImageGrid = IMAGE_GRID) -> Any:
 
 
 def image_observables(images: np.ndarray, grid: ImageGrid = IMAGE_GRID) -> dict[str, np.ndarray]:
-    """pT, mass, tau_1..3, tau_21 and tau_32 of each image (pixels as massless particles).
+    """pT, mass, tau_1..3, tau_21, tau_32, the two subjets' Delta R and the number of hit pixels
+    of each image (pixels as massless particles).
 
     Negative pixels (which the original cubic-interpolated rotation leaves) are ignored, as they
     cannot be particles.
@@ -163,7 +166,43 @@ def image_observables(images: np.ndarray, grid: ImageGrid = IMAGE_GRID) -> dict[
         "tau_3": taus[:, 2],
         "tau_21": ratio(taus[:, 1], taus[:, 0]),
         "tau_32": ratio(taus[:, 2], taus[:, 1]),
+        "delta_r": subjet_delta_r(particles),
+        "n_pixels": (np.asarray(images) > 0).sum(axis=(1, 2)).astype(np.float64),
     }
+
+
+def subjet_delta_r(particles: Any) -> np.ndarray:
+    """Delta R between the two exclusive kt subjets of each jet: a W's two prongs sit about
+    2 m_W / pT apart, a QCD jet's second prong anywhere. 0 for a jet of fewer than two
+    particles."""
+    import awkward as ak
+
+    out = np.zeros(len(particles))
+    has_two = ak.to_numpy(ak.num(particles)) >= 2
+    if not has_two.any():
+        return out
+    fastjet = quiet_fastjet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # as in nsubjettiness
+        sequence = fastjet.ClusterSequence(
+            _cartesian(particles[has_two]), fastjet.JetDefinition(fastjet.kt_algorithm, 1.0)
+        )
+        subjets = sequence.exclusive_jets(n_jets=2)
+    px, py, pz = (ak.to_numpy(subjets[k]).astype(np.float64) for k in ("px", "py", "pz"))
+    pt = np.hypot(px, py)
+    eta, phi = np.arcsinh(pz / pt), np.arctan2(py, px)
+    dphi = (phi[:, 0] - phi[:, 1] + np.pi) % (2 * np.pi) - np.pi
+    out[has_two] = np.hypot(eta[:, 0] - eta[:, 1], dphi)
+    return out
+
+
+def pixel_pt_fractions(images: np.ndarray) -> np.ndarray:
+    """Every hit pixel's share of its image's pT, all images pooled: the pixel intensity
+    spectrum (JetNet's relative particle pT)."""
+    images = np.clip(np.asarray(images, dtype=np.float64), 0, None)
+    totals = images.sum(axis=(1, 2), keepdims=True)
+    shares = np.divide(images, totals, out=np.zeros_like(images), where=totals > 0)
+    return shares[images > 0]
 
 
 _FIELDS = ("px", "py", "pz", "E")
