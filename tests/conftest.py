@@ -29,6 +29,7 @@ if "FASTSHOWER_CACHE" not in os.environ:
 # markers: a test that needs an extra says so, and is skipped with the reason where it is missing
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +71,21 @@ def positrons() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 
     settings = CaloSettings("e+", (2.0, 2.0))
     return simulate_showers(settings, 300, seed=1), simulate_showers(settings, 300, seed=2)
+
+
+@pytest.fixture(scope="session")
+def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """48 positrons (seed 5) and 48 pi+ (seed 6) at 2-5 GeV, one file each: what the shower
+    models train on in the tests (two particles, a spread of energies)."""
+    from fastshower.io import write_showers
+    from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+    folder = tmp_path_factory.mktemp("showers")
+    files = []
+    for particle, seed in (("e+", 5), ("pi+", 6)):
+        showers = simulate_showers(CaloSettings(particle, (2.0, 5.0)), 48, seed=seed)
+        files.append(write_showers(folder / f"{particle}.h5", showers, {"seed": seed}))
+    return files
 
 
 @pytest.fixture(scope="session")

@@ -15,19 +15,6 @@ from fastshower.models.shower_space import ShowerSpace, ShowerSpaceSettings
 from fastshower.training.data import load_shower_vectors
 
 
-@pytest.fixture(scope="module")
-def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from fastshower.io import write_showers
-    from fastshower.simulate.calo import CaloSettings, simulate_showers
-
-    folder = tmp_path_factory.mktemp("showers")
-    files = []
-    for particle, seed in (("e+", 5), ("pi+", 6)):
-        showers = simulate_showers(CaloSettings(particle, (2.0, 5.0)), 48, seed=seed)
-        files.append(write_showers(folder / f"{particle}.h5", showers, {"seed": seed}))
-    return files
-
-
 @pytest.mark.parametrize(
     "floor,summaries,energies",
     [(0.0, False, "log"), (1e-4, True, "shares"), (1e-6, False, "shares")],

@@ -182,23 +182,21 @@ def test_holdout_writes_the_jets_a_lagan_training_held_out(
         assert any(torch.equal(one, jets.images[i]) for i in qcd_learnt)
 
 
-def test_calogan_tiny_run_on_real_showers(tmp_path: Path) -> None:
-    """``fastshower train calogan`` on 60 real Geant4 positron showers, then generation."""
+def test_calogan_tiny_run_on_real_showers(shower_files: list[Path], tmp_path: Path) -> None:
+    """``fastshower train calogan`` on 48 real Geant4 positron showers, then generation."""
     from fastshower.generate import GenerateJob
-    from fastshower.io import SHOWER_SCHEMA, read_dataset, write_showers
-    from fastshower.simulate.calo import CaloSettings, simulate_showers
+    from fastshower.io import SHOWER_SCHEMA, read_dataset
     from fastshower.simulate.production import produce
     from fastshower.training.trainers import train_calogan
 
-    showers = simulate_showers(CaloSettings("e+", (2.0, 5.0)), 60, seed=4)
-    data = write_showers(tmp_path / "eplus.h5", showers, {"seed": 4})
+    data = shower_files[0]
     config = TrainConfig(epochs=2, batch_size=16, seed=1, lr_discriminator=2e-5, generator_steps=2)
     state = train_calogan(data, tmp_path / "m", config, progress=False)
     history = state["history"]
     assert len(history) == 2 and history[0]["loss_g"] != history[1]["loss_g"]
     assert all(np.isfinite(h["score"]) for h in history)
     model = load_model(tmp_path / "m" / "last")
-    assert model.provenance["particle"] == "e+" and model.provenance["n_training"] == 54
+    assert model.provenance["particle"] == "e+" and model.provenance["n_training"] == 43
     lo, hi = model.provenance["energy_range_gev"]
     assert 2.0 <= lo < hi <= 5.0
     job = GenerateJob(str(tmp_path / "m" / "best"), {"particle": "e+", "energy_gev": [2.0, 5.0]})
