@@ -24,7 +24,7 @@ McNeil's (1982) from the test split's sizes. A ``learning_curve`` repeats the ju
 subsamples of N = 1k, 2k, 5k, ... events per class: where the AUC still rises with N, the judge
 has not saturated, and an AUC means nothing without its N.
 
-Features, as CaloFlow: every cell, log-scaled, plus log10 of the incident energy and of each
+Features (``observables.features``), as CaloFlow: every cell, log-scaled, plus log10 of the incident energy and of each
 layer's energy. The ``normalized`` variant gives each cell as its share of its layer's energy, so
 the network must find differences in shapes. ``high_level_features`` are the shower-shape
 observables and each layer's cell-energy spectrum instead (the CaloChallenge's "high-level"
@@ -39,13 +39,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from fastshower.detector import CALORIMETER
+from fastshower.observables.features import (
+    high_level_features,
+    image_features,
+    shower_features,
+)
 
 __all__ = [
     "LEARNING_CURVE_SIZES",
@@ -68,10 +72,6 @@ MIN_EVENTS = 100
 statistical error (about 0.1 for 20 + 20 events) would mean anything."""
 LEARNING_CURVE_SIZES = (1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
 """Events per class at which ``learning_curve`` judges, as far as the samples go."""
-FEATURE_CHUNK = 10_000
-"""Events whose features are computed at a time: memory stays bounded for 100k-event samples."""
-_LOG_FLOOR_MEV = 1e-3  # cells below 1 keV are empty as far as the classifier is concerned
-_LOG_FLOOR_GEV = 1e-3
 
 
 @dataclass(frozen=True)
@@ -172,96 +172,6 @@ class Judgement:
             "network": self.network.summary(),
             "trees": None if self.trees is None else self.trees.summary(),
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# features
-
-
-def shower_features(showers: Mapping[str, np.ndarray], normalized: bool = False) -> np.ndarray:
-    """(N, n_cells + 1 + n_layers) float32 classifier inputs for showers in the dataset layout, as
-    CaloFlow's: every cell (log10, or its share of its layer's energy), log10 of the incident
-    energy and of each layer's energy. Computed ``FEATURE_CHUNK`` showers at a time."""
-    for layer in CALORIMETER.layers:
-        if layer.key not in showers:
-            raise ValueError(f"showers have no {layer.key!r}; the classifier needs every layer")
-        shape = np.shape(showers[layer.key])
-        if shape[1:] != layer.shape:
-            raise ValueError(
-                f"{layer.key} has shape {shape}; expected (N, {layer.n_x}, {layer.n_y})"
-            )
-    features = _chunked(showers, lambda part: _shower_features(part, normalized))
-    _check_finite(features, "shower")
-    return features
-
-
-def _shower_features(showers: Mapping[str, np.ndarray], normalized: bool) -> np.ndarray:
-    cells, layer_energy = [], []
-    for layer in CALORIMETER.layers:
-        flat = np.asarray(showers[layer.key], dtype=np.float64).reshape(-1, layer.n_cells)
-        flat = np.clip(flat, 0, None)
-        total = flat.sum(axis=1, keepdims=True)
-        layer_energy.append(total)
-        if normalized:
-            cells.append(np.divide(flat, total, out=np.zeros_like(flat), where=total > 0))
-        else:
-            cells.append(np.log10(flat + _LOG_FLOOR_MEV))
-    incident = np.asarray(showers["energy"], dtype=np.float64).reshape(-1, 1)
-    return np.concatenate(
-        [
-            *cells,
-            np.log10(incident + _LOG_FLOOR_GEV),
-            np.log10(np.concatenate(layer_energy, axis=1) + _LOG_FLOOR_MEV),
-        ],
-        axis=1,
-    )
-
-
-def high_level_features(showers: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(N, n_observables + n_layers x n_bins) float32: the shower-shape observables
-    (``observables.calo``, energies in log10; the CaloChallenge's "high-level" classifier) and
-    each layer's cell-energy spectrum (``observables.calo.cell_energy_spectra``). Why the
-    spectra: a generator can get every moment right and still give cells energies that Geant4
-    does not (a flow's pions: AUC 0.85 from the spectra alone on 4200 showers per class, 0.52
-    from the cells)."""
-    from fastshower.observables.calo import OBSERVABLES, cell_energy_spectra, shower_observables
-
-    def features(part: Mapping[str, np.ndarray]) -> np.ndarray:
-        columns = []
-        for name, values in shower_observables(part).items():
-            unit = OBSERVABLES[name].unit
-            floor = _LOG_FLOOR_GEV if unit == "GeV" else _LOG_FLOOR_MEV
-            columns.append(np.log10(values + floor) if unit in ("MeV", "GeV") else values)
-        return np.column_stack([*columns, cell_energy_spectra(part)])
-
-    out = _chunked(showers, features)
-    _check_finite(out, "shower")
-    return out
-
-
-def _chunked(
-    showers: Mapping[str, np.ndarray],
-    features: Callable[[Mapping[str, np.ndarray]], np.ndarray],
-) -> np.ndarray:
-    """``features`` of ``FEATURE_CHUNK`` showers at a time, as one float32 array."""
-    n = len(showers["energy"])
-    return np.concatenate(
-        [
-            features({k: v[start : start + FEATURE_CHUNK] for k, v in showers.items()}).astype(
-                np.float32
-            )
-            for start in range(0, n, FEATURE_CHUNK)
-        ]
-    )
-
-
-def image_features(images: np.ndarray) -> np.ndarray:
-    """(N, n_pixels) float32 log-scaled pixels; negative pixels (LAGAN's rotation) count as
-    empty."""
-    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
-    features = np.log10(np.clip(flat, 0, None) + _LOG_FLOOR_GEV)
-    _check_finite(features, "image")
-    return features.astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,10 +415,3 @@ def _scores(model: Any, x: Any) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         return torch.sigmoid(model(x).squeeze(1)).numpy().astype(np.float64)
-
-
-def _check_finite(features: np.ndarray, what: str) -> None:
-    bad = ~np.isfinite(features)
-    if bad.any():
-        event = int(np.argmax(bad.any(axis=1)))
-        raise ValueError(f"{what} {event} gives non-finite classifier inputs (NaN or inf cells?)")
