@@ -433,6 +433,13 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
     default=None,
     help="Flow models: ODE rule [the model's].",
 )
+@click.option(
+    "--refine",
+    "refiner",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Refiner folder (fastshower refine) of this model's samples: each event gets its weight.",
+)
 @_production_options(default_chunk=10000)
 def generate_command(
     model: Path,
@@ -443,6 +450,7 @@ def generate_command(
     device: str,
     steps: int | None,
     solver: str | None,
+    refiner: Path | None,
     **production: Any,
 ) -> None:
     """Generate samples with a trained model into the reference's HDF5 schema (resumable)."""
@@ -465,6 +473,7 @@ def generate_command(
             batch_size=batch_size,
             device=device,
             sampling=sampling,
+            refiner_dir=str(refiner or ""),
         )
     except (ModelFileError, ValueError) as error:
         _fail(str(error))
@@ -567,6 +576,62 @@ def _model_folder(model: Path) -> Path:
         return resolve_model(model)
     except FileNotFoundError as error:
         _fail(str(error))
+
+
+@main.command("refine")
+@click.option(
+    "--generated",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A model's sample (fastshower generate) to learn the weights of.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Geant4 or Pythia training events (never the test set); repeat to pool.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Refiner folder.")
+@click.option(
+    "--features",
+    type=click.Choice(["high-level", "cells", "pixels"]),
+    default=None,
+    help="What the refiner sees [high-level for showers, pixels for jets].",
+)
+@click.option("--epochs", type=int, default=50, show_default=True)
+@click.option(
+    "--clip", type=float, default=20.0, show_default=True, help="Largest weight an event gets."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def refine_command(
+    generated: Path,
+    reference: tuple[Path, ...],
+    out: Path,
+    features: str | None,
+    epochs: int,
+    clip: float,
+    seed: int,
+) -> None:
+    """Learn per-event weights that bring a model's samples towards the reference: a calibrated
+    classifier, w = p / (1 - p). Weigh new samples with fastshower generate --refine."""
+    from fastshower.io import JET_SCHEMA, dataset_info, schema_of
+    from fastshower.training.refiner import RefinerTraining, train_refiner
+
+    _require_files((generated, *reference))
+    try:
+        if features is None:
+            is_jets = schema_of(dataset_info(generated)) is JET_SCHEMA
+            features = "pixels" if is_jets else "high-level"
+        config = RefinerTraining(features=features, epochs=epochs, clip=clip, seed=seed)
+        measured = train_refiner(generated, list(reference), out, config)
+    except ValueError as error:
+        _fail(str(error))
+    click.echo(
+        f"wrote {out}: held-out AUC {measured['validation_auc']:.3f} at "
+        f"{measured['n_validation_per_class']} events per class; the weights keep "
+        f"{measured['effective_sample_fraction']:.0%} of the sample (effective size)"
+    )
 
 
 @main.command("holdout")

@@ -17,15 +17,16 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from fastshower.io import Schema
-from fastshower.modelfile import LoadedModel, load_model, model_digest
+from fastshower.modelfile import LoadedModel, load_model, load_refiner, model_digest
 from fastshower.models import family
 from fastshower.models.family import condition_from_dict
+from fastshower.models.refiner import Refiner
 
 __all__ = ["GenerateJob"]
 
@@ -40,6 +41,8 @@ class GenerateJob:
     typed condition). ``sampling``: for
     flow-matching models, ``{"steps": n, "solver": "euler" | "midpoint"}`` in place of the
     model file's (the same weights sampled at another cost and fidelity: ``docs/flows.md``).
+    ``refiner_dir``: a refiner of this model's samples (``fastshower refine``); each event then
+    gets its ``weight``.
     """
 
     model_dir: str
@@ -47,10 +50,22 @@ class GenerateJob:
     batch_size: int = 1024
     device: str = "cpu"
     sampling: dict[str, Any] = field(default_factory=dict)
+    refiner_dir: str = ""
     digest: str = field(default="")
+    refiner_digest: str = field(default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_dir", str(Path(self.model_dir).resolve()))
+        if self.refiner_dir:
+            object.__setattr__(self, "refiner_dir", str(Path(self.refiner_dir).resolve()))
+            refiner = _refiner(self.refiner_dir)
+            expected = _model(self.model_dir, self.device, "{}").name
+            if refiner.provenance.get("schema") != family(expected).schema.name:
+                raise ValueError(
+                    f"{self.refiner_dir} refines {refiner.provenance.get('schema')} samples; "
+                    f"this {expected} model makes {family(expected).schema.name}"
+                )
+            object.__setattr__(self, "refiner_digest", model_digest(self.refiner_dir))
         _check_sampling(_model(self.model_dir, self.device, "{}").name, self.sampling)
         model = self._model()
         object.__setattr__(self, "digest", model_digest(self.model_dir))
@@ -63,13 +78,19 @@ class GenerateJob:
 
     @property
     def schema(self) -> Schema:
-        return family(self._model().name).schema
+        schema = family(self._model().name).schema
+        return schema.with_weight() if self.refiner_dir else schema
 
     @property
     def settings(self) -> dict[str, Any]:
-        """What makes two generated samples the same: the weights, the condition, the sampler."""
-        settings = {"model_sha256": self.digest, "condition": self.condition}
-        return {**settings, "sampling": self.sampling} if self.sampling else settings
+        """What makes two generated samples the same: the weights, the condition, the sampler
+        and the refiner."""
+        settings: dict[str, Any] = {"model_sha256": self.digest, "condition": self.condition}
+        if self.sampling:
+            settings["sampling"] = self.sampling
+        if self.refiner_dir:
+            settings["refiner_sha256"] = self.refiner_digest
+        return settings
 
     def run_chunk(self, n_events: int, seed: int) -> dict[str, np.ndarray]:
         model = self._model()
@@ -82,7 +103,11 @@ class GenerateJob:
             )
             for start in range(0, n_events, self.batch_size)
         ]
-        return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+        arrays = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+        if self.refiner_dir:
+            refiner = cast(Refiner, _refiner(self.refiner_dir).generator)
+            arrays["weight"] = refiner.weights(arrays)
+        return arrays
 
     def provenance(self) -> dict[str, Any]:
         model = self._model()
@@ -94,6 +119,11 @@ class GenerateJob:
             "model_provenance": model.provenance,
             "condition": self.condition,
             "not_generated": family(model.name).not_generated,
+            **(
+                {"refiner_dir": self.refiner_dir, "refiner": _refiner(self.refiner_dir).provenance}
+                if self.refiner_dir
+                else {}
+            ),
         }
 
 
@@ -105,6 +135,11 @@ def _model(model_dir: str, device: str, sampling: str) -> LoadedModel:
     for key, value in json.loads(sampling).items():
         setattr(model.generator, key, value)
     return model
+
+
+@cache
+def _refiner(refiner_dir: str) -> LoadedModel:
+    return load_refiner(refiner_dir)
 
 
 def _check_sampling(name: str, sampling: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "JET_SCHEMA",
     "SCHEMAS",
     "SHOWER_SCHEMA",
+    "WEIGHT",
     "Dataset",
     "DatasetError",
     "DatasetInfo",
@@ -59,6 +60,7 @@ __all__ = [
     "open_writer",
     "read_dataset",
     "read_showers",
+    "schema_of",
     "write_dataset",
     "write_showers",
 ]
@@ -132,11 +134,29 @@ class Schema:
     def optional_keys(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.fields if not f.required)
 
+    def with_weight(self) -> Schema:
+        """The schema of a weighted sample: this one and ``WEIGHT``."""
+        if WEIGHT.key in self.keys:
+            return self
+        return Schema(self.name, (*self.fields, WEIGHT), self.published)
+
     def __getitem__(self, key: str) -> Field:
         for f in self.fields:
             if f.key == key:
                 return f
         raise KeyError(key)
+
+
+WEIGHT = Field(
+    "weight",
+    (),
+    "float32",
+    "",
+    "event weight from a refiner (fastshower refine); a file without it weighs every event 1",
+    required=False,
+    minimum=0.0,
+)
+"""The one key any file may hold or not: a weighted sample's per-event weights."""
 
 
 def _shower_schema() -> Schema:
@@ -597,6 +617,26 @@ def _present_keys(where: str, h5: h5py.File, schema: Schema, prov: Mapping[str, 
     return present
 
 
+def schema_of(info: DatasetInfo) -> Schema:
+    """The file's schema: from its provenance, or (published files) from its keys; a
+    ``DatasetError`` for a file that holds neither showers nor jet images."""
+    name = info.provenance.get("schema")
+    if name is None:
+        if "image" in info.keys:
+            name = JET_SCHEMA.name
+        elif all(layer.key in info.keys for layer in CALORIMETER.layers):
+            name = SHOWER_SCHEMA.name
+        else:
+            raise DatasetError(
+                f"{info.path}: neither showers nor jet images (keys {sorted(info.keys)})"
+            )
+    if name not in SCHEMAS:
+        raise DatasetError(
+            f"{info.path}: schema {name!r} cannot be evaluated; allowed are {sorted(SCHEMAS)}"
+        )
+    return SCHEMAS[name]
+
+
 def read_dataset(
     path: str | os.PathLike[str], schema: Schema, *, start: int = 0, stop: int | None = None
 ) -> Dataset:
@@ -605,6 +645,8 @@ def read_dataset(
     where = str(path)
     with _open(path) as h5:
         prov = _read_provenance(where, h5)
+        if isinstance(h5.get(WEIGHT.key), h5py.Dataset):
+            schema = schema.with_weight()  # a weighted sample: its weights come with it
         keys = _present_keys(where, h5, schema, prov)
         datasets = {k: h5[k] for k in keys}
         n = _event_count(where, {k: ds.shape for k, ds in datasets.items()})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +31,7 @@ from torch import nn
 from fastshower import __version__
 from fastshower.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fastshower.models import build_generator
+from fastshower.models.refiner import REFINER, Refiner
 
 __all__ = [
     "FORMAT",
@@ -37,6 +39,7 @@ __all__ = [
     "ModelFileError",
     "halve_model",
     "load_model",
+    "load_refiner",
     "model_digest",
     "save_model",
 ]
@@ -97,6 +100,28 @@ def save_model(
 
 def load_model(directory: str | os.PathLike[str], map_location: str = "cpu") -> LoadedModel:
     """The generator of a model folder, in eval mode, with its config and provenance."""
+    return _load(directory, map_location, build_generator)
+
+
+def load_refiner(directory: str | os.PathLike[str]) -> LoadedModel:
+    """The refiner (``models.refiner``) of a refiner folder, with its config and provenance."""
+
+    def build(name: str, config: dict[str, Any]) -> nn.Module:
+        if name != REFINER:
+            raise ValueError(f"it holds a {name!r} model, not a refiner (fastshower refine)")
+        try:
+            return Refiner(**config)
+        except TypeError as exc:
+            raise ValueError(f"a refiner does not take the config {config}: {exc}") from exc
+
+    return _load(directory, "cpu", build)
+
+
+def _load(
+    directory: str | os.PathLike[str],
+    map_location: str,
+    build: Callable[[str, dict[str, Any]], nn.Module],
+) -> LoadedModel:
     directory = Path(directory)
     where = str(directory)
     if not (directory / _CONFIG).is_file():
@@ -112,7 +137,7 @@ def load_model(directory: str | os.PathLike[str], map_location: str = "cpu") -> 
         )
     name, config = description.get("model"), description.get("config", {})
     try:
-        generator = build_generator(name, config)
+        generator = build(name, config)
         state = load_checkpoint(directory / _WEIGHTS, map_location=map_location)["generator"]
     except (ValueError, KeyError, CheckpointError) as exc:
         raise ModelFileError(f"{where}: {exc}") from exc

@@ -24,12 +24,13 @@ McNeil's (1982) from the test split's sizes. A ``learning_curve`` repeats the ju
 subsamples of N = 1k, 2k, 5k, ... events per class: where the AUC still rises with N, the judge
 has not saturated, and an AUC means nothing without its N.
 
-Features (``observables.features``), as CaloFlow: every cell, log-scaled, plus log10 of the incident energy and of each
-layer's energy. The ``normalized`` variant gives each cell as its share of its layer's energy, so
-the network must find differences in shapes. ``high_level_features`` are the shower-shape
-observables and each layer's cell-energy spectrum instead (the CaloChallenge's "high-level"
-classifier, with the spectra its plots show). Jet images: the 625 log-scaled pixels. Features are
-standardised with the training split's mean and spread.
+Features (``observables.features``), as CaloFlow: every cell, log-scaled, plus log10 of the
+incident energy and of each layer's energy. The ``normalized`` variant gives each cell as its
+share of its layer's energy, so the network must find differences in shapes.
+``high_level_features`` are the shower-shape observables and each layer's cell-energy spectrum
+instead (the CaloChallenge's "high-level" classifier, with the spectra its plots show). Jet
+images: the 625 log-scaled pixels. Features are standardised with the training split's mean and
+spread.
 
 Everything is seeded (subsamples, splits, initial weights, batch order, trees): the same inputs
 and seed give the same AUC on the same machine.
@@ -136,12 +137,15 @@ class ClassifierResult:
     validation_loss: list[float] = field(default_factory=list)
     reference_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     candidate_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    candidate_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """A weighted candidate's test-split weights (empty: unweighted)."""
 
     def summary(self) -> dict[str, Any]:
         """The numbers, without the score arrays (for metrics.json)."""
         out = asdict(self)
         out.pop("reference_scores")
         out.pop("candidate_scores")
+        out.pop("candidate_weights")
         return out
 
 
@@ -184,12 +188,15 @@ def judge(
     config: ClassifierConfig | None = None,
     *,
     n_per_class: int | None = None,
+    candidate_weights: np.ndarray | None = None,
 ) -> Judgement:
     """Train the network (and, unless ``config.trees`` is off, the boosted trees) to tell
     ``reference`` (label 1) from ``candidate`` (label 0) features, on ``n_per_class`` events of
-    each (default: all of the smaller sample), and report both on held-out events."""
+    each (default: all of the smaller sample), and report both on held-out events.
+    ``candidate_weights``: a weighted candidate's event weights, which both classifiers train
+    and are scored with (its AUC's error counts its effective sample size)."""
     config = config or ClassifierConfig()
-    split = _Split.make(reference, candidate, config, n_per_class)
+    split = _Split.make(reference, candidate, config, n_per_class, candidate_weights)
     network = _train_network(split, config)
     trees = _train_trees(split, config) if config.trees else None
     return Judgement(network, trees)
@@ -208,12 +215,16 @@ def learning_curve(
     candidate: np.ndarray,
     config: ClassifierConfig | None = None,
     sizes: Sequence[int] = LEARNING_CURVE_SIZES,
+    candidate_weights: np.ndarray | None = None,
 ) -> list[Judgement]:
     """``judge`` at each size (events per class) below the smaller sample's, then on all of it:
     the last judgement is the full one."""
     n = _check_inputs(reference, candidate)
     points = sorted({s for s in sizes if MIN_EVENTS <= s < n} | {n})
-    return [judge(reference, candidate, config, n_per_class=size) for size in points]
+    return [
+        judge(reference, candidate, config, n_per_class=size, candidate_weights=candidate_weights)
+        for size in points
+    ]
 
 
 @dataclass
@@ -223,6 +234,8 @@ class _Split:
     x: dict[str, np.ndarray]
     y: dict[str, np.ndarray]
     n_per_class: int
+    w: dict[str, np.ndarray] = field(default_factory=dict)
+    """Event weights (a weighted candidate's; the reference's are 1); empty: unweighted."""
 
     @classmethod
     def make(
@@ -231,6 +244,7 @@ class _Split:
         candidate: np.ndarray,
         config: ClassifierConfig,
         n_per_class: int | None,
+        candidate_weights: np.ndarray | None = None,
     ) -> _Split:
         n = _check_inputs(reference, candidate)
         if n_per_class is not None:
@@ -238,15 +252,20 @@ class _Split:
                 raise ValueError(f"n_per_class must be in {MIN_EVENTS}-{n}, got {n_per_class}")
             n = n_per_class
         rng = np.random.default_rng(config.seed)
+        ref_rows = np.sort(rng.permutation(len(reference))[:n])
+        cand_rows = np.sort(rng.permutation(len(candidate))[:n])
         x = np.concatenate(
-            [
-                np.asarray(reference)[np.sort(rng.permutation(len(reference))[:n])],
-                np.asarray(candidate)[np.sort(rng.permutation(len(candidate))[:n])],
-            ]
+            [np.asarray(reference)[ref_rows], np.asarray(candidate)[cand_rows]]
         ).astype(np.float32)
         y = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
         order = rng.permutation(2 * n)
         x, y = x[order], y[order]
+        w = None
+        if candidate_weights is not None:
+            chosen = np.asarray(candidate_weights, dtype=np.float64)[cand_rows]
+            if not chosen.sum() > 0:
+                raise ValueError("the candidate's weights are all 0")
+            w = np.concatenate([np.ones(n), chosen * n / chosen.sum()])[order]
         n_train = round(config.split[0] * 2 * n)
         n_val = round(config.split[1] * 2 * n)
         rows = {
@@ -258,7 +277,16 @@ class _Split:
         std = x[rows["train"]].std(axis=0)
         x -= mean
         x /= np.where(std > 0, std, 1.0)
-        return cls({k: x[s] for k, s in rows.items()}, {k: y[s] for k, s in rows.items()}, n)
+        return cls(
+            {k: x[s] for k, s in rows.items()},
+            {k: y[s] for k, s in rows.items()},
+            n,
+            {} if w is None else {k: w[s].astype(np.float32) for k, s in rows.items()},
+        )
+
+    def weights(self, part: str) -> np.ndarray | None:
+        """The event weights of ``part`` (train, val, test), or None when unweighted."""
+        return self.w.get(part)
 
     def result(
         self,
@@ -275,16 +303,24 @@ class _Split:
         from sklearn.metrics import log_loss, roc_auc_score
 
         y_val, y_test = self.y["val"], self.y["test"]
+        w_val, w_test = self.weights("val"), self.weights("test")
         calibrate = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        calibrated = calibrate.fit(val_scores, y_val).predict(test_scores)
-        bce = log_loss(y_test, np.clip(calibrated, 1e-7, 1 - 1e-7), labels=[0, 1])
-        value = float(roc_auc_score(y_test, test_scores))
-        n1, n0 = int(y_test.sum()), int(len(y_test) - y_test.sum())
+        calibrated = calibrate.fit(val_scores, y_val, sample_weight=w_val).predict(test_scores)
+        bce = log_loss(
+            y_test, np.clip(calibrated, 1e-7, 1 - 1e-7), labels=[0, 1], sample_weight=w_test
+        )
+        value = float(roc_auc_score(y_test, test_scores, sample_weight=w_test))
+        n1 = int(y_test.sum())
+        n0 = len(y_test) - n1
+        if w_test is not None:  # a weighted candidate counts as its effective size
+            from fastshower.models.refiner import effective_sample_size
+
+            n0 = max(round(effective_sample_size(w_test[y_test == 0])), 1)
         return ClassifierResult(
             method=method,
             auc=value,
             auc_uncertainty=auc_error(value, n1, n0),
-            validation_auc=float(roc_auc_score(y_val, val_scores)),
+            validation_auc=float(roc_auc_score(y_val, val_scores, sample_weight=w_val)),
             jsd=float((math.log(2) - bce) / math.log(2)),
             best_epoch=best_epoch,
             n_per_class=self.n_per_class,
@@ -296,6 +332,7 @@ class _Split:
             validation_loss=validation_loss,
             reference_scores=test_scores[y_test == 1],
             candidate_scores=test_scores[y_test == 0],
+            candidate_weights=np.zeros(0) if w_test is None else w_test[y_test == 0],
         )
 
 
@@ -305,24 +342,35 @@ def _train_network(split: _Split, config: ClassifierConfig) -> ClassifierResult:
     start = time.perf_counter()
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    tensors = {k: (torch.from_numpy(split.x[k]), torch.from_numpy(split.y[k])) for k in split.x}
+    tensors = {
+        k: (
+            torch.from_numpy(split.x[k]),
+            torch.from_numpy(split.y[k]),
+            torch.from_numpy(split.w[k] if split.w else np.ones(len(split.y[k]), np.float32)),
+        )
+        for k in split.x
+    }
     model = _network(split.x["train"].shape[1], config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    bce = torch.nn.BCEWithLogitsLoss(reduction="none")
+
+    def loss_fn(logits: Any, y: Any, w: Any) -> Any:
+        return (bce(logits, y) * w).sum() / w.sum()
+
     best_loss, best_epoch, best_state = math.inf, 0, None
     train_loss, val_loss = [], []
-    x_train, y_train = tensors["train"]
+    x_train, y_train, w_train = tensors["train"]
     for epoch in range(1, config.epochs + 1):
         model.train()
         total = 0.0
         for batch in torch.randperm(len(x_train), generator=generator).split(config.batch_size):
             optimiser.zero_grad()
-            loss = loss_fn(model(x_train[batch]).squeeze(1), y_train[batch])
+            loss = loss_fn(model(x_train[batch]).squeeze(1), y_train[batch], w_train[batch])
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
         train_loss.append(total / len(x_train))
-        val_loss.append(_loss(model, *tensors["val"], loss_fn))
+        val_loss.append(_loss(model, tensors["val"], loss_fn))
         if val_loss[-1] < best_loss:
             best_loss, best_epoch = val_loss[-1], epoch
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -349,7 +397,14 @@ def _train_trees(split: _Split, config: ClassifierConfig) -> ClassifierResult:
     trees = HistGradientBoostingClassifier(
         max_iter=1000, early_stopping=True, n_iter_no_change=20, random_state=config.seed
     )
-    trees.fit(split.x["train"], split.y["train"], X_val=split.x["val"], y_val=split.y["val"])
+    trees.fit(
+        split.x["train"],
+        split.y["train"],
+        sample_weight=split.weights("train"),
+        X_val=split.x["val"],
+        y_val=split.y["val"],
+        sample_weight_val=split.weights("val"),
+    )
     return split.result(
         "boosted trees",
         trees.predict_proba(split.x["val"])[:, 1],
@@ -401,12 +456,13 @@ def _network(n_inputs: int, config: ClassifierConfig) -> Any:
     return torch.nn.Sequential(*layers)
 
 
-def _loss(model: Any, x: Any, y: Any, loss_fn: Any) -> float:
+def _loss(model: Any, data: tuple[Any, Any, Any], loss_fn: Any) -> float:
     import torch
 
+    x, y, w = data
     model.eval()
     with torch.no_grad():
-        return float(loss_fn(model(x).squeeze(1), y))
+        return float(loss_fn(model(x).squeeze(1), y, w))
 
 
 def _scores(model: Any, x: Any) -> np.ndarray:

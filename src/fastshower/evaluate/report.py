@@ -79,15 +79,15 @@ from fastshower.evaluate.tagger import (
     compare_taggers,
 )
 from fastshower.io import (
-    JET_SCHEMA,
-    SCHEMAS,
     SHOWER_SCHEMA,
     DatasetError,
     DatasetInfo,
     Schema,
     dataset_info,
     read_dataset,
+    schema_of,
 )
+from fastshower.models.refiner import effective_sample_size
 from fastshower.observables.calo import OBSERVABLES, shower_observables
 from fastshower.observables.jets import image_observables, pixel_pt_fractions
 
@@ -174,11 +174,42 @@ class _Sample:
     colour: str
     n_file: int
     arrays: dict[str, np.ndarray]
+    """The events the plots and distances see: a weighted sample's weighted resample."""
     provenances: tuple[dict[str, Any], ...]
+    events: dict[str, np.ndarray] = field(default_factory=dict)
+    """The file's events, which the classifier test sees with ``weights``."""
+    weights: np.ndarray | None = None
 
     @property
     def where(self) -> str:
         return " + ".join(str(p) for p in self.paths)
+
+    @property
+    def effective_events(self) -> float:
+        """(sum w)^2 / sum w^2: the weighted sample's worth in unweighted events."""
+        if self.weights is None:
+            return float(len(next(iter(self.arrays.values()))))
+        return effective_sample_size(self.weights)
+
+
+def _weighted(sample: _Sample, seed: int) -> _Sample:
+    """A sample with a ``weight`` key: its events kept for the classifier test, and as many
+    drawn from them with probabilities proportional to their weights (seeded) for the plots and
+    distances, which then need no weighted version of their own."""
+    if "weight" not in sample.arrays:
+        return replace(sample, events=sample.arrays)
+    events = dict(sample.arrays)
+    weights = np.asarray(events.pop("weight"), dtype=np.float64)
+    if not weights.sum() > 0:
+        raise DatasetError(f"{sample.where}: every event has weight 0")
+    n = len(weights)
+    drawn = np.random.default_rng(seed).choice(n, size=n, p=weights / weights.sum())
+    return replace(
+        sample,
+        arrays={k: v[np.sort(drawn)] for k, v in events.items()},
+        events=events,
+        weights=weights,
+    )
 
 
 def evaluate(
@@ -226,7 +257,10 @@ def evaluate(
     n_ref = len(reference_paths)
     schema, infos = _check_files([*reference_paths, *candidate_paths], n_ref, max_events)
     ref = _pooled(_read(infos[:n_ref], schema, max_events, REFERENCE_COLOUR))
-    cands = _read(infos[n_ref:], schema, max_events)
+    if "weight" in ref.arrays:
+        raise DatasetError(f"{ref.where}: the reference is weighted; compare against real events")
+    ref = replace(ref, events=ref.arrays)
+    cands = [_weighted(c, seed) for c in _read(infos[n_ref:], schema, max_events)]
     if schema is SHOWER_SCHEMA:
         _check_energy_ranges(ref, cands)
 
@@ -252,32 +286,13 @@ def evaluate(
 # files
 
 
-def _schema_of(info: DatasetInfo) -> Schema:
-    """The file's schema: from its provenance, or (published files) from its keys."""
-    name = info.provenance.get("schema")
-    if name is None:
-        if "image" in info.keys:
-            name = JET_SCHEMA.name
-        elif all(layer.key in info.keys for layer in CALORIMETER.layers):
-            name = SHOWER_SCHEMA.name
-        else:
-            raise DatasetError(
-                f"{info.path}: neither showers nor jet images (keys {sorted(info.keys)})"
-            )
-    if name not in SCHEMAS:
-        raise DatasetError(
-            f"{info.path}: schema {name!r} cannot be evaluated; allowed are {sorted(SCHEMAS)}"
-        )
-    return SCHEMAS[name]
-
-
 def _check_files(
     paths: list[Path], n_references: int, max_events: int | None
 ) -> tuple[Schema, list[DatasetInfo]]:
     """Schema of all files (the first ``n_references`` pooled into the reference) and their
     metadata, after checking that they can be compared."""
     infos = [dataset_info(path) for path in paths]
-    schemas = [_schema_of(info) for info in infos]
+    schemas = [schema_of(info) for info in infos]
     ref_info, schema = infos[0], schemas[0]
     for info, other in zip(infos[1:], schemas[1:], strict=True):
         if other is not schema:
@@ -444,10 +459,10 @@ def _classify(
 ) -> dict[str, dict[str, list[Judgement]]]:
     results: dict[str, dict[str, list[Judgement]]] = {c.label: {} for c in cands}
     for variant, features in variants.items():
-        ref_features = features(ref.arrays)
+        ref_features = features(ref.events)
         for cand in cands:
             results[cand.label][variant] = learning_curve(
-                ref_features, features(cand.arrays), config, sizes
+                ref_features, features(cand.events), config, sizes, cand.weights
             )
     return results
 
@@ -744,6 +759,8 @@ def _file_json(sample: _Sample) -> dict[str, Any]:
         "colour": sample.colour,
         "n_events_file": sample.n_file,
         "n_events_used": len(next(iter(sample.arrays.values()))),
+        "weighted": sample.weights is not None,
+        "effective_events": round(sample.effective_events, 1),
         "provenance": provenances[0] if len(provenances) == 1 else list(provenances),
     }
 
@@ -900,7 +917,8 @@ def _summary_table(
         cells = [
             f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>{_e(floor)}"
             f'<br><span class="small">{_e(cand.where)}</span></td>',
-            f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}</td>',
+            f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}'
+            f"{_weight_note(cand)}</td>",
         ]
         for variant in variants:
             judgement = results.classifiers[cand.label][variant][-1]
@@ -928,6 +946,15 @@ def _summary_table(
         rows.append("<tr>" + "".join(cells) + "</tr>")
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _weight_note(sample: _Sample) -> str:
+    if sample.weights is None:
+        return ""
+    return (
+        f'<br><span class="small">weighted: worth {sample.effective_events:,.0f} unweighted '
+        "events (effective size)</span>"
+    )
 
 
 def _learning_curve_table(cands: list[_Sample], results: _Results, unit: str) -> str:
@@ -1073,7 +1100,9 @@ validation events better. An AUC holds for its number of events: with more, a cl
 more (the learning curves below). FPD and KPD: JetNet's Fréchet and kernel physics distances on
 the physics observables, as the CaloChallenge computes them, 0 for identical distributions. A
 candidate made by the simulation itself is the floor: what two samples of the same physics
-give.</p>
+give. A weighted candidate (refined: <code>fastshower generate --refine</code>) enters the
+classifier test with its weights; its plots and distances show as many events drawn from it
+with probabilities proportional to their weights.</p>
 {body}
 {_tagger_table(cands, results)}
 <h2>Learning curves in numbers</h2>

@@ -1,0 +1,168 @@
+"""Training a refiner (``models.refiner``): generated events against reference events.
+
+Both samples are cut to the same size (the smaller one's), so the classifier's odds are the
+density ratio; a seeded share of each is held out, on which the network is early-stopped and
+its scores calibrated (isotonic regression). The reference must be events no judge will use:
+training showers, never the test set, or the refined sample would be judged on what it was
+refined to.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastshower.io import dataset_info, read_dataset, schema_of
+from fastshower.modelfile import save_model
+from fastshower.models.refiner import (
+    FEATURE_SETS,
+    REFINER,
+    Refiner,
+    effective_sample_size,
+    refiner_features,
+)
+from fastshower.training.data import file_sha256
+
+__all__ = ["RefinerTraining", "train_refiner"]
+
+
+@dataclass(frozen=True)
+class RefinerTraining:
+    """How a refiner is trained."""
+
+    features: str = "high-level"
+    hidden: tuple[int, ...] = (256, 256, 256)
+    epochs: int = 50
+    patience: int = 5
+    """Stop after this many epochs without a lower validation loss; the best epoch is kept."""
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    validation: float = 0.3
+    """Share of each sample held out for early stopping and calibration."""
+    clip: float = 20.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {FEATURE_SETS}, got {self.features!r}")
+        if min(self.epochs, self.patience, self.batch_size) < 1 or self.learning_rate <= 0:
+            raise ValueError(f"epochs, patience, batch size and learning rate must be > 0: {self}")
+        if not 0 < self.validation < 1 or self.clip <= 1:
+            raise ValueError(f"need 0 < validation < 1 and clip > 1: {self}")
+
+
+def train_refiner(
+    generated: str | os.PathLike[str],
+    reference: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: RefinerTraining | None = None,
+) -> dict[str, Any]:
+    """Train a refiner of the ``generated`` sample towards the ``reference`` files (pooled),
+    save it in the folder ``out`` and return what it measured on the held-out events: the
+    classifier's AUC and the effective sample size of the held-out generated events' weights,
+    as a share of their number."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import roc_auc_score
+
+    config = config or RefinerTraining()
+    paths = [Path(generated), *(Path(r) for r in reference)]
+    infos = [dataset_info(p) for p in paths]  # DatasetError (a ValueError) for a bad file
+    schemas = {schema_of(info) for info in infos}
+    if len(schemas) > 1:
+        raise ValueError(
+            f"the generated and reference files hold different data: {[s.name for s in schemas]}"
+        )
+    (schema,) = schemas
+    gen = read_dataset(paths[0], schema).arrays
+    refs = [read_dataset(p, schema).arrays for p in paths[1:]]
+    ref = {k: np.concatenate([r[k] for r in refs]) for k in refs[0] if all(k in r for r in refs)}
+    x_gen, x_ref = (refiner_features(a, config.features) for a in (gen, ref))
+    n = min(len(x_gen), len(x_ref))
+    rng = np.random.default_rng(config.seed)
+    x = {
+        "generated": x_gen[rng.permutation(len(x_gen))[:n]],
+        "reference": x_ref[rng.permutation(len(x_ref))[:n]],
+    }
+    n_val = max(round(config.validation * n), 1)
+    if n - n_val < 10:
+        raise ValueError(f"{n} events per sample: a refiner needs at least {n_val + 10}")
+    train_x = np.concatenate([x["reference"][n_val:], x["generated"][n_val:]])
+    train_y = np.r_[np.ones(n - n_val), np.zeros(n - n_val)].astype(np.float32)
+    val_x = np.concatenate([x["reference"][:n_val], x["generated"][:n_val]])
+    val_y = np.r_[np.ones(n_val), np.zeros(n_val)].astype(np.float32)
+
+    refiner = Refiner(config.features, train_x.shape[1], config.hidden, clip=config.clip)
+    refiner.mean.copy_(torch.from_numpy(train_x.mean(axis=0)))
+    refiner.std.copy_(torch.from_numpy(train_x.std(axis=0)).clamp_min(1e-6))
+    best_epoch = _fit(refiner, (train_x, train_y), (val_x, val_y), config)
+
+    with torch.no_grad():
+        scores = torch.sigmoid(refiner(torch.from_numpy(val_x))).numpy().astype(np.float64)
+    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, val_y)
+    table_x, table_y = isotonic.X_thresholds_, isotonic.y_thresholds_
+    calibrated = Refiner(
+        config.features, train_x.shape[1], config.hidden, len(table_x), clip=config.clip
+    )
+    state = refiner.state_dict()
+    state["calibration_x"] = torch.from_numpy(table_x.astype(np.float32))
+    state["calibration_y"] = torch.from_numpy(table_y.astype(np.float32))
+    calibrated.load_state_dict(state)
+
+    weights = calibrated.feature_weights(val_x[n_val:])
+    measured = {
+        "validation_auc": float(roc_auc_score(val_y, scores)),
+        "n_per_class": n,
+        "n_validation_per_class": n_val,
+        "best_epoch": best_epoch,
+        "effective_sample_fraction": effective_sample_size(weights) / n_val,
+    }
+    provenance = {
+        "generated": paths[0].name,
+        "generated_sha256": file_sha256(paths[0]),
+        "reference": [p.name for p in paths[1:]],
+        "reference_sha256": [file_sha256(p) for p in paths[1:]],
+        "schema": schema.name,
+        "train_config": asdict(config),
+        **measured,
+    }
+    save_model(out, REFINER, calibrated, calibrated.config(), provenance)
+    return measured
+
+
+def _fit(
+    refiner: Refiner,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    config: RefinerTraining,
+) -> int:
+    """Adam on the binary cross-entropy, early-stopped; the best epoch's weights are kept."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    x, y = (torch.from_numpy(a) for a in train)
+    val_x, val_y = (torch.from_numpy(a) for a in validation)
+    optimiser = torch.optim.Adam(refiner.network.parameters(), lr=config.learning_rate)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    best, best_epoch, best_state = math.inf, 0, None
+    for epoch in range(1, config.epochs + 1):
+        refiner.train()
+        for batch in torch.randperm(len(x), generator=generator).split(config.batch_size):
+            optimiser.zero_grad()
+            loss_fn(refiner(x[batch]), y[batch]).backward()
+            optimiser.step()
+        refiner.eval()
+        with torch.no_grad():
+            loss = float(loss_fn(refiner(val_x), val_y))
+        if loss < best:
+            best, best_epoch = loss, epoch
+            best_state = {k: v.clone() for k, v in refiner.state_dict().items()}
+        elif epoch - best_epoch >= config.patience:
+            break
+    assert best_state is not None  # the first epoch always improves on inf
+    refiner.load_state_dict(best_state)
+    return best_epoch
