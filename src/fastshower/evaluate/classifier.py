@@ -339,53 +339,38 @@ class _Split:
 def _train_network(split: _Split, config: ClassifierConfig) -> ClassifierResult:
     import torch
 
+    from fastshower.training.classifier_fit import fit_classifier
+
     start = time.perf_counter()
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    tensors = {
-        k: (
-            torch.from_numpy(split.x[k]),
-            torch.from_numpy(split.y[k]),
-            torch.from_numpy(split.w[k] if split.w else np.ones(len(split.y[k]), np.float32)),
+
+    def tensors(part: str) -> tuple[Any, Any, Any]:
+        w = split.weights(part)
+        return (
+            torch.from_numpy(split.x[part]),
+            torch.from_numpy(split.y[part]),
+            None if w is None else torch.from_numpy(w),
         )
-        for k in split.x
-    }
+
+    torch.manual_seed(config.seed)
     model = _network(split.x["train"].shape[1], config)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    bce = torch.nn.BCEWithLogitsLoss(reduction="none")
-
-    def loss_fn(logits: Any, y: Any, w: Any) -> Any:
-        return (bce(logits, y) * w).sum() / w.sum()
-
-    best_loss, best_epoch, best_state = math.inf, 0, None
-    train_loss, val_loss = [], []
-    x_train, y_train, w_train = tensors["train"]
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        total = 0.0
-        for batch in torch.randperm(len(x_train), generator=generator).split(config.batch_size):
-            optimiser.zero_grad()
-            loss = loss_fn(model(x_train[batch]).squeeze(1), y_train[batch], w_train[batch])
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(batch)
-        train_loss.append(total / len(x_train))
-        val_loss.append(_loss(model, tensors["val"], loss_fn))
-        if val_loss[-1] < best_loss:
-            best_loss, best_epoch = val_loss[-1], epoch
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= config.patience:
-            break
-    assert best_state is not None  # the first epoch always improves on inf
-    model.load_state_dict(best_state)
+    fitted = fit_classifier(
+        model,
+        tensors("train"),
+        tensors("val"),
+        epochs=config.epochs,
+        patience=config.patience,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+    )
     return split.result(
         "network",
-        _scores(model, tensors["val"][0]),
-        _scores(model, tensors["test"][0]),
-        best_epoch=best_epoch,
+        _scores(model, tensors("val")[0]),
+        _scores(model, tensors("test")[0]),
+        best_epoch=fitted.best_epoch,
         seconds=time.perf_counter() - start,
-        train_loss=train_loss,
-        validation_loss=val_loss,
+        train_loss=fitted.train_loss,
+        validation_loss=fitted.validation_loss,
     )
 
 
@@ -454,15 +439,6 @@ def _network(n_inputs: int, config: ClassifierConfig) -> Any:
         width = h
     layers.append(torch.nn.Linear(width, 1))
     return torch.nn.Sequential(*layers)
-
-
-def _loss(model: Any, data: tuple[Any, Any, Any], loss_fn: Any) -> float:
-    import torch
-
-    x, y, w = data
-    model.eval()
-    with torch.no_grad():
-        return float(loss_fn(model(x).squeeze(1), y, w))
 
 
 def _scores(model: Any, x: Any) -> np.ndarray:

@@ -21,7 +21,6 @@ its generator was asked for.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,37 +196,26 @@ def _fit_network(
     """The network, early-stopped on a fifth of the training jets (the best epoch kept)."""
     import torch
 
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    from fastshower.training.classifier_fit import fit_classifier
+
     mean, std = float(x.mean()), float(x.std()) or 1.0
-    order = torch.randperm(len(x), generator=generator)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed))
     n_val = max(len(x) // 5, 1)
     xs = torch.from_numpy((x - mean) / std)
     ys = torch.from_numpy(y.astype(np.float32))
     val, train = order[:n_val], order[n_val:]
+    torch.manual_seed(config.seed)
     model = _network()
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    best, best_epoch, best_state = math.inf, 0, None
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        for batch in train[torch.randperm(len(train), generator=generator)].split(
-            config.batch_size
-        ):
-            optimiser.zero_grad()
-            loss_fn(model(xs[batch]).squeeze(1), ys[batch]).backward()
-            optimiser.step()
-        model.eval()
-        with torch.no_grad():
-            loss = float(loss_fn(model(xs[val]).squeeze(1), ys[val]))
-        if loss < best:
-            best, best_epoch = loss, epoch
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= config.patience:
-            break
-    assert best_state is not None  # the first epoch always improves on inf
-    model.load_state_dict(best_state)
-    model.eval()
+    fit_classifier(
+        model,
+        (xs[train], ys[train], None),
+        (xs[val], ys[val], None),
+        epochs=config.epochs,
+        patience=config.patience,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+    )
 
     def score(rows: np.ndarray) -> np.ndarray:
         with torch.no_grad():

@@ -9,7 +9,6 @@ refined to.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from fastshower.models.refiner import (
     effective_sample_size,
     refiner_features,
 )
+from fastshower.training.classifier_fit import fit_classifier
 from fastshower.training.data import file_sha256
 
 __all__ = ["RefinerTraining", "train_refiner"]
@@ -100,7 +100,16 @@ def train_refiner(
     refiner = Refiner(config.features, train_x.shape[1], config.hidden, clip=config.clip)
     refiner.mean.copy_(torch.from_numpy(train_x.mean(axis=0)))
     refiner.std.copy_(torch.from_numpy(train_x.std(axis=0)).clamp_min(1e-6))
-    best_epoch = _fit(refiner, (train_x, train_y), (val_x, val_y), config)
+    best_epoch = fit_classifier(
+        refiner,
+        (torch.from_numpy(train_x), torch.from_numpy(train_y), None),
+        (torch.from_numpy(val_x), torch.from_numpy(val_y), None),
+        epochs=config.epochs,
+        patience=config.patience,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+    ).best_epoch
 
     with torch.no_grad():
         scores = torch.sigmoid(refiner(torch.from_numpy(val_x))).numpy().astype(np.float64)
@@ -133,36 +142,3 @@ def train_refiner(
     }
     save_model(out, REFINER, calibrated, calibrated.config(), provenance)
     return measured
-
-
-def _fit(
-    refiner: Refiner,
-    train: tuple[np.ndarray, np.ndarray],
-    validation: tuple[np.ndarray, np.ndarray],
-    config: RefinerTraining,
-) -> int:
-    """Adam on the binary cross-entropy, early-stopped; the best epoch's weights are kept."""
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    x, y = (torch.from_numpy(a) for a in train)
-    val_x, val_y = (torch.from_numpy(a) for a in validation)
-    optimiser = torch.optim.Adam(refiner.network.parameters(), lr=config.learning_rate)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    best, best_epoch, best_state = math.inf, 0, None
-    for epoch in range(1, config.epochs + 1):
-        refiner.train()
-        for batch in torch.randperm(len(x), generator=generator).split(config.batch_size):
-            optimiser.zero_grad()
-            loss_fn(refiner(x[batch]), y[batch]).backward()
-            optimiser.step()
-        refiner.eval()
-        with torch.no_grad():
-            loss = float(loss_fn(refiner(val_x), val_y))
-        if loss < best:
-            best, best_epoch = loss, epoch
-            best_state = {k: v.clone() for k, v in refiner.state_dict().items()}
-        elif epoch - best_epoch >= config.patience:
-            break
-    assert best_state is not None  # the first epoch always improves on inf
-    refiner.load_state_dict(best_state)
-    return best_epoch
