@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fastshower.cli import main
+from fastshower.evaluate.report import AMPLIFICATION_OBSERVABLES
 from fastshower.io import read_showers, write_showers
 from fastshower.modelfile import load_refiner
 from fastshower.models.refiner import Refiner, effective_sample_size
@@ -113,6 +114,7 @@ def test_refine_generate_and_evaluate_weighted(
             "--candidate",
             str(weighted),
             "--no-learning-curve",
+            "--amplification",
             "--out",
             str(out),
         ],
@@ -120,6 +122,9 @@ def test_refine_generate_and_evaluate_weighted(
     assert result.exit_code == 0, result.output
     (candidate,) = json.loads((out / "metrics.json").read_text())["candidates"]
     assert candidate["weighted"] and 0 < candidate["effective_events"] <= 200
+    worth = {a["observable"]: a for a in candidate["amplification"]}
+    assert set(worth) == set(AMPLIFICATION_OBSERVABLES["showers"])
+    assert all(a["n_candidate"] == 200 for a in worth.values())
     assert candidate["effective_events"] == pytest.approx(
         effective_sample_size(data["weight"]), rel=1e-3
     )

@@ -325,6 +325,11 @@ def demo(out: Path, events: int, jets: int, workers: int | None) -> None:
     show_default=True,
     help="Repeat the classifier test at 1k, 2k, 5k, 10k, ... events per class.",
 )
+@click.option(
+    "--amplification",
+    is_flag=True,
+    help="Also estimate how many reference events each candidate is worth, per observable.",
+)
 @click.option("--max-events", type=int, default=None, help="Use only the first N events of each.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Classifier, bootstraps.")
 def evaluate_command(
@@ -334,6 +339,7 @@ def evaluate_command(
     classifier: str,
     epochs: int | None,
     learning_curve: bool,
+    amplification: bool,
     max_events: int | None,
     seed: int,
 ) -> None:
@@ -366,6 +372,7 @@ def evaluate_command(
             max_events=max_events,
             seed=seed,
             learning_curve_sizes=LEARNING_CURVE_SIZES if learning_curve else (),
+            amplification=amplification,
         )
     except ValueError as error:  # DatasetError included: bad, incompatible or too small files
         _fail(str(error))

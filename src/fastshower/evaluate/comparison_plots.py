@@ -43,6 +43,7 @@ __all__ = [
     "JET_CLASSES",
     "candidate_colours",
     "jet_class_observables",
+    "plot_amplification",
     "plot_average_jet_image_comparison",
     "plot_average_shower_comparison",
     "plot_classifier_comparison",
@@ -722,4 +723,60 @@ def plot_tagger_rocs(
             ax.set_ylabel("QCD jet rejection (1 / efficiency)", fontsize="small")
             ax.set_title(f"Tagger on {tagger} (trained → tested)", fontsize="small")
             ax.legend(loc="upper right", fontsize="x-small")
+        return save(fig, path)
+
+
+def plot_amplification(
+    results: Mapping[str, Sequence[Any]],
+    path: str | os.PathLike[str],
+    *,
+    axis_labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
+    reference_label: str = "Reference",
+) -> Path:
+    """One panel per observable: the error of simulated subsamples of n events against the
+    truth (black points) and its law c (1/n + 1/m) (grey), and each candidate's error as a
+    horizontal line in its colour, which meets the law at the candidate's worth in simulated
+    events. ``results``: candidate label -> its ``Amplification`` list."""
+    labels = list(results)
+    colour_of = _colours(labels, colours)
+    observables = list(dict.fromkeys(a.observable for rs in results.values() for a in rs))
+    with _style():
+        n_cols = min(3, len(observables))
+        n_rows = -(-len(observables) // n_cols)
+        fig = Figure(figsize=(5.8 * n_cols, 4.8 * n_rows), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+        for ax, observable in zip(axes, observables, strict=False):
+            first = next(a for rs in results.values() for a in rs if a.observable == observable)
+            sizes = np.asarray(first.sizes, dtype=np.float64)
+            m = first.slope / first.floor
+            grid = np.geomspace(sizes[0], max(sizes[-1], 10 * m), 100)
+            ax.plot(
+                grid, first.slope * (1 / grid + 1 / m), color="0.6", lw=1.5, label="c (1/n + 1/m)"
+            )
+            ax.plot(
+                sizes,
+                first.errors,
+                "o",
+                color=REFERENCE_COLOUR,
+                label=f"{reference_label}, n events",
+            )
+            for label in labels:
+                for a in (a for a in results[label] if a.observable == observable):
+                    worth = (
+                        f"worth {a.equivalent_events:,.0f}"
+                        if a.equivalent_events is not None
+                        else "beyond the resolution"
+                    )
+                    ax.axhline(
+                        a.candidate_error, color=colour_of[label], lw=2, label=f"{label}: {worth}"
+                    )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("Simulated events n", fontsize="small")
+            ax.set_ylabel("Error of the binned shares", fontsize="small")
+            ax.set_title((axis_labels or {}).get(observable, observable), fontsize="small")
+            ax.legend(loc="upper right", fontsize="x-small")
+        for ax in axes[len(observables) :]:
+            ax.set_visible(False)
         return save(fig, path)
