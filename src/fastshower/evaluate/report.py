@@ -22,6 +22,10 @@ layer's energy, and the shower-shape observables with the cells' spectra), the o
 per class (``signal`` 1 = W, 0 = QCD), and, where both samples hold both classes, the W/QCD
 taggers of ``tagger`` trained on each and tested on the other.
 
+A weighted candidate (a ``weight`` key: ``fastshower generate --refine``) enters the classifier
+test with its weights and the plots and distances as a weighted resample of its own size; with
+``amplification``, each candidate's worth in reference events is measured per observable.
+
 Each candidate gets one colour, the same in every plot and in the summary table; the reference
 is black.
 """
