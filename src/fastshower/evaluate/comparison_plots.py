@@ -683,7 +683,6 @@ def plot_tagger_rocs(
     results: Mapping[str, Sequence[Any]],
     path: str | os.PathLike[str],
     *,
-    reference_label: str = "Reference",
     colours: Mapping[str, str] | None = None,
 ) -> Path:
     """The W/QCD taggers' ROC curves as the field draws them: QCD rejection (1 / its
@@ -709,20 +708,20 @@ def plot_tagger_rocs(
                                 continue
                             drawn_reference = True
                             style_kw = {"color": REFERENCE_COLOUR, "ls": "-"}
-                            text = f"{reference_label} → itself: AUC {auc:.3f}"
+                            text = f"reference → reference: AUC {auc:.3f}"
                         elif r.trained_on == "reference":
                             style_kw = {"color": colour_of[label], "ls": "-"}
-                            text = f"{reference_label} → {label}: AUC {auc:.3f}"
+                            text = f"reference → {label}: AUC {auc:.3f}"
                         else:
                             style_kw = {"color": colour_of[label], "ls": "--"}
-                            text = f"{label} → {reference_label}: AUC {auc:.3f}"
+                            text = f"{label} → reference: AUC {auc:.3f}"
                         ax.plot(w_eff[keep], 1 / qcd_eff[keep], lw=2, label=text, **style_kw)
             ax.set_yscale("log")
             ax.set_xlim(0, 1)
             ax.set_xlabel("W jet efficiency", fontsize="small")
             ax.set_ylabel("QCD jet rejection (1 / efficiency)", fontsize="small")
             ax.set_title(f"Tagger on {tagger} (trained → tested)", fontsize="small")
-            ax.legend(loc="upper right", fontsize="x-small")
+            ax.legend(loc="lower left", fontsize="x-small")
         return save(fig, path)
 
 
@@ -732,7 +731,6 @@ def plot_amplification(
     *,
     axis_labels: Mapping[str, str] | None = None,
     colours: Mapping[str, str] | None = None,
-    reference_label: str = "Reference",
 ) -> Path:
     """One panel per observable: the error of simulated subsamples of n events against the
     truth (black points) and its law c (1/n + 1/m) (grey), and each candidate's error as a
@@ -759,7 +757,7 @@ def plot_amplification(
                 first.errors,
                 "o",
                 color=REFERENCE_COLOUR,
-                label=f"{reference_label}, n events",
+                label="n reference events",
             )
             for label in labels:
                 for a in (a for a in results[label] if a.observable == observable):

@@ -292,7 +292,6 @@ def evaluate(
                     figures_dir / "amplification.png",
                     axis_labels=results.axis_labels,
                     colours={c.label: c.colour for c in cands},
-                    reference_label=ref.label,
                 ),
                 "Per observable, the error of its shares in 50 quantile bins against the truth "
                 "(half of the reference): for n reference events from the other half (points) "
@@ -717,7 +716,9 @@ def _evaluate_jets(
             _Figure(
                 "W/QCD taggers",
                 "Tagger ROC curves",
-                plot_tagger_rocs(taggers, figures_dir / "tagger-roc.png", **common),
+                plot_tagger_rocs(
+                    taggers, figures_dir / "tagger-roc.png", colours=common["colours"]
+                ),
                 "What jet images are for: a network on the pixels and boosted trees on the "
                 "image's mass and τ21, each trained to tell W from QCD jets on half of one "
                 "sample and tested on held-out jets (trained → tested). A generator that serves "
