@@ -13,7 +13,7 @@ from fastshower.cli import main
 from fastshower.evaluate.report import AMPLIFICATION_OBSERVABLES
 from fastshower.io import read_showers, write_showers
 from fastshower.modelfile import load_refiner
-from fastshower.models.refiner import Refiner, effective_sample_size
+from fastshower.models.refiner import Refiner, condition_groups, effective_sample_size
 from fastshower.training.refiner import RefinerTraining, train_refiner
 
 pytestmark = pytest.mark.geant4
@@ -24,7 +24,9 @@ def layer_0_share(showers: dict[str, np.ndarray]) -> np.ndarray:
     return layers[0] / np.sum(layers, axis=0)
 
 
-def test_weights_bring_a_biased_sample_back(positrons: tuple[dict, dict], tmp_path: Path) -> None:
+def test_weights_bring_a_biased_sample_back(
+    positrons: tuple[dict, dict], shower_files: list[Path], tmp_path: Path
+) -> None:
     """A 'generator' that makes too many showers starting early (Geant4 positrons kept with a
     bias on their layer-0 share) is refined against other Geant4 positrons; on biased showers
     the refiner never saw, the weighted layer-0 share moves most of the way back to Geant4's."""
@@ -47,6 +49,16 @@ def test_weights_bring_a_biased_sample_back(positrons: tuple[dict, dict], tmp_pa
     weights = refiner.weights(held_out)
     assert weights.shape == (len(held_out["energy"]),) and (weights >= 0).all()
     assert (weights <= 10.0).all() and effective_sample_size(weights) > 0.3 * len(weights)
+
+    # weights average 1 at each condition: here one energy, then ten energy bins per particle
+    np.testing.assert_allclose(weights.mean(), 1.0, rtol=1e-5)
+    parts = [read_showers(path).arrays for path in shower_files]
+    mixed = {k: np.concatenate([a[k] for a in parts]) for k in parts[0]}
+    groups = condition_groups(mixed)
+    assert len(groups) == 20 and sum(int(g.sum()) for g in groups) == len(mixed["energy"])
+    spread = refiner.weights(mixed)
+    for rows in groups:
+        np.testing.assert_allclose(spread[rows].mean(), 1.0, rtol=1e-5)
 
     truth = layer_0_share(sample).mean()  # all of the second sample: no bias
     before = layer_0_share(held_out).mean()

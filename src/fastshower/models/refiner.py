@@ -27,7 +27,15 @@ from fastshower.observables.features import (
     shower_features,
 )
 
-__all__ = ["FEATURE_SETS", "REFINER", "Refiner", "effective_sample_size", "refiner_features"]
+__all__ = [
+    "CONDITION_BINS",
+    "FEATURE_SETS",
+    "REFINER",
+    "Refiner",
+    "condition_groups",
+    "effective_sample_size",
+    "refiner_features",
+]
 
 REFINER = "refiner"
 """The name refiner folders record as their model."""
@@ -52,6 +60,27 @@ def effective_sample_size(weights: np.ndarray) -> float:
     w = np.asarray(weights, dtype=np.float64)
     total = float((w * w).sum())
     return float(w.sum() ** 2 / total) if total > 0 else 0.0
+
+
+CONDITION_BINS = 10
+"""Quantile bins of the incident energy within which a sample's weights average 1."""
+
+
+def condition_groups(arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Boolean row masks of the events generated under about the same condition: per jet class,
+    or per ``CONDITION_BINS`` quantile bins of the incident energy (and per particle)."""
+    if "signal" in arrays:
+        signal = np.asarray(arrays["signal"]).reshape(-1)
+        return [signal == c for c in np.unique(signal)]
+    energy = np.asarray(arrays["energy"], dtype=np.float64).reshape(-1)
+    particle = np.asarray(arrays.get("particle", np.zeros(len(energy)))).reshape(-1)
+    groups = []
+    for p in np.unique(particle):
+        mine = particle == p
+        edges = np.quantile(energy[mine], np.linspace(0, 1, CONDITION_BINS + 1)[1:-1])
+        bins = np.searchsorted(edges, energy, side="right")
+        groups += [mine & (bins == b) for b in np.unique(bins[mine])]
+    return groups
 
 
 class Refiner(nn.Module):
@@ -106,9 +135,17 @@ class Refiner(nn.Module):
         )
 
     def weights(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Per-event weights p / (1 - p) (N,) float32 of events in the dataset layout, clipped
-        to [0, ``clip``]."""
-        return self.feature_weights(refiner_features(arrays, self.features))
+        """Per-event weights (N,) float32 of events in the dataset layout: p / (1 - p), clipped
+        to [0, ``clip``], then scaled to average 1 within each condition (``condition_groups``).
+        Why: the generator was asked for those incident energies (jet classes); the weights
+        must reshape the events at each, not move events between them, which a finite sample's
+        weights otherwise do."""
+        weights = self.feature_weights(refiner_features(arrays, self.features))
+        for rows in condition_groups(arrays):
+            total = weights[rows].sum()
+            if total > 0:
+                weights[rows] *= rows.sum() / total
+        return weights
 
     def feature_weights(self, features: np.ndarray) -> np.ndarray:
         """``weights`` of events given by their features."""
