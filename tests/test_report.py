@@ -222,11 +222,12 @@ def test_energy_range_warning_is_about_the_spectrum_not_its_sampling() -> None:
     1 GeV, which is sampling, not a mismatch; a sample that stops at 80 GeV is one."""
     import warnings
 
-    from fastshower.evaluate.report import _check_energy_ranges, _Sample
+    from fastshower.evaluate.report import _check_energy_ranges
+    from fastshower.evaluate.report_model import Sample
 
-    def sample(lo: float, hi: float, seed: int) -> _Sample:
+    def sample(lo: float, hi: float, seed: int) -> Sample:
         energy = np.random.default_rng(seed).uniform(lo, hi, (100, 1))
-        return _Sample((Path(f"{lo}-{hi}.h5"),), "x", "k", 100, {"energy": energy}, ({},))
+        return Sample((Path(f"{lo}-{hi}.h5"),), "x", "k", 100, {"energy": energy}, ({},))
 
     reference = sample(1.0, 100.0, 0)
     with warnings.catch_warnings():

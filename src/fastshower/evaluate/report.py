@@ -5,12 +5,13 @@ checks that they can be compared, computes the physics observables, their distan
 (``metrics.observable_distances``) and the classifier tests (``classifier.learning_curve``),
 draws the comparison plots (``comparison_plots``) and writes into the folder ``out``:
 
-- ``report.html``: a summary table (per candidate: the classifier verdict's AUC with its
-  number of events, the network's and the trees', FPD and KPD, sample sizes, where the file
-  came from; a simulated candidate marked as the floor), then the plots in sections (learning
-  curves among them), the learning curves in numbers and the distance of every observable.
-  Self-contained: the images are embedded as base64 ``data:`` URIs and the style is inline, so
-  the one file can be mailed or attached as it is; no JavaScript;
+- ``report.html`` (written by ``report_html``): a summary table (per candidate: the
+  classifier verdict's AUC with its number of events, the network's and the trees', FPD and
+  KPD, sample sizes, where the file came from; a simulated candidate marked as the floor), then
+  the plots in sections (learning curves among them), the learning curves, taggers and
+  amplification in numbers and the distance of every observable. Self-contained: the images
+  are embedded as base64 ``data:`` URIs and the style is inline, so the one file can be mailed
+  or attached as it is; no JavaScript;
 - ``metrics.json``: every number of the page (AUCs with uncertainties, JSD, distances with
   uncertainties, sample sizes, each file's path and provenance), for scripts;
 - ``figures/``: the same plots as PNG files, for slides and papers.
@@ -32,22 +33,18 @@ is black.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
-from matplotlib.colors import to_hex
 
 from fastshower import __version__
 from fastshower.detector import CALORIMETER
@@ -78,10 +75,20 @@ from fastshower.evaluate.comparison_plots import (
 )
 from fastshower.evaluate.figures import REFERENCE_COLOUR
 from fastshower.evaluate.metrics import fpd, kpd, observable_distances
+from fastshower.evaluate.report_html import html_page
+from fastshower.evaluate.report_model import (
+    HIGHLIGHTS,
+    PIXEL_SPECTRUM,
+    VARIANT_NAMES,
+    ReportFigure,
+    Results,
+    Sample,
+    is_simulation,
+    json_safe,
+)
 from fastshower.evaluate.tagger import (
     MIN_JETS_PER_CLASS,
     TaggerConfig,
-    TaggerResult,
     compare_taggers,
 )
 from fastshower.io import (
@@ -94,7 +101,6 @@ from fastshower.io import (
     read_dataset,
     schema_of,
 )
-from fastshower.models.refiner import effective_sample_size
 from fastshower.observables.calo import OBSERVABLES, shower_observables
 from fastshower.observables.jets import image_observables, pixel_pt_fractions
 
@@ -110,21 +116,6 @@ more than this fraction of the reference's range (of its energy, for a fixed ene
 range, not of the lowest energy: the lowest of 100 energies uniform in 1-100 GeV moves by about
 1 GeV from sample to sample, 100 % of 1 GeV, while a real mismatch (a model trained on 1-80 GeV,
 a file at another fixed energy) moves an end by a large part of the range."""
-
-HIGHLIGHTS = (
-    "generator",
-    "model",
-    "checkpoint",
-    "particle_name",
-    "energy_spectrum",
-    "process",
-    "n_events",
-    "seed",
-    "created_utc",
-    "fastshower_version",
-)
-"""Provenance entries shown in the summary table, where a file has them (all are in the page's
-provenance section and in metrics.json)."""
 
 _SHOWER_GROUPS = {
     "Energies and depth": [
@@ -154,12 +145,6 @@ _PROFILE_KEYS = [
     "width_y_layer_1",
     "sparsity_layer_1",
 ]
-_VARIANT_NAMES = {
-    "unnormalized": "unnormalized cells",
-    "normalized": "cells normalized per layer",
-    "high_level": "shower observables and cell spectra",
-    "pixels": "pixels",
-}
 _CLASSIFIER_NOTES = {
     "unnormalized": "every cell (log-scaled), log of the incident energy and of each layer's "
     "energy",
@@ -172,34 +157,7 @@ _CLASSIFIER_NOTES = {
 }
 
 
-@dataclass
-class _Sample:
-    """One sample: a candidate file, or the reference, which may pool several files."""
-
-    paths: tuple[Path, ...]
-    label: str
-    colour: str
-    n_file: int
-    arrays: dict[str, np.ndarray]
-    """The events the plots and distances see: a weighted sample's weighted resample."""
-    provenances: tuple[dict[str, Any], ...]
-    events: dict[str, np.ndarray] = field(default_factory=dict)
-    """The file's events, which the classifier test sees with ``weights``."""
-    weights: np.ndarray | None = None
-
-    @property
-    def where(self) -> str:
-        return " + ".join(str(p) for p in self.paths)
-
-    @property
-    def effective_events(self) -> float:
-        """(sum w)^2 / sum w^2: the weighted sample's worth in unweighted events."""
-        if self.weights is None:
-            return float(len(next(iter(self.arrays.values()))))
-        return effective_sample_size(self.weights)
-
-
-def _weighted(sample: _Sample, seed: int) -> _Sample:
+def _weighted(sample: Sample, seed: int) -> Sample:
     """A sample with a ``weight`` key: its events kept for the classifier test, and as many
     drawn from them with probabilities proportional to their weights (seeded) for the plots and
     distances, which then need no weighted version of their own."""
@@ -284,7 +242,7 @@ def evaluate(
     if amplification:
         results.amplification = _amplify(schema, ref, cands, seed)
         results.figures.append(
-            _Figure(
+            ReportFigure(
                 "Amplification",
                 "What each candidate is worth in reference events",
                 plot_amplification(
@@ -303,10 +261,10 @@ def evaluate(
     metrics = _metrics(schema, ref, cands, results, config, max_events, seed)
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     (out / "metrics.json").write_text(
-        json.dumps(_json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     report = out / "report.html"
-    report.write_text(_html(schema, ref, cands, results, metrics), encoding="utf-8")
+    report.write_text(html_page(schema, ref, cands, results, metrics), encoding="utf-8")
     return report
 
 
@@ -358,7 +316,7 @@ def _labels(paths: Sequence[Path]) -> list[str]:
 
 def _read(
     infos: list[DatasetInfo], schema: Schema, max_events: int | None, colour: str | None = None
-) -> list[_Sample]:
+) -> list[Sample]:
     """One sample per file, in ``colour`` or each in its own candidate colour."""
     labels = _labels([info.path for info in infos])
     colours = candidate_colours(labels)
@@ -367,7 +325,7 @@ def _read(
         stop = info.n_events if max_events is None else min(info.n_events, max_events)
         data = read_dataset(info.path, schema, stop=stop)
         samples.append(
-            _Sample(
+            Sample(
                 (info.path,),
                 label,
                 colour or colours[label],
@@ -379,10 +337,10 @@ def _read(
     return samples
 
 
-def _pooled(samples: list[_Sample]) -> _Sample:
+def _pooled(samples: list[Sample]) -> Sample:
     """The reference: its files' events one after the other, as one sample."""
     names = " + ".join(s.label for s in samples)
-    return _Sample(
+    return Sample(
         tuple(p for s in samples for p in s.paths),
         f"{names} (reference)",
         samples[0].colour,
@@ -396,7 +354,7 @@ def _pooled(samples: list[_Sample]) -> _Sample:
     )
 
 
-def _check_energy_ranges(ref: _Sample, cands: list[_Sample]) -> None:
+def _check_energy_ranges(ref: Sample, cands: list[Sample]) -> None:
     lo, hi = _energy_range(ref)
     allowed = ENERGY_RANGE_TOLERANCE * ((hi - lo) if hi > lo else hi)
     for cand in cands:
@@ -412,7 +370,7 @@ def _check_energy_ranges(ref: _Sample, cands: list[_Sample]) -> None:
             )
 
 
-def _energy_range(sample: _Sample) -> tuple[float, float]:
+def _energy_range(sample: Sample) -> tuple[float, float]:
     energy = np.asarray(sample.arrays["energy"], dtype=np.float64)
     return float(energy.min()), float(energy.max())
 
@@ -421,33 +379,11 @@ def _energy_range(sample: _Sample) -> tuple[float, float]:
 # computations and plots
 
 
-@dataclass
-class _Figure:
-    section: str
-    title: str
-    path: Path
-    caption: str
-
-
 class _Common(TypedDict):
     """The keyword arguments every comparison plot of a report is given."""
 
     reference_label: str
     colours: dict[str, str]
-
-
-@dataclass
-class _Results:
-    classifiers: dict[str, dict[str, list[Judgement]]]
-    """candidate label -> variant -> learning curve; its last point is on every event."""
-    distances: dict[str, dict[str, dict[str, Any]]]
-    """candidate label -> group ("all", or a jet class) -> distances."""
-    axis_labels: dict[str, str]
-    figures: list[_Figure]
-    taggers: dict[str, list[TaggerResult]] = field(default_factory=dict)
-    """candidate label -> the W/QCD taggers (jets of both classes only)."""
-    amplification: dict[str, list[Amplification]] = field(default_factory=dict)
-    """candidate label -> its worth in reference events, per observable (when asked for)."""
 
 
 def _distances(
@@ -481,8 +417,8 @@ def _distances(
 
 
 def _classify(
-    ref: _Sample,
-    cands: list[_Sample],
+    ref: Sample,
+    cands: list[Sample],
     variants: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]],
     config: ClassifierConfig,
     sizes: Sequence[int],
@@ -498,21 +434,21 @@ def _classify(
 
 
 def _classifier_figures(
-    ref: _Sample,
-    cands: list[_Sample],
+    ref: Sample,
+    cands: list[Sample],
     classifiers: dict[str, dict[str, list[Judgement]]],
     figures_dir: Path,
     unit: str,
-) -> list[_Figure]:
+) -> list[ReportFigure]:
     colours = {c.label: c.colour for c in cands}
     figures = [
-        _Figure(
+        ReportFigure(
             "Classifier test",
             "Learning curves",
             plot_learning_curves(
                 classifiers,
                 figures_dir / "learning-curves.png",
-                titles={v: f"Classifier on {_VARIANT_NAMES[v]}" for v in _VARIANT_NAMES},
+                titles={v: f"Classifier on {VARIANT_NAMES[v]}" for v in VARIANT_NAMES},
                 colours=colours,
                 unit=unit,
             ),
@@ -532,12 +468,12 @@ def _classifier_figures(
             figures_dir / f"classifier-{variant}.png",
             reference_label=ref.label,
             colours=colours,
-            title=f"Classifier on {_VARIANT_NAMES[variant]}",
+            title=f"Classifier on {VARIANT_NAMES[variant]}",
         )
         figures.append(
-            _Figure(
+            ReportFigure(
                 "Classifier test",
-                f"Classifier on {_VARIANT_NAMES[variant]}",
+                f"Classifier on {VARIANT_NAMES[variant]}",
                 path,
                 f"Inputs: {_CLASSIFIER_NOTES[variant]}. Scores of the verdict's classifier on the "
                 "held-out test split "
@@ -550,13 +486,13 @@ def _classifier_figures(
 
 
 def _evaluate_showers(
-    ref: _Sample,
-    cands: list[_Sample],
+    ref: Sample,
+    cands: list[Sample],
     figures_dir: Path,
     config: ClassifierConfig,
     seed: int,
     sizes: Sequence[int],
-) -> _Results:
+) -> Results:
     ref_obs = shower_observables(ref.arrays)
     cand_obs = {c.label: shower_observables(c.arrays) for c in cands}
     distances = {label: {"all": _distances(ref_obs, obs, seed)} for label, obs in cand_obs.items()}
@@ -573,7 +509,7 @@ def _evaluate_showers(
         "colours": {c.label: c.colour for c in cands},
     }
     figures = [
-        _Figure(
+        ReportFigure(
             "Average showers",
             "Average shower per layer",
             plot_average_shower_comparison(
@@ -600,7 +536,7 @@ def _evaluate_showers(
             **common,
         )
         figures.append(
-            _Figure(
+            ReportFigure(
                 "Shower observables",
                 group,
                 path,
@@ -611,7 +547,7 @@ def _evaluate_showers(
             )
         )
     figures.append(
-        _Figure(
+        ReportFigure(
             "Against the incident energy",
             "Profiles against the incident energy",
             plot_profile_comparison(
@@ -628,17 +564,17 @@ def _evaluate_showers(
         )
     )
     figures += _classifier_figures(ref, cands, classifiers, figures_dir, "showers")
-    return _Results(classifiers, distances, axis_labels, figures)
+    return Results(classifiers, distances, axis_labels, figures)
 
 
 def _evaluate_jets(
-    ref: _Sample,
-    cands: list[_Sample],
+    ref: Sample,
+    cands: list[Sample],
     figures_dir: Path,
     config: ClassifierConfig,
     seed: int,
     sizes: Sequence[int],
-) -> _Results:
+) -> Results:
     image_obs = {s.label: image_observables(s.arrays["image"]) for s in (ref, *cands)}
     distances: dict[str, dict[str, dict[str, Any]]] = {c.label: {} for c in cands}
     ref_signal = np.asarray(ref.arrays["signal"]).reshape(-1)
@@ -675,7 +611,7 @@ def _evaluate_jets(
     }
     class_obs = {s.label: jet_class_observables(s.arrays, image_obs[s.label]) for s in cands}
     figures = [
-        _Figure(
+        ReportFigure(
             "Average jet images",
             "Average image per class",
             plot_average_jet_image_comparison(
@@ -687,7 +623,7 @@ def _evaluate_jets(
             "Average pixel pT of W jets (signal = 1) and QCD jets (signal = 0) for each sample, "
             "and the difference W − QCD (red: W jets put more pT there).",
         ),
-        _Figure(
+        ReportFigure(
             "Jet observables",
             "Jet mass and τ21 per class",
             plot_jet_observable_comparison(
@@ -713,7 +649,7 @@ def _evaluate_jets(
     }
     if taggers:
         figures.append(
-            _Figure(
+            ReportFigure(
                 "W/QCD taggers",
                 "Tagger ROC curves",
                 plot_tagger_rocs(
@@ -725,10 +661,7 @@ def _evaluate_jets(
                 "an analysis gives the reference's curve.",
             )
         )
-    return _Results(classifiers, distances, axis_labels, figures, taggers)
-
-
-PIXEL_SPECTRUM = "pixel_pt_fraction"
+    return Results(classifiers, distances, axis_labels, figures, taggers)
 
 
 def _with_pixel_spectrum(
@@ -764,7 +697,7 @@ AMPLIFICATION_OBSERVABLES = {
 
 
 def _amplify(
-    schema: Schema, ref: _Sample, cands: list[_Sample], seed: int
+    schema: Schema, ref: Sample, cands: list[Sample], seed: int
 ) -> dict[str, list[Amplification]]:
     """Each candidate's worth in reference events, from its events and weights (not the
     weighted resample the plots use, whose twins would count as information)."""
@@ -808,7 +741,7 @@ def _amplify(
     return found
 
 
-def _has_both_classes(sample: _Sample) -> bool:
+def _has_both_classes(sample: Sample) -> bool:
     signal = np.asarray(sample.arrays["signal"]).reshape(-1)
     return min((signal == 0).sum(), (signal == 1).sum()) >= MIN_JETS_PER_CLASS
 
@@ -841,7 +774,7 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _file_json(sample: _Sample) -> dict[str, Any]:
+def _file_json(sample: Sample) -> dict[str, Any]:
     """A pooled reference lists its files' provenances; any other sample has one."""
     provenances = sample.provenances
     return {
@@ -858,9 +791,9 @@ def _file_json(sample: _Sample) -> dict[str, Any]:
 
 def _metrics(
     schema: Schema,
-    ref: _Sample,
-    cands: list[_Sample],
-    results: _Results,
+    ref: Sample,
+    cands: list[Sample],
+    results: Results,
     config: ClassifierConfig,
     max_events: int | None,
     seed: int,
@@ -876,7 +809,7 @@ def _metrics(
         "candidates": [
             {
                 **_file_json(cand),
-                "simulation": _is_simulation(cand),
+                "simulation": is_simulation(cand),
                 "classifier": {
                     variant: {
                         **curve[-1].summary(),
@@ -896,12 +829,6 @@ def _metrics(
     }
 
 
-def _is_simulation(sample: _Sample) -> bool:
-    """A candidate made by Geant4 or Pythia rather than by a model: the floor, the AUC and
-    distances of two samples of the same physics."""
-    return not {"model", "model_config"} & set(sample.provenances[0])
-
-
 def _curve_point(point: Judgement) -> dict[str, Any]:
     return {
         "n_per_class": point.n_per_class,
@@ -911,340 +838,3 @@ def _curve_point(point: Judgement) -> dict[str, Any]:
         "network_auc": point.network.auc,
         "trees_auc": None if point.trees is None else point.trees.auc,
     }
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become null."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-# ---------------------------------------------------------------------------------------------
-# report.html
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
-       max-width: 1300px; padding: 0 1.5em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.7em; margin-bottom: 0.2em; }
-h2 { font-size: 1.35em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-h3 { font-size: 1.1em; }
-.meta { color: #555; font-size: 0.95em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.93em; }
-th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px;
-          vertical-align: -0.1em; margin-right: 0.4em; border: 1px solid #0003; }
-.small { color: #555; font-size: 0.85em; }
-figure { margin: 1.2em 0 2em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #444; font-size: 0.92em; max-width: 70em; margin-top: 0.4em; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-details { margin: 0.5em 0; }
-ul.prov { margin: 0; padding-left: 1.1em; }
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _swatch(colour: str) -> str:
-    return f'<span class="swatch" style="background:{to_hex(colour)}"></span>'
-
-
-def _pm(value: float, error: float, digits: int = 3) -> str:
-    return f"{value:.{digits}f} ± {error:.{digits}f}"
-
-
-def _short(value: Any, limit: int = 70) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _highlights(provenance: Mapping[str, Any]) -> str:
-    if not provenance:
-        return '<span class="small">no provenance (a published file)</span>'
-    items = [
-        f"<li>{_e(key)}: {_e(_short(provenance[key]))}</li>"
-        for key in HIGHLIGHTS
-        if key in provenance
-    ]
-    return f'<ul class="prov">{"".join(items)}</ul>' if items else "—"
-
-
-def _summary_table(
-    ref: _Sample, cands: list[_Sample], results: _Results, metrics: Mapping[str, Any]
-) -> str:
-    variants = list(next(iter(results.classifiers.values())))
-    groups = list(dict.fromkeys(g for by_group in results.distances.values() for g in by_group))
-    unit = "showers" if ref.arrays.get("image") is None else "jets"
-    head = ["Sample", "Events used"]
-    head += [f"AUC, {_VARIANT_NAMES[v]}" for v in variants]
-    head += [f"FPD / KPD{'' if g == 'all' else f', {g}'}" for g in groups]
-    head += ["Provenance"]
-    rows = []
-    ref_json = metrics["reference"]
-    rows.append(
-        "<tr>"
-        f"<td>{_swatch(REFERENCE_COLOUR)}<b>{_e(ref.label)}</b>"
-        f'<br><span class="small">{_e(ref.where)}</span></td>'
-        f'<td class="num">{ref_json["n_events_used"]} of {ref.n_file}</td>'
-        + "<td>—</td>" * (len(variants) + len(groups))
-        + f"<td>{''.join(_highlights(p) for p in ref.provenances)}</td></tr>"
-    )
-    for cand, cand_json in zip(cands, metrics["candidates"], strict=True):
-        floor = " (simulation: the floor)" if _is_simulation(cand) else ""
-        cells = [
-            f"<td>{_swatch(cand.colour)}<b>{_e(cand.label)}</b>{_e(floor)}"
-            f'<br><span class="small">{_e(cand.where)}</span></td>',
-            f'<td class="num">{cand_json["n_events_used"]} of {cand.n_file}'
-            f"{_weight_note(cand)}</td>",
-        ]
-        for variant in variants:
-            judgement = results.classifiers[cand.label][variant][-1]
-            r = judgement.verdict
-            others = [x for x in (judgement.network, judgement.trees) if x is not None]
-            detail = "; ".join(f"{x.method} {_pm(x.auc, x.auc_uncertainty)}" for x in others)
-            cells.append(
-                f'<td class="num"><b>{_pm(r.auc, r.auc_uncertainty)}</b> '
-                f'<span class="small">at {judgement.n_per_class:,} {unit} per class</span><br>'
-                f'<span class="small">verdict: {_e(r.method)}; {_e(detail)}</span></td>'
-            )
-        for group in groups:
-            found = results.distances[cand.label].get(group)
-            if found and found["keys"]:
-                fpd_pm: tuple[float, float] = found["fpd"]  # (value, uncertainty)
-                kpd_pm: tuple[float, float] = found["kpd"]
-                cells.append(
-                    f'<td class="num">FPD {_pm(*fpd_pm, digits=4)}<br>'
-                    f'KPD {_pm(*kpd_pm, digits=5)}<br><span class="small">'
-                    f"{len(set(found['keys']) - {PIXEL_SPECTRUM})} observables</span></td>"
-                )
-            else:
-                cells.append("<td>—</td>")
-        cells.append(f"<td>{_highlights(cand.provenances[0])}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
-
-
-def _weight_note(sample: _Sample) -> str:
-    if sample.weights is None:
-        return ""
-    return (
-        f'<br><span class="small">weighted: worth {sample.effective_events:,.0f} unweighted '
-        "events (effective size)</span>"
-    )
-
-
-def _learning_curve_table(cands: list[_Sample], results: _Results, unit: str) -> str:
-    """The learning curves in numbers: the verdict's AUC at each N, per candidate and variant."""
-    variants = list(next(iter(results.classifiers.values())))
-    head = f"<th>Sample</th><th>{_e(unit.capitalize())} per class</th>" + "".join(
-        f"<th>AUC, {_e(_VARIANT_NAMES[v])}</th>" for v in variants
-    )
-    rows = []
-    for cand in cands:
-        curves = results.classifiers[cand.label]
-        for i, point in enumerate(curves[variants[0]]):
-            cells = [
-                f"<td>{_swatch(cand.colour)}{_e(cand.label)}</td>",
-                f'<td class="num">{point.n_per_class:,}</td>',
-            ]
-            for variant in variants:
-                verdict = curves[variant][i].verdict
-                cells.append(
-                    f'<td class="num">{_pm(verdict.auc, verdict.auc_uncertainty)} '
-                    f'<span class="small">({_e(verdict.method)})</span></td>'
-                )
-            rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _tagger_table(cands: list[_Sample], results: _Results) -> str:
-    """The W/QCD taggers' AUCs: trained on each side, tested on held-out jets of each."""
-    if not results.taggers:
-        return ""
-    head = (
-        "<th>Candidate</th><th>Tagger</th><th>Jets per class (train / test)</th>"
-        "<th>Trained on the reference: tested on the reference</th><th>on the candidate</th>"
-        "<th>Trained on the candidate: tested on the reference</th>"
-    )
-    rows = []
-    for cand in cands:
-        by_side = {(r.features, r.trained_on): r for r in results.taggers.get(cand.label, [])}
-        for tagger in dict.fromkeys(features for features, _ in by_side):
-            on_ref, on_cand = by_side[tagger, "reference"], by_side[tagger, "candidate"]
-            cells = [
-                f"<td>{_swatch(cand.colour)}{_e(cand.label)}</td>",
-                f"<td>{_e(tagger)}</td>",
-                f'<td class="num">{on_ref.n_train_per_class:,} / {on_ref.n_test_per_class:,}</td>',
-                f'<td class="num">{_pm(*on_ref.auc["reference"])}</td>',
-                f'<td class="num">{_pm(*on_ref.auc["candidate"])}</td>',
-                f'<td class="num">{_pm(*on_cand.auc["reference"])}</td>',
-            ]
-            rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        "<h2>W/QCD taggers in numbers</h2>"
-        '<p class="small">AUC of telling W from QCD jets (not of telling the samples apart). '
-        "A generated sample that serves an analysis gives the reference's AUC in every column."
-        f"</p><table><tr>{head}</tr>{''.join(rows)}</table>"
-    )
-
-
-def _amplification_table(cands: list[_Sample], results: _Results) -> str:
-    """Each candidate's worth in reference events, per observable."""
-    if not results.amplification:
-        return ""
-    observables = list(
-        dict.fromkeys(a.observable for found in results.amplification.values() for a in found)
-    )
-    head = "<th>Observable</th>" + "".join(
-        f"<th>{_swatch(c.colour)}{_e(c.label)}</th>" for c in cands
-    )
-    rows = []
-    for observable in observables:
-        cells = [f"<td>{_e(observable)}</td>"]
-        for cand in cands:
-            match = [
-                a for a in results.amplification.get(cand.label, []) if a.observable == observable
-            ]
-            if not match:
-                cells.append("<td>—</td>")
-                continue
-            a = match[0]
-            worth = (
-                f"{a.equivalent_events:,.0f}"
-                if a.equivalent_events is not None
-                else f"more than resolved (&gt; {1 / a.floor * a.slope:,.0f})"
-            )
-            of = f'<span class="small">of {a.n_candidate:,} events</span>'
-            cells.append(f'<td class="num">{worth} {of}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        "<h2>Amplification in numbers</h2>"
-        '<p class="small">How many reference events each candidate is worth, per observable '
-        "(its shares in 50 quantile bins; about 20 % precision). A candidate worth more events "
-        "than its generator was trained on amplifies its training data.</p>"
-        f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-    )
-
-
-def _distance_tables(cands: list[_Sample], results: _Results) -> str:
-    parts = []
-    groups = list(dict.fromkeys(g for by_group in results.distances.values() for g in by_group))
-    for group in groups:
-        found = {c.label: results.distances[c.label].get(group) for c in cands}
-        keys = list(dict.fromkeys(k for f in found.values() if f and f["keys"] for k in f["keys"]))
-        if not keys:
-            continue
-        head = "<th>Observable</th>" + "".join(
-            f"<th>{_swatch(c.colour)}{_e(c.label)}: W1</th><th>separation</th>" for c in cands
-        )
-        rows = []
-        for key in keys:
-            cells = [f"<td>{_e(results.axis_labels.get(key, key))}</td>"]
-            for cand in cands:
-                f = found[cand.label]
-                if f and key in f["wasserstein_1"]:
-                    value, error = f["wasserstein_1"][key]
-                    cells.append(f'<td class="num">{value:.4g} ± {error:.2g}</td>')
-                    cells.append(f'<td class="num">{f["separation"][key]:.4f}</td>')
-                else:
-                    cells.append("<td>—</td><td>—</td>")
-            rows.append("<tr>" + "".join(cells) + "</tr>")
-        excluded = sorted({k for f in found.values() if f for k in f["excluded_constant"]})
-        note = (
-            f'<p class="small">Left out (constant in the reference): {_e(", ".join(excluded))}</p>'
-            if excluded
-            else ""
-        )
-        title = "" if group == "all" else f"<h3>{_e(group)}</h3>"
-        parts.append(f"{title}<table><tr>{head}</tr>{''.join(rows)}</table>{note}")
-    return "".join(parts) or "<p>No observable could be compared.</p>"
-
-
-def _figure_html(figure: _Figure) -> str:
-    data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
-    return (
-        f"<figure><h3>{_e(figure.title)}</h3>"
-        f'<img src="data:image/png;base64,{data}" alt="{_e(figure.title)}">'
-        f"<figcaption>{_e(figure.caption)}</figcaption></figure>"
-    )
-
-
-def _html(
-    schema: Schema,
-    ref: _Sample,
-    cands: list[_Sample],
-    results: _Results,
-    metrics: Mapping[str, Any],
-) -> str:
-    kind = "showers" if schema is SHOWER_SCHEMA else "jet images"
-    config = metrics["classifier_config"]
-    sections: dict[str, list[str]] = {}
-    for figure in results.figures:
-        sections.setdefault(figure.section, []).append(_figure_html(figure))
-    body = "".join(f"<h2>{_e(section)}</h2>{''.join(items)}" for section, items in sections.items())
-    provenance = "".join(
-        f"<details><summary>{_swatch(s.colour)}{_e(s.label)} — {_e(path)}</summary>"
-        f"<pre>{_e(json.dumps(_json_safe(provenance), indent=2))}</pre></details>"
-        for s in (ref, *cands)
-        for path, provenance in zip(s.paths, s.provenances, strict=True)
-    )
-    hidden = "×".join(str(h) for h in config["hidden"])
-    unit = "showers" if schema is SHOWER_SCHEMA else "jets"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>fastshower evaluation: {_e(", ".join(c.label for c in cands))}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>Evaluation of {len(cands)} candidate sample{"s" if len(cands) > 1 else ""} of {kind}</h1>
-<p class="meta">Reference: <b>{_e(" + ".join(p.name for p in ref.paths))}</b> ({_e(ref.where)}).
-Written {_e(metrics["created_utc"])} by fastshower {_e(__version__)} in {metrics["seconds"]:.0f} s;
-seed {metrics["seed"]}; every number is also in <code>metrics.json</code>.</p>
-<h2>Summary</h2>
-{_summary_table(ref, cands, results, metrics)}
-<p class="small">AUC: area under the ROC curve of a classifier trained to tell the candidate from
-the reference, on held-out events (20 % of them; 60 % train, 20 % validate): 0.5 means it cannot
-tell them apart, 1.0 that it always can; the uncertainty is the statistical one of the test split.
-Two classifiers see the same events: a fully connected {hidden} {_e(config["activation"])}
-network (at most {config["epochs"]} epochs, stopped {config["patience"]} epochs after its best
-validation loss) and boosted decision trees; the verdict, in bold, is the one that separates the
-validation events better. An AUC holds for its number of events: with more, a classifier sees
-more (the learning curves below). FPD and KPD: JetNet's Fréchet and kernel physics distances on
-the physics observables, as the CaloChallenge computes them, 0 for identical distributions. A
-candidate made by the simulation itself is the floor: what two samples of the same physics
-give. A weighted candidate (refined: <code>fastshower generate --refine</code>) enters the
-classifier test with its weights; its plots and distances show as many events drawn from it
-with probabilities proportional to their weights.</p>
-{body}
-{_tagger_table(cands, results)}
-{_amplification_table(cands, results)}
-<h2>Learning curves in numbers</h2>
-{_learning_curve_table(cands, results, unit)}
-<h2>Distances per observable</h2>
-<p class="small">W1: Wasserstein-1 distance in the observable's unit (bootstrap uncertainty).
-Separation: 0.5 Σ (h<sub>1</sub> − h<sub>2</sub>)² / (h<sub>1</sub> + h<sub>2</sub>) of the
-normalised histograms, 0 for identical and 1 for disjoint distributions.</p>
-{_distance_tables(cands, results)}
-<h2>Provenance</h2>
-{provenance}
-</body>
-</html>
-"""
