@@ -2,7 +2,7 @@
 # Refining the shipped calo-flow towards Geant4 (docs/refinement.md), per particle: a refiner
 # trained on one sample of the model (seed 2025) against the first Geant4 training block, then
 # a new sample (seed 2024, the judge's) weighted by it and judged against the test set beside
-# the unrefined one, with the amplification of each. A particle whose training block is not
+# the unrefined one and the Geant4 floor, with the amplification of each. A particle whose training block is not
 # made yet (studies/reference_data.sh) is skipped. Resumable: finished files are kept.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/refine.sh
@@ -28,5 +28,6 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
     $FS generate "${gen[@]}" --seed 2024 --refine "$OUT/refiner-$f" --out "$OUT/calo-flow-$f-refined.h5"
   [ -f "$OUT/report-$f/report.html" ] ||
     $FS evaluate --reference "$DATA/$f-test.h5" --candidate "$OUT/calo-flow-$f.h5" \
-        --candidate "$OUT/calo-flow-$f-refined.h5" --amplification --out "$OUT/report-$f"
+        --candidate "$OUT/calo-flow-$f-refined.h5" --candidate "$DATA/$f-train-s$block.h5" \
+        --amplification --out "$OUT/report-$f"
 done
