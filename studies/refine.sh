@@ -2,8 +2,9 @@
 # Refining the shipped calo-flow towards Geant4 (docs/refinement.md), per particle: a refiner
 # trained on one sample of the model (seed 2025) against the first Geant4 training block, then
 # a new sample (seed 2024, the judge's) weighted by it and judged against the test set beside
-# the unrefined one and the Geant4 floor, with the amplification of each. A particle whose training block is not
-# made yet (studies/reference_data.sh) is skipped. Resumable: finished files are kept.
+# the unrefined one and the Geant4 floor, with the amplification of each. A particle whose
+# training block is not made yet (studies/reference_data.sh) is skipped. Resumable: finished
+# files are kept.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/refine.sh
 set -euo pipefail
