@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from fastshower.cli import main
 from fastshower.evaluate.report import AMPLIFICATION_OBSERVABLES
-from fastshower.io import read_showers, write_showers
+from fastshower.io import JET_SCHEMA, SHOWER_SCHEMA, read_showers, write_dataset, write_showers
 from fastshower.modelfile import load_refiner
 from fastshower.models.refiner import Refiner, condition_groups, effective_sample_size
 from fastshower.training.refiner import RefinerTraining, train_refiner
@@ -175,3 +175,36 @@ def test_refine_generate_and_evaluate_weighted(
     )
     assert result.exit_code == 2 and "refines showers samples" in result.output
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_refine_and_evaluate_refuse_what_they_cannot_use(
+    positrons: tuple[dict, dict], pythia_jets: tuple[dict, dict], tmp_path: Path
+) -> None:
+    """One-line errors, exit 2, nothing written: showers refined against jets, and a weighted
+    sample given as the reference."""
+    runner = CliRunner()
+    showers = write_showers(tmp_path / "e.h5", positrons[0], {"seed": 1})
+    jets = write_dataset(tmp_path / "w.h5", pythia_jets[0], JET_SCHEMA, {"seed": 1})
+    out = tmp_path / "refiner"
+    result = runner.invoke(
+        main, ["refine", "--generated", str(showers), "--reference", str(jets), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "hold different data" in result.output
+    assert not out.exists()
+
+    weighted = {**positrons[1], "weight": np.ones(len(positrons[1]["energy"]), np.float32)}
+    path = write_dataset(tmp_path / "weighted.h5", weighted, SHOWER_SCHEMA.with_weight(), {})
+    result = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "--reference",
+            str(path),
+            "--candidate",
+            str(showers),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 2 and "the reference is weighted" in result.output
+    assert not (tmp_path / "r").exists()
