@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fastshower.evaluate.metrics import (
+    beyond_reference,
     fpd,
     frechet_distance,
     frechet_from_moments,
@@ -270,3 +271,17 @@ GOOD = np.array([0.0, 1.0, 2.0])
 def test_bad_inputs_are_refused(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_beyond_reference_counts_tails_the_reference_never_makes() -> None:
+    reference = {"x": np.linspace(0.0, 1.0, 1001), "y": np.linspace(0.0, 1.0, 1001)}
+    margin = 3 * reference["x"].std()  # 0.866
+    candidate = {
+        "x": np.array([0.5, 1.0 + margin + 0.01, -margin - 0.01, 1.5]),
+        "y": np.array([0.5, 0.5, 0.5, 1.0 + margin + 0.01]),
+        "z": np.zeros(4),  # not in the reference: ignored
+    }
+    found = beyond_reference(reference, candidate)
+    assert found["per_observable"] == {"x": 0.5, "y": 0.25}
+    assert found["any"] == 0.75
+    assert beyond_reference(reference, reference)["any"] == 0.0

@@ -44,6 +44,7 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 
 __all__ = [
+    "beyond_reference",
     "fpd",
     "frechet_distance",
     "frechet_from_moments",
@@ -59,6 +60,33 @@ Seed = int | np.random.Generator | None
 
 N_BOOTSTRAP = 20
 """Resamples per distance by default: a spread good to ~15 %, cheap for 10^5 events."""
+
+
+TAIL_SPREADS = 3.0
+"""How far beyond the reference's range, in its standard deviations, an event is in the tails."""
+
+
+def beyond_reference(
+    reference: Mapping[str, np.ndarray],
+    candidate: Mapping[str, np.ndarray],
+    spreads: float = TAIL_SPREADS,
+) -> dict[str, Any]:
+    """The tails a generator makes and the reference never does: per observable (the keys both
+    share), the fraction of candidate events more than ``spreads`` standard deviations beyond
+    the reference's smallest or largest value; and the fraction beyond on any of them. A second
+    sample of the reference itself gives the floor (about 0 for a large reference)."""
+    keys = [k for k in reference if k in candidate]
+    outside = []
+    per_key = {}
+    for key in keys:
+        ref = np.asarray(reference[key], dtype=np.float64)
+        cand = np.asarray(candidate[key], dtype=np.float64)
+        margin = spreads * ref.std()
+        beyond = (cand < ref.min() - margin) | (cand > ref.max() + margin)
+        per_key[key] = float(beyond.mean())
+        outside.append(beyond)
+    any_beyond = np.any(outside, axis=0) if outside else np.zeros(0, bool)
+    return {"any": float(any_beyond.mean()) if len(any_beyond) else 0.0, "per_observable": per_key}
 
 
 def wasserstein_1_exact(reference: np.ndarray, candidate: np.ndarray) -> float:

@@ -74,7 +74,7 @@ from fastshower.evaluate.comparison_plots import (
     plot_tagger_rocs,
 )
 from fastshower.evaluate.figures import REFERENCE_COLOUR
-from fastshower.evaluate.metrics import fpd, kpd, observable_distances
+from fastshower.evaluate.metrics import beyond_reference, fpd, kpd, observable_distances
 from fastshower.evaluate.report_html import html_page
 from fastshower.evaluate.report_model import (
     HIGHLIGHTS,
@@ -410,6 +410,9 @@ def _distances(
         **found,
         "fpd": fpd(ref_features, cand_features, seed=seed),
         "kpd": kpd(ref_features, cand_features, seed=seed),
+        "beyond_reference": beyond_reference(
+            {k: reference[k] for k in used}, {k: candidate[k] for k in used}
+        ),
         "excluded_constant": constant,
         "n_reference": len(reference[used[0]]),
         "n_candidate": len(candidate[used[0]]),
@@ -771,6 +774,7 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
         out["frechet"] = _value_error(found["frechet"])
         out["wasserstein_1"] = {k: _value_error(v) for k, v in found["wasserstein_1"].items()}
         out["separation"] = {k: float(v) for k, v in found["separation"].items()}
+        out["beyond_reference"] = found["beyond_reference"]
     return out
 
 

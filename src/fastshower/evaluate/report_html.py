@@ -122,10 +122,12 @@ def _summary_table(
             if found and found["keys"]:
                 fpd_pm: tuple[float, float] = found["fpd"]  # (value, uncertainty)
                 kpd_pm: tuple[float, float] = found["kpd"]
+                tails = found["beyond_reference"]["any"]
                 cells.append(
                     f'<td class="num">FPD {_pm(*fpd_pm, digits=4)}<br>'
                     f'KPD {_pm(*kpd_pm, digits=5)}<br><span class="small">'
-                    f"{len(set(found['keys']) - {PIXEL_SPECTRUM})} observables</span></td>"
+                    f"{len(set(found['keys']) - {PIXEL_SPECTRUM})} observables; "
+                    f"{tails:.2%} beyond the reference's range</span></td>"
                 )
             else:
                 cells.append("<td>—</td>")
@@ -323,7 +325,9 @@ network (at most {config["epochs"]} epochs, stopped {config["patience"]} epochs 
 validation loss) and boosted decision trees; the verdict, in bold, is the one that separates the
 validation events better. An AUC holds for its number of events: with more, a classifier sees
 more (the learning curves below). FPD and KPD: JetNet's Fréchet and kernel physics distances on
-the physics observables, as the CaloChallenge computes them, 0 for identical distributions. A
+the physics observables, as the CaloChallenge computes them, 0 for identical distributions;
+"beyond the reference's range": the share of events with an observable more than three of the
+reference's standard deviations beyond its smallest or largest value (tails it never makes). A
 candidate made by the simulation itself is the floor: what two samples of the same physics
 give. A weighted candidate (refined: <code>fastshower generate --refine</code>) enters the
 classifier test with its weights; its plots and distances show as many events drawn from it
