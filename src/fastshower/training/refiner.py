@@ -115,6 +115,8 @@ def train_refiner(
         scores = torch.sigmoid(refiner(torch.from_numpy(val_x))).numpy().astype(np.float64)
     isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, val_y)
     table_x, table_y = isotonic.X_thresholds_, isotonic.y_thresholds_
+    if len(table_x) < 2:  # one step: a classifier that gives every event the same score
+        table_x, table_y = np.array([0.0, 1.0]), np.repeat(table_y, 2)
     calibrated = Refiner(
         config.features, train_x.shape[1], config.hidden, len(table_x), clip=config.clip
     )
