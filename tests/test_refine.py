@@ -191,6 +191,22 @@ def test_refine_and_evaluate_refuse_what_they_cannot_use(
     )
     assert result.exit_code == 2 and "hold different data" in result.output
     assert not out.exists()
+    result = runner.invoke(
+        main,
+        [
+            "refine",
+            "--generated",
+            str(showers),
+            "--reference",
+            str(showers),
+            "--features",
+            "pixels",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 2 and "a refiner on 'pixels' cannot weigh showers" in result.output
+    assert not out.exists()
 
     weighted = {**positrons[1], "weight": np.ones(len(positrons[1]["energy"]), np.float32)}
     path = write_dataset(tmp_path / "weighted.h5", weighted, SHOWER_SCHEMA.with_weight(), {})

@@ -46,13 +46,16 @@ the classifier test sees them) or a jet image's pixels."""
 
 def refiner_features(arrays: Mapping[str, np.ndarray], features: str) -> np.ndarray:
     """The (N, d) float32 inputs of a refiner that looks at ``features``."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+    if (features == "pixels") != ("image" in arrays):
+        kind = "jet images" if "image" in arrays else "showers"
+        raise ValueError(f"a refiner on {features!r} cannot weigh {kind}")
     if features == "high-level":
         return high_level_features(arrays)
     if features == "cells":
         return shower_features(arrays)
-    if features == "pixels":
-        return image_features(arrays["image"])
-    raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+    return image_features(arrays["image"])
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
