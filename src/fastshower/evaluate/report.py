@@ -48,7 +48,7 @@ import numpy as np
 
 from fastshower import __version__
 from fastshower.detector import CALORIMETER
-from fastshower.evaluate.amplification import Amplification, amplification
+from fastshower.evaluate.amplification import AMPLIFICATION_BINS, Amplification, amplification
 from fastshower.evaluate.classifier import (
     LEARNING_CURVE_SIZES,
     MIN_EVENTS,
@@ -78,7 +78,6 @@ from fastshower.evaluate.metrics import beyond_reference, fpd, kpd, observable_d
 from fastshower.evaluate.report_html import html_page
 from fastshower.evaluate.report_model import (
     HIGHLIGHTS,
-    PIXEL_SPECTRUM,
     VARIANT_NAMES,
     ReportFigure,
     Results,
@@ -116,6 +115,9 @@ more than this fraction of the reference's range (of its energy, for a fixed ene
 range, not of the lowest energy: the lowest of 100 energies uniform in 1-100 GeV moves by about
 1 GeV from sample to sample, 100 % of 1 GeV, while a real mismatch (a model trained on 1-80 GeV,
 a file at another fixed energy) moves an end by a large part of the range."""
+PIXEL_SPECTRUM = "pixel_pt_fraction"
+"""The pixel intensity spectrum's key among the jet distances (not a column of FPD and KPD)."""
+
 
 _SHOWER_GROUPS = {
     "Energies and depth": [
@@ -413,6 +415,7 @@ def _distances(
         "beyond_reference": beyond_reference(
             {k: reference[k] for k in used}, {k: candidate[k] for k in used}
         ),
+        "fpd_observables": used,
         "excluded_constant": constant,
         "n_reference": len(reference[used[0]]),
         "n_candidate": len(candidate[used[0]]),
@@ -705,42 +708,38 @@ def _amplify(
     """Each candidate's worth in reference events, from its events and weights (not the
     weighted resample the plots use, whose twins would count as information)."""
     keys = AMPLIFICATION_OBSERVABLES[schema.name]
-    if schema is SHOWER_SCHEMA:
 
-        def groups(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-            return {"": shower_observables(arrays)}
+    def observables(events: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if schema is SHOWER_SCHEMA:
+            return shower_observables(events)
+        return image_observables(events["image"])
 
-        def rows(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return {"": np.ones(len(arrays["energy"]), bool)}
-    else:
+    def groups(events: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Group name (appended to the observable's) -> its rows: all showers, or a jet class."""
+        if schema is SHOWER_SCHEMA:
+            return {"": np.ones(len(events["energy"]), bool)}
+        signal = np.asarray(events["signal"]).reshape(-1)
+        return {f", {name}": signal == c for c, name in JET_CLASSES.items()}
 
-        def groups(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-            obs = image_observables(arrays["image"])
-            return {f", {name}": obs for name in JET_CLASSES.values()}
-
-        def rows(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-            signal = np.asarray(arrays["signal"]).reshape(-1)
-            return {f", {name}": signal == c for c, name in JET_CLASSES.items()}
-
-    ref_groups, ref_rows = groups(ref.events), rows(ref.events)
+    ref_obs, ref_rows = observables(ref.events), groups(ref.events)
     found: dict[str, list[Amplification]] = {}
     for cand in cands:
-        cand_groups, cand_rows = groups(cand.events), rows(cand.events)
+        cand_obs = observables(cand.events)
         found[cand.label] = []
-        for group, selected in cand_rows.items():
-            if selected.sum() < 2 or ref_rows[group].sum() < 4 * 50:
+        for group, rows in groups(cand.events).items():
+            if rows.sum() < 2 or ref_rows[group].sum() < 4 * AMPLIFICATION_BINS:
                 continue
-            weights = None if cand.weights is None else cand.weights[selected]
-            for key in keys:
-                found[cand.label].append(
-                    amplification(
-                        f"{key}{group}",
-                        ref_groups[group][key][ref_rows[group]],
-                        cand_groups[group][key][selected],
-                        weights=weights,
-                        seed=seed,
-                    )
+            weights = None if cand.weights is None else cand.weights[rows]
+            found[cand.label] += [
+                amplification(
+                    f"{key}{group}",
+                    ref_obs[key][ref_rows[group]],
+                    cand_obs[key][rows],
+                    weights=weights,
+                    seed=seed,
                 )
+                for key in keys
+            ]
     return found
 
 

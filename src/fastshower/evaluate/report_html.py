@@ -15,7 +15,6 @@ from fastshower import __version__
 from fastshower.evaluate.figures import REFERENCE_COLOUR
 from fastshower.evaluate.report_model import (
     HIGHLIGHTS,
-    PIXEL_SPECTRUM,
     VARIANT_NAMES,
     ReportFigure,
     Results,
@@ -126,7 +125,7 @@ def _summary_table(
                 cells.append(
                     f'<td class="num">FPD {_pm(*fpd_pm, digits=4)}<br>'
                     f'KPD {_pm(*kpd_pm, digits=5)}<br><span class="small">'
-                    f"{len(set(found['keys']) - {PIXEL_SPECTRUM})} observables; "
+                    f"{len(found['fpd_observables'])} observables; "
                     f"{tails:.2%} beyond the reference's range</span></td>"
                 )
             else:

@@ -18,7 +18,6 @@ from fastshower.models.refiner import effective_sample_size
 
 __all__ = [
     "HIGHLIGHTS",
-    "PIXEL_SPECTRUM",
     "VARIANT_NAMES",
     "ReportFigure",
     "Results",
@@ -50,8 +49,6 @@ VARIANT_NAMES = {
     "pixels": "pixels",
 }
 """Classifier variant -> its name in the page."""
-PIXEL_SPECTRUM = "pixel_pt_fraction"
-"""The pixel intensity spectrum's key among the jet distances (not a column of FPD and KPD)."""
 
 
 @dataclass

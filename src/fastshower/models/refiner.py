@@ -143,18 +143,14 @@ class Refiner(nn.Module):
         Why: the generator was asked for those incident energies (jet classes); the weights
         must reshape the events at each, not move events between them, which a finite sample's
         weights otherwise do."""
-        weights = self.feature_weights(refiner_features(arrays, self.features))
+        p = self.probabilities(refiner_features(arrays, self.features))
+        odds = np.divide(p, 1.0 - p, out=np.full_like(p, self.clip), where=p < 1.0)
+        weights = np.clip(odds, 0.0, self.clip).astype(np.float32)
         for rows in condition_groups(arrays):
             total = weights[rows].sum()
             if total > 0:
                 weights[rows] *= rows.sum() / total
         return weights
-
-    def feature_weights(self, features: np.ndarray) -> np.ndarray:
-        """``weights`` of events given by their features."""
-        p = self.probabilities(features)
-        w = np.divide(p, 1.0 - p, out=np.full_like(p, self.clip), where=p < 1.0)
-        return np.clip(w, 0.0, self.clip).astype(np.float32)
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this refiner (saved beside its weights)."""

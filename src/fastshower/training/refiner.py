@@ -85,10 +85,8 @@ def train_refiner(
     x_gen, x_ref = (refiner_features(a, config.features) for a in (gen, ref))
     n = min(len(x_gen), len(x_ref))
     rng = np.random.default_rng(config.seed)
-    x = {
-        "generated": x_gen[rng.permutation(len(x_gen))[:n]],
-        "reference": x_ref[rng.permutation(len(x_ref))[:n]],
-    }
+    gen_rows = rng.permutation(len(x_gen))[:n]
+    x = {"generated": x_gen[gen_rows], "reference": x_ref[rng.permutation(len(x_ref))[:n]]}
     n_val = max(round(config.validation * n), 1)
     if n - n_val < 10:
         raise ValueError(f"{n} events per sample: a refiner needs at least {n_val + 10}")
@@ -125,7 +123,8 @@ def train_refiner(
     state["calibration_y"] = torch.from_numpy(table_y.astype(np.float32))
     calibrated.load_state_dict(state)
 
-    weights = calibrated.feature_weights(val_x[n_val:])
+    # as a generated sample gets them: scaled per condition (``Refiner.weights``)
+    weights = calibrated.weights({k: v[gen_rows[:n_val]] for k, v in gen.items()})
     measured = {
         "validation_auc": float(roc_auc_score(val_y, scores)),
         "n_per_class": n,
