@@ -74,6 +74,17 @@ def positrons() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 
 
 @pytest.fixture(scope="session")
+def off_centre_positrons() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Two independent Geant4 samples of 600 positrons at 2 GeV (seeds 3 and 4) entering
+    uniformly in +-50 mm around the centre: across layer-1 cell boundaries (x, y = 0 and
+    +-40 mm) and many layer-0 strips. About ten seconds each."""
+    from fastshower.simulate.calo import CaloSettings, simulate_showers
+
+    settings = CaloSettings("e+", (2.0, 2.0), position_spread_mm=50.0)
+    return simulate_showers(settings, 600, seed=3), simulate_showers(settings, 600, seed=4)
+
+
+@pytest.fixture(scope="session")
 def shower_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """48 positrons (seed 5) and 48 pi+ (seed 6) at 2-5 GeV, one file each: what the shower
     models train on in the tests (two particles, a spread of energies)."""

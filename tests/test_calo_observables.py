@@ -237,7 +237,7 @@ def test_name_and_unit_table_covers_every_observable() -> None:
         )
     assert OBSERVABLES["fraction_layer_1"].axis_label == "energy fraction of layer 1"
     assert {"depth", "depth_width", "total_energy", "incident_energy"} <= set(OBSERVABLES)
-    assert len(OBSERVABLES) == 10 * N_LAYERS + 4
+    assert len(OBSERVABLES) == 10 * N_LAYERS + 6
 
 
 def test_no_showers_give_empty_arrays() -> None:

@@ -35,7 +35,7 @@ def two_samples(positrons: tuple[dict, dict]) -> tuple[dict, dict]:
 def test_features_layout(two_samples: tuple[dict, dict]) -> None:
     a, _ = two_samples
     plain, normalized = shower_features(a), shower_features(a, normalized=True)
-    assert plain.shape == normalized.shape == (N_SHOWERS, 504 + 1 + 3)
+    assert plain.shape == normalized.shape == (N_SHOWERS, 504 + 1 + 3 + 2)
     shares = normalized[:, :288].sum(axis=1)  # layer 0's cells as shares of its energy
     np.testing.assert_allclose(shares[shares > 0], 1.0, rtol=1e-6)
     with pytest.raises(ValueError, match=r"layer_1 has shape \(300, 12, 13\)"):

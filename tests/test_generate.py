@@ -109,6 +109,10 @@ def test_cli(lagan_dir: Path, tmp_path: Path) -> None:
     assert (read_dataset(tmp_path / "q.h5", JET_SCHEMA)["signal"] == 0).all()
     bad = run("--model", str(lagan_dir), "--events", "5", "--out", "x.h5")
     assert bad.returncode == 2 and bad.stderr.startswith("Error: give --class w|qcd")
+    jets = ("--model", str(lagan_dir), "--class", "w", "--events", "5", "--out", "y.h5")
+    bad = run(*jets, "--position", "5,0")
+    assert bad.returncode == 2 and "for shower models, not jets" in bad.stderr
+    assert not (tmp_path / "y.h5").exists()
 
 
 def test_flow_models_sample_with_other_steps(tmp_path: Path, lagan_dir: Path) -> None:
@@ -135,3 +139,52 @@ def test_flow_models_sample_with_other_steps(tmp_path: Path, lagan_dir: Path) ->
         GenerateJob(str(lagan_dir), {"class": "w"}, sampling={"steps": 2})
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         GenerateJob(str(folder), condition, sampling={"steps": 0})
+
+
+def test_showers_where_the_model_learnt_them_to_enter(tmp_path: Path, lagan_dir: Path) -> None:
+    """``--position`` / ``--position-spread``: each shower's incidence point is drawn in the
+    square and written; a model generates only where its training showers entered."""
+    from fastshower.models.flow_matching import FlowMatchingGenerator
+
+    torch.manual_seed(0)
+    config = {"particles": ["e+"], "width": 16, "blocks": 1, "steps": 2}
+    generator = FlowMatchingGenerator(width=16, blocks=1, steps=2)
+    torch.nn.init.normal_(generator.velocity.out.weight, std=0.05)
+    learnt = {"particles": ["e+"], "position_range_mm": [[-50.0, 50.0], [-50.0, 50.0]]}
+    folder = save_model(tmp_path / "fm", "flow-matching", generator, config, learnt)
+    centre_only = save_model(
+        tmp_path / "centre", "flow-matching", generator, config, {"particles": ["e+"]}
+    )
+    energies = {"particle": "e+", "energy_gev": [10.0, 20.0]}
+
+    def sample(model: Path, name: str, **position: object) -> dict[str, np.ndarray]:
+        job = GenerateJob(str(model), {**energies, **position})
+        path = produce(job, tmp_path / f"{name}.h5", 50, seed=4, workers=0, progress=False)
+        return read_dataset(path, SHOWER_SCHEMA).arrays
+
+    spread = sample(folder, "spread", position_mm=[10.0, 0.0], position_spread_mm=20.0)
+    x, y = spread["position"].T
+    assert (x >= -10).all() and (x <= 30).all() and (np.abs(y) <= 20).all()
+    assert x.std() > 5 and y.std() > 5  # drawn per shower, not one point
+    fixed = sample(folder, "fixed", position_mm=[-30.0, 40.0])
+    np.testing.assert_array_equal(fixed["position"], np.tile([-30.0, 40.0], (50, 1)))
+    centre = sample(folder, "centre")
+    np.testing.assert_array_equal(centre["energy"], fixed["energy"])  # same seed, same draws
+    assert not np.array_equal(centre["layer_1"], fixed["layer_1"])  # the point is a condition
+    np.testing.assert_array_equal(sample(centre_only, "old")["layer_1"], centre["layer_1"])
+
+    with pytest.raises(ValueError, match="learnt incidence points x -50 to 50 mm"):
+        GenerateJob(str(folder), {**energies, "position_mm": [40.0, 0.0], "position_spread_mm": 20})
+    with pytest.raises(ValueError, match="at the calorimeter's centre only"):
+        GenerateJob(str(centre_only), {**energies, "position_mm": [5.0, 0.0]})
+    with pytest.raises(ValueError, match="spread -1 mm: must be >= 0"):
+        GenerateJob(str(folder), {**energies, "position_spread_mm": -1})
+    calogan = save_model(
+        tmp_path / "calogan",
+        "calogan",
+        CaloganGenerator(),
+        {"latent_size": 1024, "attention": True},
+        {"particle": "e+", "position_range_mm": [[-50.0, 50.0], [-50.0, 50.0]]},
+    )
+    with pytest.raises(ValueError, match="calogan model learnt showers at the calorimeter's cent"):
+        GenerateJob(str(calogan), {**energies, "position_spread_mm": 10})

@@ -111,8 +111,8 @@ def test_metrics_json(report: Path, files: dict[str, Path]) -> None:
         distances = candidate["distances"]["all"]
         assert distances["frechet"]["value"] >= 0 and distances["frechet"]["uncertainty"] > 0
         assert distances["fpd"]["value"] >= 0 and distances["kpd"]["uncertainty"] > 0
-        # a fixed-energy reference: its incident energy cannot be standardised
-        assert distances["excluded_constant"] == ["incident_energy"]
+        # a fixed-energy reference at the centre: its conditions cannot be standardised
+        assert distances["excluded_constant"] == ["incident_energy", "incidence_x", "incidence_y"]
         assert "total_energy" in distances["wasserstein_1"]
     assert [c["simulation"] for c in candidates] == [True, False]
     good, bad = (c["classifier"]["unnormalized"]["auc"] for c in candidates)

@@ -165,17 +165,24 @@ def _produce(
         raise  # unreachable: _fail raises
 
 
+def _position_options(command: Any) -> Any:
+    """Where showers enter the calorimeter: ``simulate calo`` and ``generate`` alike."""
+    command = click.option(
+        "--position-spread",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Half-width (mm) of the square the incidence point is drawn from, uniformly.",
+    )(command)
+    return click.option(
+        "--position", default="0,0", show_default=True, help="Incidence point X,Y (mm)."
+    )(command)
+
+
 @simulate.command("calo")
 @click.option("--particle", required=True, help="e+, e-, gamma, pi+ or pi-.")
 @click.option("--energy", required=True, help="Incident energy in GeV: 10, or uniform 1:100.")
-@click.option("--position", default="0,0", show_default=True, help="Incidence point X,Y (mm).")
-@click.option(
-    "--position-spread",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Half-width (mm) of the square the incidence point is drawn from, uniformly.",
-)
+@_position_options
 @_production_options(default_chunk=100)
 def simulate_calo(
     particle: str,
@@ -431,6 +438,7 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
 )
 @click.option("--particle", default=None, help="Shower models: the particle (e+, gamma, pi+).")
 @click.option("--energy", default=None, help="Shower models: incident energy in GeV, 10 or 1:100.")
+@_position_options
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--steps", type=int, default=None, help="Flow models: ODE steps [the model's].")
@@ -453,6 +461,8 @@ def generate_command(
     jet_class: str | None,
     particle: str | None,
     energy: str | None,
+    position: str,
+    position_spread: float,
     batch_size: int,
     device: str,
     steps: int | None,
@@ -465,11 +475,18 @@ def generate_command(
     from fastshower.modelfile import ModelFileError
 
     if jet_class is not None:
+        if _point(position) != (0.0, 0.0) or position_spread != 0:
+            _fail("--position and --position-spread are for shower models, not jets")
         condition: dict[str, Any] = {"class": jet_class.lower()}
     else:
         if particle is None or energy is None:
             _fail("give --class w|qcd|both for jet models, or --particle and --energy for showers")
         condition = {"particle": particle, "energy_gev": list(_energy_range(energy))}
+        # only when asked for: the request of a sample at the centre stays what it was
+        if _point(position) != (0.0, 0.0):
+            condition["position_mm"] = list(_point(position))
+        if position_spread != 0:
+            condition["position_spread_mm"] = position_spread
     if batch_size <= 0:
         _fail(f"--batch-size {batch_size}: must be positive")
     try:

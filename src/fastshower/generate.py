@@ -36,7 +36,8 @@ class GenerateJob:
     """A generation request for ``simulate.production.produce``.
 
     ``condition``: for jet models ``{"class": "w" | "qcd" | "both"}``; for shower models
-    ``{"particle": "e+", "energy_gev": [lo, hi]}`` (uniform in [lo, hi]), as JSON since it is
+    ``{"particle": "e+", "energy_gev": [lo, hi]}`` (uniform in [lo, hi]), with
+    ``"position_mm": [x, y]`` and ``"position_spread_mm": s`` off the centre, as JSON since it is
     part of the request a production resumes (``models.family.condition_from_dict`` makes it a
     typed condition). ``sampling``: for
     flow-matching models, ``{"steps": n, "solver": "euler" | "midpoint"}`` in place of the

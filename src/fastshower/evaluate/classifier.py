@@ -139,14 +139,36 @@ class ClassifierResult:
     candidate_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     candidate_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """A weighted candidate's test-split weights (empty: unweighted)."""
+    reference_tags: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    candidate_tags: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The test split's ``tags`` (``judge``), beside its scores (empty: none given)."""
 
     def summary(self) -> dict[str, Any]:
-        """The numbers, without the score arrays (for metrics.json)."""
+        """The numbers, without the per-event arrays (for metrics.json)."""
         out = asdict(self)
-        out.pop("reference_scores")
-        out.pop("candidate_scores")
-        out.pop("candidate_weights")
+        for key in ("scores", "weights", "tags"):
+            out.pop(f"reference_{key}", None)
+            out.pop(f"candidate_{key}", None)
         return out
+
+    def auc_where(self, reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+        """The AUC (and its error) on the test events selected by the two boolean masks (of
+        ``reference_scores`` and ``candidate_scores``): the same classifier, judged in a corner
+        of the phase space, such as a bin of incidence points."""
+        from sklearn.metrics import roc_auc_score
+
+        n1, n0 = int(reference.sum()), int(candidate.sum())
+        if n1 == 0 or n0 == 0:
+            return math.nan, math.nan
+        weights = self.candidate_weights[candidate] if len(self.candidate_weights) else None
+        value = float(
+            roc_auc_score(
+                np.r_[np.ones(n1), np.zeros(n0)],
+                np.r_[self.reference_scores[reference], self.candidate_scores[candidate]],
+                sample_weight=None if weights is None else np.r_[np.ones(n1), weights],
+            )
+        )
+        return value, auc_error(value, n1, n0)
 
 
 @dataclass
@@ -189,14 +211,17 @@ def judge(
     *,
     n_per_class: int | None = None,
     candidate_weights: np.ndarray | None = None,
+    tags: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Judgement:
     """Train the network (and, unless ``config.trees`` is off, the boosted trees) to tell
     ``reference`` (label 1) from ``candidate`` (label 0) features, on ``n_per_class`` events of
     each (default: all of the smaller sample), and report both on held-out events.
     ``candidate_weights``: a weighted candidate's event weights, which both classifiers train
-    and are scored with (its AUC's error counts its effective sample size)."""
+    and are scored with (its AUC's error counts its effective sample size). ``tags``: a value
+    per event of each sample (the incidence point's x, say), returned beside the test scores so
+    that the AUC can be read in bins of it (``ClassifierResult.auc_where``)."""
     config = config or ClassifierConfig()
-    split = _Split.make(reference, candidate, config, n_per_class, candidate_weights)
+    split = _Split.make(reference, candidate, config, n_per_class, candidate_weights, tags)
     network = _train_network(split, config)
     trees = _train_trees(split, config) if config.trees else None
     return Judgement(network, trees)
@@ -216,13 +241,21 @@ def learning_curve(
     config: ClassifierConfig | None = None,
     sizes: Sequence[int] = LEARNING_CURVE_SIZES,
     candidate_weights: np.ndarray | None = None,
+    tags: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Judgement]:
     """``judge`` at each size (events per class) below the smaller sample's, then on all of it:
     the last judgement is the full one."""
     n = _check_inputs(reference, candidate)
     points = sorted({s for s in sizes if MIN_EVENTS <= s < n} | {n})
     return [
-        judge(reference, candidate, config, n_per_class=size, candidate_weights=candidate_weights)
+        judge(
+            reference,
+            candidate,
+            config,
+            n_per_class=size,
+            candidate_weights=candidate_weights,
+            tags=tags,
+        )
         for size in points
     ]
 
@@ -236,6 +269,7 @@ class _Split:
     n_per_class: int
     w: dict[str, np.ndarray] = field(default_factory=dict)
     """Event weights (a weighted candidate's; the reference's are 1); empty: unweighted."""
+    test_tags: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def make(
@@ -245,6 +279,7 @@ class _Split:
         config: ClassifierConfig,
         n_per_class: int | None,
         candidate_weights: np.ndarray | None = None,
+        tags: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> _Split:
         n = _check_inputs(reference, candidate)
         if n_per_class is not None:
@@ -266,6 +301,12 @@ class _Split:
             if not chosen.sum() > 0:
                 raise ValueError("the candidate's weights are all 0")
             w = np.concatenate([np.ones(n), chosen * n / chosen.sum()])[order]
+        test_tags = np.zeros(0)
+        if tags is not None:
+            ref_tags, cand_tags = (np.asarray(t, dtype=np.float64) for t in tags)
+            if len(ref_tags) != len(reference) or len(cand_tags) != len(candidate):
+                raise ValueError("tags need one value per event of each sample")
+            test_tags = np.concatenate([ref_tags[ref_rows], cand_tags[cand_rows]])[order]
         n_train = round(config.split[0] * 2 * n)
         n_val = round(config.split[1] * 2 * n)
         rows = {
@@ -282,6 +323,7 @@ class _Split:
             {k: y[s] for k, s in rows.items()},
             n,
             {} if w is None else {k: w[s].astype(np.float32) for k, s in rows.items()},
+            test_tags[rows["test"]] if len(test_tags) else test_tags,
         )
 
     def weights(self, part: str) -> np.ndarray | None:
@@ -333,6 +375,8 @@ class _Split:
             reference_scores=test_scores[y_test == 1],
             candidate_scores=test_scores[y_test == 0],
             candidate_weights=np.zeros(0) if w_test is None else w_test[y_test == 0],
+            reference_tags=self.test_tags[y_test == 1] if len(self.test_tags) else self.test_tags,
+            candidate_tags=self.test_tags[y_test == 0] if len(self.test_tags) else self.test_tags,
         )
 
 

@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 
 from fastshower.detector import CALORIMETER
 from fastshower.evaluate.figures import REFERENCE_COLOUR, save, style
+from fastshower.evaluate.metrics import profile, profile_edges
 from fastshower.observables.jets import IMAGE_GRID
 
 __all__ = [
@@ -254,26 +255,6 @@ def plot_observable_comparison(
 # profiles against the incident energy
 
 
-def _energy_edges(incident: np.ndarray) -> np.ndarray:
-    """About sqrt(N) equal bins (at most 20) over the reference's incident energies."""
-    n_bins = int(np.clip(round(np.sqrt(len(incident))), 1, 20))
-    lo, hi = float(incident.min()), float(incident.max())
-    if hi <= lo:  # a fixed-energy sample: one bin around it
-        half = max(0.05 * lo, 0.05)
-        lo, hi = lo - half, hi + half
-    return np.linspace(lo, np.nextafter(hi, np.inf), n_bins + 1)
-
-
-def _profile(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of y per bin of x and its standard error; NaN for bins with fewer than 2 events."""
-    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Mean()).fill(x, sample=y)
-    ok = h.counts() >= 2
-    means = np.where(ok, h.values(), np.nan)
-    with np.errstate(invalid="ignore"):
-        errors = np.where(ok, np.sqrt(h.variances()), np.nan)
-    return means, errors
-
-
 def plot_profile_comparison(
     reference: Mapping[str, np.ndarray],
     candidates: Mapping[str, Mapping[str, np.ndarray]],
@@ -287,9 +268,12 @@ def plot_profile_comparison(
     colours: Mapping[str, str] | None = None,
     n_cols: int = 3,
     title: str | None = None,
+    difference: bool = False,
 ) -> Path:
     """Mean of each observable (± its standard error) in bins of ``x_key`` (the incident
-    energy), with the ratio of the means (candidate / reference) below.
+    energy), with the ratio of the means (candidate / reference) below, or with ``difference``
+    the difference candidate - reference beside a grey band of the reference's own error (for
+    observables around 0, such as a centroid against the incidence point).
 
     Bins (about sqrt(N), at most 20) span the reference's ``x_key`` range; bins with fewer than
     two events of a sample show no point for it.
@@ -299,7 +283,7 @@ def plot_profile_comparison(
         raise ValueError(f"the reference needs {x_key!r} and at least one of {list(keys)}")
     colour_of = _colours(list(candidates), colours)
     axis_labels = axis_labels or {}
-    edges = _energy_edges(np.asarray(reference[x_key], dtype=np.float64))
+    edges = profile_edges(reference[x_key])
     centres, half_widths = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
     with _style():
         n = min(n_cols, len(keys))
@@ -312,7 +296,7 @@ def plot_profile_comparison(
                 if key not in sample or x_key not in sample:
                     continue
                 x = np.asarray(sample[x_key], dtype=np.float64).reshape(-1)
-                profiles[label] = _profile(x, np.asarray(sample[key], np.float64), edges)
+                profiles[label] = profile(x, sample[key], edges)
             ref_mean, ref_error = profiles[reference_label]
             main.errorbar(
                 centres,
@@ -333,6 +317,11 @@ def plot_profile_comparison(
                 main.errorbar(
                     x, mean, yerr=error, fmt="o", ms=5, color=colour_of[label], label=label
                 )
+                if difference:
+                    _draw_ratio_points(
+                        ratio_ax, x, mean - ref_mean, np.hypot(error, ref_error), colour_of[label]
+                    )
+                    continue
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = np.where(ref_mean != 0, mean / ref_mean, np.nan)
                     error = np.abs(ratio) * np.hypot(error / mean, ref_error / ref_mean)
@@ -341,7 +330,15 @@ def plot_profile_comparison(
             main.set_ylabel("Mean per bin ± s.e.", fontsize="small")
             main.set_xlim(edges[0], edges[-1])
             main.legend(loc="best", fontsize="x-small")
-            _style_ratio_axis(ratio_ax, x_label, (0.5, 1.5))  # means vary less than bins do
+            if difference:
+                ratio_ax.fill_between(
+                    centres, -ref_error, ref_error, step="mid", color="0.85", lw=0
+                )
+                ratio_ax.axhline(0.0, color=REFERENCE_COLOUR, lw=1, ls="--")
+                ratio_ax.set_ylabel("Cand. - ref.", fontsize="small")
+                ratio_ax.set_xlabel(x_label)
+            else:
+                _style_ratio_axis(ratio_ax, x_label, (0.5, 1.5))  # means vary less than bins do
         if title:
             fig.suptitle(title)
         return save(fig, path)
@@ -550,6 +547,52 @@ def plot_learning_curves(
             ax.set_title(titles.get(variant, variant), fontsize="small")
         axes[0].legend(loc="upper left", fontsize="x-small")
         fig.suptitle("Learning curves: verdict (points), network (dashed), boosted trees (dotted)")
+        return save(fig, path)
+
+
+def plot_position_aucs(
+    aucs: Mapping[str, Mapping[str, Mapping[str, Sequence[Mapping[str, float]]]]],
+    overall: Mapping[str, Mapping[str, float]],
+    path: str | os.PathLike[str],
+    *,
+    titles: Mapping[str, str],
+    colours: Mapping[str, str] | None = None,
+) -> Path:
+    """The classifier test in bins of the incidence point: one row per classifier variant, one
+    column per axis (x, y); each candidate's AUC per bin (``position.binned_aucs``) with its
+    error, and its AUC on all held-out events (``overall``: label -> variant -> AUC) dashed."""
+    labels = list(aucs)
+    variants = list(next(iter(aucs.values())))
+    axes_names = list(next(iter(next(iter(aucs.values())).values())))
+    colour_of = _colours(labels, colours)
+    with _style():
+        fig = Figure(figsize=(5.6 * len(axes_names), 4.2 * len(variants)), layout="constrained")
+        grid = fig.subplots(len(variants), len(axes_names), squeeze=False)
+        for row, variant in zip(grid, variants, strict=True):
+            for ax, axis in zip(row, axes_names, strict=True):
+                ax.axhline(0.5, color="0.5", ls=":", lw=1)
+                for k, label in enumerate(labels):
+                    bins = aucs[label][variant][axis]
+                    low = np.array([b["low_mm"] for b in bins])
+                    high = np.array([b["high_mm"] for b in bins])
+                    shift = 0.25 * (high - low) * (k + 1) / (len(labels) + 1)
+                    ax.errorbar(
+                        0.5 * (low + high) + shift - 0.125 * (high - low),
+                        [b["auc"] for b in bins],
+                        yerr=[b["auc_uncertainty"] for b in bins],
+                        color=colour_of[label],
+                        marker="o",
+                        ls="none",
+                        capsize=2,
+                        label=label,
+                    )
+                    ax.axhline(overall[label][variant], color=colour_of[label], ls="--", lw=1)
+                ax.set_ylim(0.4, 1.02)
+                ax.set_xlabel(f"Incidence point {axis} [mm]", fontsize="small")
+                ax.set_ylabel("AUC (held-out events)", fontsize="small")
+                ax.set_title(titles.get(variant, variant), fontsize="small")
+        grid[0][0].legend(loc="upper left", fontsize="x-small")
+        fig.suptitle("Classifier test in bins of the incidence point")
         return save(fig, path)
 
 

@@ -51,6 +51,8 @@ __all__ = [
     "histogram_separation",
     "kpd",
     "observable_distances",
+    "profile",
+    "profile_edges",
     "reference_edges",
     "wasserstein_1",
     "wasserstein_1_exact",
@@ -508,3 +510,31 @@ def _rng(seed: Seed) -> np.random.Generator:
 def _resample(x: np.ndarray, batch_size: int | None, rng: np.random.Generator) -> np.ndarray:
     """len(x) (or batch_size) rows of x drawn with replacement."""
     return x[rng.integers(0, len(x), size=len(x) if batch_size is None else batch_size)]
+
+
+def profile_edges(x: np.ndarray) -> np.ndarray:
+    """About sqrt(N) equal bins (at most 20) over the reference's values of the profile's
+    variable (the incident energy, the incidence point), the largest value inside; a fixed
+    value gets one bin around it."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    n_bins = int(np.clip(round(np.sqrt(len(x))), 1, 20))
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        half = max(0.05 * abs(lo), 0.05)
+        lo, hi = lo - half, hi + half
+    return np.linspace(lo, np.nextafter(hi, np.inf), n_bins + 1)
+
+
+def profile(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``y`` per bin of ``x`` and its standard error; NaN for bins with fewer than two
+    events (one event has no spread to quote)."""
+    import hist
+
+    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Mean()).fill(
+        np.asarray(x, np.float64).reshape(-1), sample=np.asarray(y, np.float64).reshape(-1)
+    )
+    ok = h.counts() >= 2
+    means = np.where(ok, h.values(), np.nan)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(ok, np.sqrt(h.variances()), np.nan)
+    return means, errors

@@ -31,6 +31,7 @@ from fastshower.detector import CALORIMETER
 from fastshower.evaluate.figures import REFERENCE_COLOUR
 from fastshower.evaluate.figures import save as _save
 from fastshower.evaluate.figures import style as _style
+from fastshower.evaluate.metrics import profile, profile_edges
 
 __all__ = [
     "plot_average_shower",
@@ -71,28 +72,6 @@ def _incident_gev(arrays: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     if not np.all(np.isfinite(energy) & (energy > 0)):
         raise ValueError("incident energies must be finite and > 0 GeV")
     return energy
-
-
-def _profile(
-    x: np.ndarray, y: np.ndarray, edges: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean of ``y`` in bins of ``x`` and its standard error, for bins with 2 showers or more.
-
-    Returns (bin centres, half bin widths, means, standard errors of the means).
-    """
-    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Mean()).fill(x, sample=y)
-    ok = h.counts() >= 2  # one shower has no spread to quote; it is visible in the scatter
-    axis = h.axes[0]
-    return axis.centers[ok], axis.widths[ok] / 2, h.values()[ok], np.sqrt(h.variances()[ok])
-
-
-def _incident_bins(incident: np.ndarray) -> np.ndarray:
-    """About sqrt(N) equal bins (at most 20) spanning the incident energies, last edge included."""
-    n_bins = int(np.clip(round(np.sqrt(len(incident))), 1, 20))
-    lo, hi = float(incident.min()), float(incident.max())
-    if hi <= lo:  # a fixed-energy sample: one bin around it
-        lo, hi = lo - 0.5, hi + 0.5
-    return np.linspace(lo, np.nextafter(hi, np.inf), n_bins + 1)
 
 
 def plot_average_shower(
@@ -163,7 +142,7 @@ def plot_layer_energy_vs_incident(
         total = total + overflow.sum(axis=1) / 1000
         total_label += " + overflow"
     panels = [(f"Energy in layer {i} [GeV]", e) for i, e in enumerate(per_layer)]
-    edges = _incident_bins(incident)
+    edges = profile_edges(incident)
     n_cols = 2
     n_rows = -(-(len(panels) + 1) // n_cols)
     with _style():
@@ -198,12 +177,13 @@ def _scatter_with_profile(
     ax: Axes, x: np.ndarray, y: np.ndarray, edges: np.ndarray, label: str
 ) -> None:
     ax.scatter(x, y, s=10, color="0.65", linewidths=0, label=f"{label} showers")
-    centres, half_widths, means, errors = _profile(x, y, edges)
+    means, errors = profile(x, y, edges)
+    ok = np.isfinite(means)
     ax.errorbar(
-        centres,
-        means,
-        yerr=errors,
-        xerr=half_widths,
+        (0.5 * (edges[1:] + edges[:-1]))[ok],
+        means[ok],
+        yerr=errors[ok],
+        xerr=(0.5 * np.diff(edges))[ok],
         fmt="o",
         ms=5,
         color=REFERENCE_COLOUR,

@@ -48,6 +48,7 @@ import numpy as np
 
 from fastshower import __version__
 from fastshower.detector import CALORIMETER
+from fastshower.evaluate import position
 from fastshower.evaluate.amplification import AMPLIFICATION_BINS, Amplification, amplification
 from fastshower.evaluate.classifier import (
     LEARNING_CURVE_SIZES,
@@ -70,11 +71,18 @@ from fastshower.evaluate.comparison_plots import (
     plot_jet_observable_comparison,
     plot_learning_curves,
     plot_observable_comparison,
+    plot_position_aucs,
     plot_profile_comparison,
     plot_tagger_rocs,
 )
 from fastshower.evaluate.figures import REFERENCE_COLOUR
-from fastshower.evaluate.metrics import beyond_reference, fpd, kpd, observable_distances
+from fastshower.evaluate.metrics import (
+    beyond_reference,
+    fpd,
+    kpd,
+    observable_distances,
+    profile_edges,
+)
 from fastshower.evaluate.report_html import html_page
 from fastshower.evaluate.report_model import (
     HIGHLIGHTS,
@@ -100,7 +108,7 @@ from fastshower.io import (
     read_dataset,
     schema_of,
 )
-from fastshower.observables.calo import OBSERVABLES, shower_observables
+from fastshower.observables.calo import OBSERVABLES, incidence_points, shower_observables
 from fastshower.observables.jets import image_observables, pixel_pt_fractions
 
 __all__ = [
@@ -428,13 +436,21 @@ def _classify(
     variants: Mapping[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]],
     config: ClassifierConfig,
     sizes: Sequence[int],
+    tags: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None,
 ) -> dict[str, dict[str, list[Judgement]]]:
+    """Every variant's learning curve per candidate; ``tags`` (of a sample's events) are
+    handed to the classifier test to read its AUC in bins of them."""
     results: dict[str, dict[str, list[Judgement]]] = {c.label: {} for c in cands}
     for variant, features in variants.items():
         ref_features = features(ref.events)
         for cand in cands:
             results[cand.label][variant] = learning_curve(
-                ref_features, features(cand.events), config, sizes, cand.weights
+                ref_features,
+                features(cand.events),
+                config,
+                sizes,
+                cand.weights,
+                None if tags is None else (tags(ref.events), tags(cand.events)),
             )
     return results
 
@@ -507,7 +523,10 @@ def _evaluate_showers(
         "normalized": partial(shower_features, normalized=True),
         "high_level": high_level_features,
     }
-    classifiers = _classify(ref, cands, variants, config, sizes)
+    off_centre = position.spreads(incidence_points(ref.arrays))
+    classifiers = _classify(
+        ref, cands, variants, config, sizes, incidence_points if off_centre else None
+    )
 
     axis_labels = {k: _capitalised(obs.axis_label) for k, obs in OBSERVABLES.items()}
     common: _Common = {
@@ -570,7 +589,84 @@ def _evaluate_showers(
         )
     )
     figures += _classifier_figures(ref, cands, classifiers, figures_dir, "showers")
-    return Results(classifiers, distances, axis_labels, figures)
+    results = Results(classifiers, distances, axis_labels, figures)
+    if off_centre:
+        _by_position(ref, ref_obs, cand_obs, results, figures_dir, common)
+    return results
+
+
+def _by_position(
+    ref: Sample,
+    ref_obs: dict[str, np.ndarray],
+    cand_obs: dict[str, dict[str, np.ndarray]],
+    results: Results,
+    figures_dir: Path,
+    common: _Common,
+) -> None:
+    """Profiles against the incidence point and the classifier test in position bins
+    (``evaluate.position``), into ``results``."""
+    edges = position.position_edges(incidence_points(ref.arrays))
+    results.position = {"edges": edges}
+    for label, obs in cand_obs.items():
+        results.position[label] = {
+            "aucs": {
+                variant: position.binned_aucs(curve[-1].verdict, edges)
+                for variant, curve in results.classifiers[label].items()
+            },
+            "profiles": {
+                axis: position.profile_agreement(
+                    ref_obs,
+                    obs,
+                    position.profile_keys(axis),
+                    f"incidence_{axis}",
+                    profile_edges(ref_obs[f"incidence_{axis}"]),
+                )
+                for axis in position.AXES
+            },
+        }
+    for axis in position.AXES:
+        results.figures.append(
+            ReportFigure(
+                "Against the incidence point",
+                f"Centroids and widths against the incidence point's {axis}",
+                plot_profile_comparison(
+                    ref_obs,
+                    cand_obs,
+                    position.profile_keys(axis),
+                    figures_dir / f"profiles-vs-incidence-{axis}.png",
+                    x_key=f"incidence_{axis}",
+                    x_label=f"Incidence point {axis} [mm]",
+                    axis_labels=results.axis_labels,
+                    title=f"Means in bins of the incidence point's {axis}",
+                    difference=True,
+                    **common,
+                ),
+                f"Each layer's {axis} centroid and width (mean ± its standard error) in bins of "
+                f"where the particle entered, and the difference candidate − reference below, "
+                "beside the reference's own error (grey). The centroid follows the particle in "
+                "steps where the shower is narrower than the layer's cells.",
+            )
+        )
+    results.figures.append(
+        ReportFigure(
+            "Against the incidence point",
+            "Classifier test in bins of the incidence point",
+            plot_position_aucs(
+                {label: results.position[label]["aucs"] for label in cand_obs},
+                {
+                    label: {v: curve[-1].verdict.auc for v, curve in by_variant.items()}
+                    for label, by_variant in results.classifiers.items()
+                },
+                figures_dir / "classifier-by-incidence-point.png",
+                titles={v: f"Classifier on {VARIANT_NAMES[v]}" for v in VARIANT_NAMES},
+                colours=common["colours"],
+            ),
+            "The verdict's AUC on the held-out events of each bin of the incidence point's x "
+            "and y (the same classifier, trained on every position; it sees the incidence point "
+            "among its inputs), with its statistical error; the dashed line is its AUC on all "
+            "held-out events. A generator as good everywhere as on average stays on the line.",
+        )
+    )
 
 
 def _evaluate_jets(
@@ -826,9 +922,11 @@ def _metrics(
                 },
                 "taggers": [r.summary() for r in results.taggers.get(cand.label, [])],
                 "amplification": [a.summary() for a in results.amplification.get(cand.label, [])],
+                **({"by_position": results.position[cand.label]} if results.position else {}),
             }
             for cand in cands
         ],
+        **({"position_bins_mm": results.position["edges"]} if results.position else {}),
     }
 
 

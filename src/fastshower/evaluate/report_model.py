@@ -98,6 +98,9 @@ class Results:
     """candidate label -> the W/QCD taggers (jets of both classes only)."""
     amplification: dict[str, list[Amplification]] = field(default_factory=dict)
     """candidate label -> its worth in reference events, per observable (when asked for)."""
+    position: dict[str, Any] = field(default_factory=dict)
+    """Where the reference's incidence points spread (``evaluate.position``): ``edges`` (mm per
+    axis), and per candidate label its ``aucs`` (variant -> axis -> bins) and ``profiles``."""
 
 
 def is_simulation(sample: Sample) -> bool:

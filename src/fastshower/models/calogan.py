@@ -355,17 +355,6 @@ def _keras_fans(
     return w.shape[1], w.shape[0]  # nn.Linear: (out, in)
 
 
-def _energy_condition(
-    generator: nn.Module, condition: ShowerCondition, n: int, rng: torch.Generator, device: str
-) -> torch.Tensor:
-    if condition.position_mm != (0.0, 0.0):
-        raise ValueError(
-            f"CaloGAN, as published, makes showers at the centre only; position "
-            f"{condition.position_mm} mm was requested"
-        )
-    return condition.energies(n, rng, device)
-
-
 FAMILY = Family(
     name="calogan",
     generator=CaloganGenerator,
@@ -382,7 +371,10 @@ FAMILY = Family(
         output_units="GeV",
     ),
     published_config={"latent_size": LATENT_SIZE, "attention": True},
-    condition_tensor=_energy_condition,
+    # at the centre: Family.check refuses other incidence points (``positions`` is False)
+    condition_tensor=lambda generator, condition, n, rng, device: condition.energies(
+        n, rng, device
+    ),
     to_arrays=lambda generator, output, energy, condition: shower_arrays(
         [x * CELL_UNIT_MEV for x in output], energy, condition
     ),

@@ -51,11 +51,13 @@ JET_CLASSES = {"w": 1, "qcd": 0}
 @dataclass(frozen=True)
 class ShowerCondition:
     """Showers of ``particle`` with incident energies uniform in ``energy_gev`` (low, high) and
-    the incidence point ``position_mm`` (x, y)."""
+    incidence points uniform in the square of half-width ``position_spread_mm`` around
+    ``position_mm`` (x, y), as ``fastshower simulate calo`` draws them."""
 
     particle: str
     energy_gev: tuple[float, float]
     position_mm: tuple[float, float] = (0.0, 0.0)
+    position_spread_mm: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "particle", canonical_name(self.particle))
@@ -63,11 +65,33 @@ class ShowerCondition:
         if not 0 < low <= high:
             raise ValueError(f"energy range {low:g}:{high:g} GeV: need 0 < low <= high")
         object.__setattr__(self, "energy_gev", (low, high))
-        object.__setattr__(self, "position_mm", tuple(float(p) for p in self.position_mm))
+        position = tuple(float(p) for p in self.position_mm)
+        if len(position) != 2:
+            raise ValueError(f"an incidence point is x, y in mm, got {self.position_mm}")
+        object.__setattr__(self, "position_mm", position)
+        object.__setattr__(self, "position_spread_mm", float(self.position_spread_mm))
+        if not self.position_spread_mm >= 0:
+            raise ValueError(f"position spread {self.position_spread_mm:g} mm: must be >= 0")
+
+    @property
+    def position_box_mm(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The square the incidence points are drawn in: (x low, x high), (y low, y high)."""
+        spread = self.position_spread_mm
+        x, y = self.position_mm
+        return (x - spread, x + spread), (y - spread, y + spread)
 
     def energies(self, n: int, rng: torch.Generator, device: str = "cpu") -> torch.Tensor:
         low, high = self.energy_gev
         return low + (high - low) * torch.rand(n, generator=rng, device=device)
+
+    def positions(self, n: int, rng: torch.Generator, device: str = "cpu") -> torch.Tensor:
+        """(n, 2) incidence points in mm. A fixed point draws no random numbers, so a seed gives
+        the same energies and latent vectors with or without a position."""
+        centre = torch.tensor(self.position_mm, device=device).expand(n, 2)
+        if self.position_spread_mm == 0:
+            return centre.clone()
+        offsets = 2 * torch.rand(n, 2, generator=rng, device=device) - 1
+        return centre + self.position_spread_mm * offsets
 
 
 @dataclass(frozen=True)
@@ -95,7 +119,8 @@ Condition = ShowerCondition | JetCondition
 
 def condition_from_dict(values: dict[str, Any]) -> Condition:
     """The typed condition of a JSON request: ``{"class": ...}`` or ``{"particle": ...,
-    "energy_gev": [lo, hi], "position_mm": [x, y]}``."""
+    "energy_gev": [lo, hi], "position_mm": [x, y], "position_spread_mm": s}`` (position
+    optional)."""
     if "class" in values:
         return JetCondition(values["class"])
     if "particle" not in values or "energy_gev" not in values:
@@ -104,6 +129,7 @@ def condition_from_dict(values: dict[str, Any]) -> Condition:
         str(values["particle"]),
         tuple(values["energy_gev"]),
         tuple(values.get("position_mm", (0.0, 0.0))),
+        float(values.get("position_spread_mm", 0.0)),
     )
 
 
@@ -148,6 +174,9 @@ class Family:
     latent_first: bool = False
     """Draw the latent vectors before the condition: the order in which the family's sampler
     has always drawn them, so that a seed gives the same sample as in earlier versions."""
+    positions: bool = False
+    """The generator takes the incidence point (shower flows); otherwise it makes showers at
+    the centre only (CaloGAN, as published)."""
 
     def build(self, config: dict[str, Any]) -> nn.Module:
         try:
@@ -171,6 +200,30 @@ class Family:
                     f"this {self.name} model was trained on {', '.join(trained)} showers; "
                     f"{condition.particle!r} was requested"
                 )
+            self._check_position(condition, provenance)
+
+    def _check_position(self, condition: ShowerCondition, provenance: dict[str, Any]) -> None:
+        """Refuse incidence points outside the square the model's training showers entered in
+        (beyond it a model extrapolates, and showers there would look right only by chance).
+        A model file without ``position_range_mm`` learnt at the centre only."""
+        learnt = provenance.get("position_range_mm") if self.positions else None
+        box = condition.position_box_mm
+        if learnt is None:
+            if box != ((0.0, 0.0), (0.0, 0.0)):
+                raise ValueError(
+                    f"this {self.name} model learnt showers at the calorimeter's centre only; "
+                    f"incidence points {_box_text(box)} need a model trained off the centre"
+                )
+            return
+        tolerance = 0.5  # mm: a drawn range ends short of its square's edges
+        if any(
+            low < lo - tolerance or high > hi + tolerance
+            for (low, high), (lo, hi) in zip(box, learnt, strict=True)
+        ):
+            raise ValueError(
+                f"this {self.name} model learnt incidence points {_box_text(learnt)}; "
+                f"{_box_text(box)} was requested"
+            )
 
     def sample(
         self,
@@ -192,6 +245,11 @@ class Family:
         return self.to_arrays(generator, output, cond, condition)
 
 
+def _box_text(box: Any) -> str:
+    (x_lo, x_hi), (y_lo, y_hi) = box
+    return f"x {x_lo:g} to {x_hi:g} mm, y {y_lo:g} to {y_hi:g} mm"
+
+
 def _latent_size(generator: nn.Module) -> int:
     """The width of the generator's latent input: every family's generator sets ``latent_size``
     (an int) in ``__init__``, which nn.Module's typing cannot see."""
@@ -199,9 +257,13 @@ def _latent_size(generator: nn.Module) -> int:
 
 
 def shower_arrays(
-    layers: Any, energy: torch.Tensor, condition: ShowerCondition
+    layers: Any,
+    energy: torch.Tensor,
+    condition: ShowerCondition,
+    position: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
-    """Generated layers (MeV) in the shower schema; no overflow, the condition's position."""
+    """Generated layers (MeV) in the shower schema; no overflow; each shower's incidence point
+    (``position``, (N, 2) mm; default: the condition's fixed point)."""
     n = len(energy)
     arrays = {
         layer.key: cells.reshape(n, *layer.shape).cpu().numpy().astype(np.float32)
@@ -209,7 +271,11 @@ def shower_arrays(
     }
     arrays["overflow"] = np.zeros((n, len(CALORIMETER.layers)), dtype=np.float32)
     arrays["energy"] = energy.cpu().numpy().astype(np.float32).reshape(-1, 1)
-    arrays["position"] = np.tile(np.asarray(condition.position_mm, np.float32), (n, 1))
+    arrays["position"] = (
+        np.tile(np.asarray(condition.position_mm, np.float32), (n, 1))
+        if position is None
+        else position.cpu().numpy().astype(np.float32)
+    )
     arrays["particle"] = np.full(n, pdg_code(condition.particle), dtype=np.int32)
     return arrays
 
@@ -247,10 +313,13 @@ def flow_family(
             optimize=optimize,
         ),
         condition_tensor=_flow_condition,
-        to_arrays=lambda gen, output, cond, condition: shower_arrays(output, cond[:, 0], condition),
+        to_arrays=lambda gen, output, cond, condition: shower_arrays(
+            output, cond[:, 0], condition, cond[:, 2:4]
+        ),
         example_condition=_flow_example,
         output_names=layer_names,
         sampling=sampling,
+        positions=True,
     )
 
 
@@ -260,7 +329,7 @@ def _flow_condition(
     columns = torch.zeros(n, 4, device=device)
     columns[:, 0] = condition.energies(n, rng, device)
     columns[:, 1] = float(pdg_code(condition.particle))
-    columns[:, 2], columns[:, 3] = condition.position_mm
+    columns[:, 2:4] = condition.positions(n, rng, device)
     return columns
 
 

@@ -14,8 +14,9 @@ it, so nothing in this module knows a shape or a length of its own.
 
 Input is a mapping in the dataset layout (``fastshower.io.SHOWER_SCHEMA``): ``layer_<i>`` cell
 energies (MeV) of shape ``(N, n_x, n_y)`` and, for ``shower_observables``, ``energy`` of shape
-``(N, 1)`` (incident energy, GeV). Other keys (``overflow``, ``position``, ...) are ignored: as in
-CaloGAN, layer and total energies are sums over the cells only. Cell arrays are indexed
+``(N, 1)`` (incident energy, GeV) and, where the file has it, ``position`` ``(N, 2)`` (the
+incidence point, mm; the centre where absent). ``overflow`` is ignored: as in CaloGAN, layer and
+total energies are sums over the cells only. Cell arrays are indexed
 ``[event, ix, iy]``; "x" is the first cell axis (array axis 1) and "y" the second (array axis 2),
 with cell centres ``ReadoutLayer.x_centres_mm`` and ``y_centres_mm``.
 
@@ -51,6 +52,7 @@ __all__ = [
     "depth_width",
     "e_ratios",
     "energy_fractions",
+    "incidence_points",
     "isolated_hit_shares",
     "layer_energies",
     "max_cell_energies",
@@ -103,6 +105,8 @@ def _observable_table() -> dict[str, Observable]:
     table["depth"] = Observable("shower depth (mean layer index)", "layer")
     table["depth_width"] = Observable("shower depth width (std of layer index)", "layer")
     table["incident_energy"] = Observable("incident energy", "GeV")
+    table["incidence_x"] = Observable("incidence point x", "mm")
+    table["incidence_y"] = Observable("incidence point y", "mm")
     return table
 
 
@@ -258,7 +262,20 @@ def shower_observables(showers: Mapping[str, ArrayLike]) -> dict[str, np.ndarray
     out["depth"] = depth
     out["depth_width"] = width
     out["incident_energy"] = np.asarray(showers[_ENERGY_KEY], dtype=np.float64).reshape(-1)
+    out["incidence_x"], out["incidence_y"] = incidence_points(showers).T
     return {name: out[name] for name in OBSERVABLES}
+
+
+def incidence_points(showers: Mapping[str, ArrayLike]) -> np.ndarray:
+    """(N, 2) float64 incidence points (mm): the ``position`` key, or the centre without one
+    (the format of files that never left it)."""
+    n = len(np.asarray(showers[_ENERGY_KEY]))
+    if "position" not in showers:
+        return np.zeros((n, 2))
+    position = np.asarray(showers["position"], dtype=np.float64)
+    _check_shape("position", position, n, (2,))
+    _check_finite("position", position)
+    return position
 
 
 def _get(showers: Mapping[str, ArrayLike], key: str) -> np.ndarray:

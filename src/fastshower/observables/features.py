@@ -1,12 +1,13 @@
 """What classifiers see of an event: the inputs of the classifier test and of refiners.
 
 Features, as CaloFlow's: every cell, log-scaled, plus log10 of the incident energy and of each
-layer's energy. The ``normalized`` variant gives each cell as its share of its layer's energy,
-so a classifier must find differences in shapes. ``high_level_features`` are the shower-shape
-observables and each layer's cell-energy spectrum instead (the CaloChallenge's "high-level"
-classifier, with the spectra its plots show). Jet images: the 625 log-scaled pixels. All are
-float32 and computed ``FEATURE_CHUNK`` events at a time, so memory stays bounded for 100k-event
-samples.
+layer's energy, and the incidence point (mm): the conditions, so that a classifier can judge a
+shower given where and with what energy it entered. The ``normalized`` variant gives each cell as
+its share of its layer's energy, so a classifier must find differences in shapes.
+``high_level_features`` are the shower-shape observables and each layer's cell-energy spectrum
+instead (the CaloChallenge's "high-level" classifier, with the spectra its plots show). Jet
+images: the 625 log-scaled pixels. All are float32 and computed ``FEATURE_CHUNK`` events at a
+time, so memory stays bounded for 100k-event samples.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from fastshower.detector import CALORIMETER
+from fastshower.observables.calo import (
+    OBSERVABLES,
+    cell_energy_spectra,
+    incidence_points,
+    shower_observables,
+)
 
 __all__ = ["FEATURE_CHUNK", "high_level_features", "image_features", "shower_features"]
 
@@ -26,9 +33,10 @@ _LOG_FLOOR_GEV = 1e-3
 
 
 def shower_features(showers: Mapping[str, np.ndarray], normalized: bool = False) -> np.ndarray:
-    """(N, n_cells + 1 + n_layers) float32 classifier inputs for showers in the dataset layout, as
-    CaloFlow's: every cell (log10, or its share of its layer's energy), log10 of the incident
-    energy and of each layer's energy. Computed ``FEATURE_CHUNK`` showers at a time."""
+    """(N, n_cells + 1 + n_layers + 2) float32 classifier inputs for showers in the dataset
+    layout, as CaloFlow's: every cell (log10, or its share of its layer's energy), log10 of the
+    incident energy and of each layer's energy; then the incidence point (mm). Computed
+    ``FEATURE_CHUNK`` showers at a time."""
     for layer in CALORIMETER.layers:
         if layer.key not in showers:
             raise ValueError(f"showers have no {layer.key!r}; the classifier needs every layer")
@@ -59,6 +67,7 @@ def _shower_features(showers: Mapping[str, np.ndarray], normalized: bool) -> np.
             *cells,
             np.log10(incident + _LOG_FLOOR_GEV),
             np.log10(np.concatenate(layer_energy, axis=1) + _LOG_FLOOR_MEV),
+            incidence_points(showers),
         ],
         axis=1,
     )
@@ -71,7 +80,6 @@ def high_level_features(showers: Mapping[str, np.ndarray]) -> np.ndarray:
     spectra: a generator can get every moment right and still give cells energies that Geant4
     does not (a flow's pions: AUC 0.85 from the spectra alone on 4200 showers per class, 0.52
     from the cells)."""
-    from fastshower.observables.calo import OBSERVABLES, cell_energy_spectra, shower_observables
 
     def features(part: Mapping[str, np.ndarray]) -> np.ndarray:
         columns = []

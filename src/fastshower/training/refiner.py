@@ -97,7 +97,8 @@ def train_refiner(
 
     refiner = Refiner(config.features, train_x.shape[1], config.hidden, clip=config.clip)
     refiner.mean.copy_(torch.from_numpy(train_x.mean(axis=0)))
-    refiner.std.copy_(torch.from_numpy(train_x.std(axis=0)).clamp_min(1e-6))
+    std = torch.from_numpy(train_x.std(axis=0))
+    refiner.std.copy_(torch.where(std > 0, std, 1.0))  # a constant input stays 0
     best_epoch = fit_classifier(
         refiner,
         (torch.from_numpy(train_x), torch.from_numpy(train_y), None),

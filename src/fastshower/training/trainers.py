@@ -276,11 +276,10 @@ def _train_shower_model(
         training=(training.cells, training.condition),
         validation=(validation.cells, validation.condition),
     )
-    energy = data.condition[:, 0]
     provenance = {
         **_data_provenance(data_paths, len(training), len(validation), config, "showers"),
         "particles": data.particles,
-        "energy_range_gev": [float(energy.min()), float(energy.max())],
+        **_condition_ranges(data.condition),
         "preprocessing": {"name": "shower_space", "cells": "MeV"},
     }
     return train(
@@ -349,7 +348,7 @@ def distill_one_step(
     provenance = {
         **_data_provenance(data_paths, len(training), len(validation), config, "showers"),
         "particles": data.particles,
-        "energy_range_gev": teacher.provenance.get("energy_range_gev"),
+        **_condition_ranges(data.condition),
         "preprocessing": teacher.provenance.get("preprocessing"),
         "distilled_from": {
             # a shipped model's name, or a training's folder and its best/ or last/
@@ -389,4 +388,16 @@ def _data_provenance(
         "training_data_sha256": [file_sha256(p) for p in paths],
         "n_training": n_training,
         "n_validation": n_validation,
+    }
+
+
+def _condition_ranges(condition: np.ndarray) -> dict[str, Any]:
+    """The incident energies and incidence points a shower flow learnt, from its (N, 4)
+    conditions: generation refuses points outside them (``Family.check``)."""
+    energy, position = condition[:, 0], condition[:, 2:4]
+    return {
+        "energy_range_gev": [float(energy.min()), float(energy.max())],
+        "position_range_mm": [
+            [float(position[:, axis].min()), float(position[:, axis].max())] for axis in (0, 1)
+        ],
     }
