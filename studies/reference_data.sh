@@ -3,9 +3,11 @@
 # test set of 20k showers that no model trains, validates or is selected on, and training blocks
 # (pi+ 80k, e+ and gamma 30k each; the first block of 20k, the floor of the judge: Geant4 against
 # Geant4 at the test set's size), uniform 1-100 GeV at the calorimeter's centre; W and QCD jet
-# images with 60 < m < 100 GeV, 10k per class held out and 40k per class to train on.
+# images with 60 < m < 100 GeV, 10k per class held out and 40k per class to train on. Last, the
+# same particles entering anywhere in +-50 mm around the centre (the "off-centre" sets: a 20k
+# test set and 30k to train on per particle), for models conditioned on the incidence point.
 #
-# The split is by file and seed: test files use seeds 201-214, which no training file uses. Chunk
+# The split is by file and seed: test files use seeds 201-233, which no training file uses. Chunk
 # seeds depend only on a file's seed and the chunk index, so every file is recreated bit for bit
 # (cells; the checksum also covers the creation time), and the training blocks of seeds 1-7 begin
 # with the showers of the earlier 10k-shower training files of the same seeds.
@@ -20,9 +22,11 @@ set -euo pipefail
 DATA=${FASTSHOWER_DATA:-data}
 FS=${FS:-fastshower}
 mkdir -p "$DATA"
-calo() {  # particle seed events file
-  $FS simulate calo --particle "$1" --energy 1:100 --seed "$2" --events "$3" --chunk-size 100 \
-      --workers "${WORKERS:-1}" --no-progress --out "$DATA/$4"
+calo() {  # particle seed events file [simulate options]
+  local particle=$1 seed=$2 events=$3 file=$4
+  shift 4
+  $FS simulate calo --particle "$particle" --energy 1:100 --seed "$seed" --events "$events" \
+      --chunk-size 100 --workers "${WORKERS:-1}" --no-progress --out "$DATA/$file" "$@"
 }
 jets() {  # process seed events file
   $FS simulate jets --process "$1" --mass-window 60:100 --seed "$2" --events "$3" \
@@ -45,3 +49,9 @@ calo e+ 11 10000 eplus-train-s11.h5
 calo gamma 12 10000 gamma-train-s12.h5
 jets w 21 20000 jets_w-train-s21.h5
 jets qcd 22 20000 jets_qcd-train-s22.h5
+# off the centre: incidence points uniform in the square of +-50 mm
+for spec in e+:eplus:231:31 pi+:piplus:233:33 gamma:gamma:232:32; do
+  IFS=: read -r p f test train <<< "$spec"
+  calo "$p" "$test" 20000 "$f-offcentre-test.h5" --position-spread 50
+  calo "$p" "$train" 30000 "$f-offcentre-train-s$train.h5" --position-spread 50
+done

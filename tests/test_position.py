@@ -57,3 +57,43 @@ def test_report_by_incidence_point(
     # showers at the centre get no position section
     assert not position.spreads(positrons[0]["position"])
     assert position.spreads(reference["position"])
+
+
+def test_a_flow_learns_where_showers_enter(
+    off_centre_positrons: tuple[dict, dict], tmp_path: Path
+) -> None:
+    """A small calo-flow trained on off-centre positrons records where they entered, generates
+    there and refuses beyond; with its latent vector fixed, its layer-1 centroid follows the
+    incidence point across the cell boundaries at x = 0 and +-40 mm (``fastshower scan``)."""
+    from click.testing import CliRunner
+
+    from fastshower.cli import main
+    from fastshower.generate import position_scan
+    from fastshower.modelfile import load_model
+    from fastshower.observables.calo import shower_observables
+
+    data = write_showers(tmp_path / "e.h5", off_centre_positrons[0], {"seed": 3})
+    train = ["train", "calo-flow", "--data", str(data), "--out", str(tmp_path / "m")]
+    tiny = ["--epochs", "8", "--batch-size", "32", "--lr", "2e-3", "--transforms", "2"]
+    tiny += ["--hidden", "32", "--coupling", "dense", "--layer-energies", "log"]
+    tiny += ["--no-layer-hits", "--no-layer-peaks", "--no-progress"]
+    done = CliRunner().invoke(main, [*train, *tiny])
+    assert done.exit_code == 0, done.output
+    model = tmp_path / "m" / "last"
+    (x_range, y_range) = load_model(model).provenance["position_range_mm"]
+    assert -50 <= x_range[0] < -48 and 48 < y_range[1] <= 50
+
+    points = np.c_[np.linspace(-45, 45, 7), np.zeros(7)]
+    scan = position_scan(model, "e+", 2.0, points, seed=0)
+    np.testing.assert_array_equal(scan["position"], points.astype(np.float32))
+    centroid = shower_observables(scan)["centroid_x_layer_1"]
+    assert np.corrcoef(centroid, points[:, 0])[0, 1] > 0.9, centroid
+
+    scan_args = ["scan", "--model", str(model), "--particle", "e+", "--energy", "2"]
+    done = CliRunner().invoke(main, [*scan_args, "--out", str(tmp_path / "scan.png")])
+    assert done.exit_code == 0 and (tmp_path / "scan.png").stat().st_size > 10_000, done.output
+    done = CliRunner().invoke(
+        main, [*scan_args, "--from=-100,0", "--out", str(tmp_path / "far.png")]
+    )
+    assert done.exit_code == 2 and "learnt incidence points x -49.9 to 50 mm" in done.output
+    assert not (tmp_path / "far.png").exists()

@@ -53,7 +53,7 @@ def _point(value: str) -> tuple[float, float]:
     try:
         x, y = (float(p) for p in value.split(","))
     except ValueError:
-        _fail(f"--position {value!r} is not a point X,Y in mm (e.g. 0,0)")
+        _fail(f"{value!r} is not a point X,Y in mm (e.g. 0,0)")
     return (x, y)
 
 
@@ -600,6 +600,50 @@ def _model_folder(model: Path) -> Path:
         return resolve_model(model)
     except FileNotFoundError as error:
         _fail(str(error))
+
+
+@main.command("scan")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Model folder, or a shipped model's name, trained off the centre.",
+)
+@click.option("--particle", required=True, help="e+, gamma or pi+.")
+@click.option("--energy", type=float, required=True, help="Incident energy in GeV.")
+@click.option("--from", "start", default="-30,0", show_default=True, help="First point X,Y (mm).")
+@click.option("--to", "stop", default="30,0", show_default=True, help="Last point X,Y (mm).")
+@click.option("--steps", type=int, default=7, show_default=True, help="Points, ends included.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Draws the latent vector.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG file to write.")
+def scan_command(
+    model: Path,
+    particle: str,
+    energy: float,
+    start: str,
+    stop: str,
+    steps: int,
+    seed: int,
+    out: Path,
+) -> None:
+    """Move the incidence point along a line with the latent vector fixed: one shower per point."""
+    import numpy as np
+
+    from fastshower.evaluate.plots import plot_position_scan
+    from fastshower.generate import position_scan
+    from fastshower.modelfile import ModelFileError
+
+    if steps < 2:
+        _fail(f"--steps {steps}: a scan needs at least 2 points")
+    if not energy > 0:
+        _fail(f"--energy {energy:g}: must be > 0 GeV")
+    points = np.linspace(_point(start), _point(stop), steps)
+    out = _writable_output(out)
+    try:
+        arrays = position_scan(_model_folder(model), particle, energy, points, seed)
+    except (ModelFileError, ValueError) as error:
+        _fail(str(error))
+    click.echo(f"wrote {plot_position_scan(arrays, out, label=str(model))}")
 
 
 @main.command("refine")

@@ -28,7 +28,7 @@ from fastshower.models import family
 from fastshower.models.family import condition_from_dict
 from fastshower.models.refiner import Refiner
 
-__all__ = ["GenerateJob"]
+__all__ = ["GenerateJob", "position_scan"]
 
 
 @dataclass(frozen=True)
@@ -152,3 +152,34 @@ def _check_sampling(name: str, sampling: dict[str, Any]) -> None:
             f"this {name} model has no sampler settings to change ({sorted(sampling)})"
         )
     check(sampling)
+
+
+def position_scan(
+    model_dir: str | Path,
+    particle: str,
+    energy_gev: float,
+    points_mm: np.ndarray,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """One shower per incidence point of ``points_mm`` (K, 2), all from the same latent vector,
+    as CaloGAN's authors showed their position-conditioned model: only the point moves. A model
+    that learnt it moves its shower with the point, and across a cell boundary the energy passes
+    from one cell to the next. Refused where the model's training showers never entered
+    (``Family.check``)."""
+    from fastshower.models.family import ShowerCondition
+
+    model = load_model(model_dir)
+    sampler = family(model.name)
+    points = np.asarray(points_mm, dtype=np.float64).reshape(-1, 2)
+    conditions = [ShowerCondition(particle, (energy_gev, energy_gev), (x, y)) for x, y in points]
+    for condition in conditions:
+        sampler.check(condition, model.provenance)
+    rng = torch.Generator().manual_seed(seed)
+    latent_size = int(model.generator.latent_size)  # every family's generator has one
+    latent = torch.randn(1, latent_size, generator=rng).expand(len(points), -1)
+    cond = torch.cat(
+        [sampler.condition_tensor(model.generator, c, 1, rng, "cpu") for c in conditions]
+    )
+    with torch.no_grad():
+        output = model.generator(latent, cond)
+    return sampler.to_arrays(model.generator, output, cond, conditions[0])

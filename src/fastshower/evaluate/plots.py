@@ -36,6 +36,7 @@ from fastshower.evaluate.metrics import profile, profile_edges
 __all__ = [
     "plot_average_shower",
     "plot_layer_energy_vs_incident",
+    "plot_position_scan",
     "plot_shower_observables",
 ]
 
@@ -117,6 +118,59 @@ def plot_average_shower(
             mesh, ax=list(axes), label="Mean cell energy [MeV]", extend="min", shrink=0.85, pad=0.01
         )
         fig.suptitle(f"{label}: average of {len(layers[0])} showers")
+        return _save(fig, path)
+
+
+def plot_position_scan(
+    arrays: Mapping[str, np.ndarray],
+    path: str | os.PathLike[str],
+    *,
+    label: str = "",
+    margin_mm: float = 100.0,
+) -> Path:
+    """Showers made from one latent vector at a row of incidence points (``generate.
+    position_scan``): one column per point, one row per layer, each shower's cells in mm with
+    the cell grid drawn and the incidence point marked (+). A model that learnt where particles
+    enter moves the shower with the point; across a cell boundary the energy passes from one
+    cell to its neighbour. Each layer has one log colour scale (MeV) over the scan; the panels
+    show the scanned points +- ``margin_mm``."""
+    layers = _layer_cells(arrays)
+    points = np.asarray(arrays["position"], dtype=np.float64)
+    energy = np.asarray(arrays["energy"], dtype=np.float64).reshape(-1)
+    half = CALORIMETER.layers[0].half_width_mm
+    x_lim = (max(points[:, 0].min() - margin_mm, -half), min(points[:, 0].max() + margin_mm, half))
+    y_lim = (max(points[:, 1].min() - margin_mm, -half), min(points[:, 1].max() + margin_mm, half))
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    n_points = len(points)
+    with _style():
+        fig = Figure(figsize=(2.6 * n_points + 1.5, 2.8 * len(layers)), layout="constrained")
+        axes = fig.subplots(len(layers), n_points, squeeze=False, sharex=True, sharey=True)
+        for row, spec, cells in zip(axes, CALORIMETER.layers, layers, strict=True):
+            positive = cells[cells > 0]
+            vmax = float(positive.max()) if positive.size else 1.0
+            norm = LogNorm(vmin=max(vmax * 10.0**-_LOG_DECADES, 1e-3), vmax=vmax)
+            for ax, shower, (x, y) in zip(row, cells, points, strict=True):
+                mesh = ax.pcolormesh(
+                    spec.x_edges_mm,
+                    spec.y_edges_mm,
+                    np.ma.masked_less_equal(shower, 0).T,
+                    norm=norm,
+                    cmap=cmap,
+                    edgecolors="0.8",
+                    linewidth=0.3,
+                )
+                ax.plot([x], [y], marker="+", color="tab:red", ms=12, mew=2)
+                ax.set(xlim=x_lim, ylim=y_lim, aspect="equal")
+            row[0].set_ylabel(f"Layer {spec.index}\ny [mm]", fontsize="small")
+            fig.colorbar(mesh, ax=list(row), label="Cell energy [MeV]", shrink=0.9, pad=0.01)
+        for ax, (x, y) in zip(axes[0], points, strict=True):
+            ax.set_title(f"x {x:g}, y {y:g} mm", fontsize="small")
+        for ax in axes[-1]:
+            ax.set_xlabel("x [mm]", fontsize="small")
+        fig.suptitle(
+            f"{label + ': ' if label else ''}one latent vector, {energy[0]:g} GeV, the incidence "
+            "point (+) moved"
+        )
         return _save(fig, path)
 
 

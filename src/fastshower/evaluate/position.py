@@ -41,8 +41,8 @@ __all__ = [
 
 AXES = ("x", "y")
 POSITION_BINS = 5
-"""Bins of each coordinate in which the classifier test is read: 2000 held-out events of each
-class per bin for the 20k-shower test sets."""
+"""Bins of each coordinate in which the classifier test is read: about 800 held-out showers of
+each class per bin at 20k showers per class (the test split is a fifth of both samples)."""
 MIN_SPREAD_MM = 1.0
 """A reference whose incidence points span less than this (in x and in y) is at one point."""
 

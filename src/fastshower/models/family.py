@@ -246,8 +246,13 @@ class Family:
 
 
 def _box_text(box: Any) -> str:
-    (x_lo, x_hi), (y_lo, y_hi) = box
-    return f"x {x_lo:g} to {x_hi:g} mm, y {y_lo:g} to {y_hi:g} mm"
+    """((x lo, x hi), (y lo, y hi)) in words, to 0.1 mm."""
+
+    def span(axis: str, low: float, high: float) -> str:
+        low, high = round(low, 1), round(high, 1)
+        return f"{axis} {low:g} mm" if low == high else f"{axis} {low:g} to {high:g} mm"
+
+    return ", ".join(span(axis, *limits) for axis, limits in zip("xy", box, strict=True))
 
 
 def _latent_size(generator: nn.Module) -> int:
