@@ -285,3 +285,31 @@ def test_beyond_reference_counts_tails_the_reference_never_makes() -> None:
     assert found["per_observable"] == {"x": 0.5, "y": 0.25}
     assert found["any"] == 0.75
     assert beyond_reference(reference, reference)["any"] == 0.0
+
+
+def test_a_weighted_candidate_is_its_weighted_distribution() -> None:
+    """Integer weights: the distances of the weighted sample are those of its events repeated
+    as often as their weights say (what a refined sample's weights mean)."""
+    rng = np.random.default_rng(3)
+    reference = {"a": rng.normal(0, 1, 4000), "b": rng.exponential(1, 4000)}
+    candidate = {"a": rng.normal(0.3, 1, 2000), "b": rng.exponential(1.2, 2000)}
+    weights = rng.integers(0, 4, 2000)
+    repeated = {k: np.repeat(v, weights) for k, v in candidate.items()}
+
+    weighted = observable_distances(reference, candidate, weights=weights, n_bootstrap=5)
+    expanded = observable_distances(reference, repeated, n_bootstrap=5)
+    for key in ("a", "b"):
+        assert weighted["wasserstein_1"][key][0] == pytest.approx(expanded["wasserstein_1"][key][0])
+        assert weighted["separation"][key] == pytest.approx(expanded["separation"][key])
+    assert weighted["frechet"][0] == pytest.approx(expanded["frechet"][0], rel=0.01)
+    unweighted = observable_distances(reference, candidate, n_bootstrap=5)
+    assert unweighted["wasserstein_1"]["a"][0] != pytest.approx(weighted["wasserstein_1"]["a"][0])
+
+    far = {"a": np.r_[candidate["a"][:-1], 50.0], "b": candidate["b"]}
+    tail_weights = np.r_[np.ones(1999), 1999.0]  # the one far event is half the sample
+    assert beyond_reference(reference, far, weights=tail_weights)["any"] == pytest.approx(0.5)
+    assert beyond_reference(reference, far)["any"] == pytest.approx(1 / 2000)
+    features = (np.column_stack(list(reference.values())), np.column_stack(list(far.values())))
+    assert fpd(*features, weights=tail_weights)[0] > 10 * fpd(*features)[0]
+    with pytest.raises(ValueError, match="weights must be 2000 finite values >= 0"):
+        kpd(*features, weights=-tail_weights)

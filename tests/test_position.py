@@ -22,7 +22,8 @@ def test_report_by_incidence_point(
 ) -> None:
     reference, other = off_centre_positrons
     shuffled = dict(other)
-    shuffled["position"] = other["position"][np.random.default_rng(0).permutation(len(other["energy"]))]
+    order = np.random.default_rng(0).permutation(len(other["energy"]))
+    shuffled["position"] = other["position"][order]
     paths = {
         name: write_showers(tmp_path / f"{name}.h5", arrays, {"seed": 1})
         for name, arrays in (("reference", reference), ("geant4", other), ("shuffled", shuffled))

@@ -32,6 +32,11 @@ features divided by the reference's largest absolute value. Implemented here to 
 definitions (``jetnet`` itself pulls in coffea and energyflow); its default sample sizes shrink to
 what the samples hold.
 
+A weighted candidate (a refined sample's events with their ``weights``) is measured as its
+weighted distribution: weighted W1 and histograms, weighted means and covariances, and the
+batches of FPD and KPD drawn with probabilities proportional to the weights. Bootstraps resample
+its events and keep each event's weight.
+
 Randomness comes only from the ``seed`` argument (an int, or a ``np.random.Generator`` that is
 advanced): the same seed gives the same numbers. numpy and scipy only: no torch, no I/O.
 """
@@ -72,6 +77,7 @@ def beyond_reference(
     reference: Mapping[str, np.ndarray],
     candidate: Mapping[str, np.ndarray],
     spreads: float = TAIL_SPREADS,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The tails a generator makes and the reference never does: per observable (the keys both
     share), the fraction of candidate events more than ``spreads`` standard deviations beyond
@@ -85,10 +91,11 @@ def beyond_reference(
         cand = np.asarray(candidate[key], dtype=np.float64)
         margin = spreads * ref.std()
         beyond = (cand < ref.min() - margin) | (cand > ref.max() + margin)
-        per_key[key] = float(beyond.mean())
+        per_key[key] = float(np.average(beyond, weights=weights))
         outside.append(beyond)
     any_beyond = np.any(outside, axis=0) if outside else np.zeros(0, bool)
-    return {"any": float(any_beyond.mean()) if len(any_beyond) else 0.0, "per_observable": per_key}
+    share = float(np.average(any_beyond, weights=weights)) if len(any_beyond) else 0.0
+    return {"any": share, "per_observable": per_key}
 
 
 def wasserstein_1_exact(reference: np.ndarray, candidate: np.ndarray) -> float:
@@ -111,15 +118,16 @@ def wasserstein_1(
     n_bootstrap: int = N_BOOTSTRAP,
     batch_size: int | None = None,
     seed: Seed = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(value, uncertainty) of the exact 1-D Wasserstein-1, in the samples' unit.
 
     Bootstrapped as the module docstring says (``batch_size``). Both samples are 1-D, finite,
-    and hold at least 2 entries.
+    and hold at least 2 entries; ``weights``: the candidate's.
     """
     a = _sample(reference, "reference", min_size=2)
     b = _sample(candidate, "candidate", min_size=2)
-    return _bootstrap(_w1, a, b, n_bootstrap, batch_size, seed)
+    return _bootstrap(_w1, a, b, n_bootstrap, batch_size, seed, _weights(weights, len(b)))
 
 
 def frechet_from_moments(
@@ -160,6 +168,7 @@ def frechet_distance(
     n_bootstrap: int = N_BOOTSTRAP,
     batch_size: int | None = None,
     seed: Seed = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(value, uncertainty) of the Frechet distance between the Gaussians fitted to two feature
     matrices (N, d) (a 1-D array is one feature), bootstrapped as the module docstring says.
@@ -184,7 +193,9 @@ def frechet_distance(
             f"reference features {constant.tolist()} are constant and cannot be standardised"
         )
     a, b = (a - centre) / scale, (b - centre) / scale
-    return _bootstrap(_frechet_samples, a, b, n_bootstrap, batch_size, seed)
+    return _bootstrap(
+        _frechet_samples, a, b, n_bootstrap, batch_size, seed, _weights(weights, len(b))
+    )
 
 
 def fpd(
@@ -196,6 +207,7 @@ def fpd(
     num_batches: int = 20,
     num_points: int = 10,
     seed: Seed = 42,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(value, uncertainty) of the Frechet physics distance between two feature matrices (N, d).
 
@@ -216,10 +228,11 @@ def fpd(
         raise ValueError(f"FPD needs at least 4 events per sample, got {len(a)} and {len(b)}")
     sizes = (1 / np.linspace(1 / smallest, 1 / largest, num_points)).astype(int)
     rng = _rng(seed)
+    p = _weights(weights, len(b))
     means = [
         np.mean(
             [
-                _frechet_samples(a[rng.integers(0, len(a), n)], b[rng.integers(0, len(b), n)])
+                _frechet_samples(a[rng.integers(0, len(a), n)], b[_draw(len(b), n, p, rng)])
                 for _ in range(num_batches)
             ]
         )
@@ -241,6 +254,7 @@ def kpd(
     num_batches: int = 10,
     batch_size: int = 5_000,
     seed: Seed = 42,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """(median, uncertainty) of the kernel physics distance between two feature matrices (N, d).
 
@@ -256,8 +270,9 @@ def kpd(
     if n < 2:
         raise ValueError(f"KPD needs at least 2 events per sample, got {len(a)} and {len(b)}")
     rng = _rng(seed)
+    p = _weights(weights, len(b))
     values = [
-        _mmd_poly(a[rng.integers(0, len(a), n)], b[rng.integers(0, len(b), n)])
+        _mmd_poly(a[rng.integers(0, len(a), n)], b[_draw(len(b), n, p, rng)])
         for _ in range(num_batches)
     ]
     low, high = np.percentile(values, [16.275, 83.725])
@@ -299,7 +314,10 @@ def _mmd_poly(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def histogram_separation(
-    reference: np.ndarray, candidate: np.ndarray, bins: int | np.ndarray
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    bins: int | np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> float:
     """CaloChallenge separation power 0.5 * sum (h1 - h2)^2 / (h1 + h2) of two normalised
     histograms with shared bins: 0 for identical histograms, 1 for disjoint ones.
@@ -319,7 +337,7 @@ def histogram_separation(
         edges = np.linspace(low, high, int(bins) + 1) if high > low else _point_edges(low)
     else:
         edges = _edges(bins)
-    h1, h2 = _normalised_counts(a, edges), _normalised_counts(b, edges)
+    h1, h2 = _normalised_counts(a, edges), _normalised_counts(b, edges, _weights(weights, len(b)))
     total = h1 + h2
     filled = total > 0
     return float(0.5 * np.sum((h1[filled] - h2[filled]) ** 2 / total[filled]))
@@ -350,6 +368,7 @@ class _Bootstrap(TypedDict):
     n_bootstrap: int
     batch_size: int | None
     seed: Seed
+    weights: np.ndarray | None
 
 
 def observable_distances(
@@ -361,9 +380,11 @@ def observable_distances(
     n_bootstrap: int = N_BOOTSTRAP,
     batch_size: int | None = None,
     seed: Seed = 0,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All distances between two observable dictionaries (as ``image_observables`` returns),
-    over the keys they share (in the reference's order; other keys are ignored).
+    over the keys they share (in the reference's order; other keys are ignored); ``weights``:
+    the candidate's events'.
 
     Returns ``{"keys": [...], "wasserstein_1": {key: (value, uncertainty)}, "separation":
     {key: float}, "frechet": (value, uncertainty)}``: W1 in each observable's unit, the
@@ -390,11 +411,21 @@ def observable_distances(
             "standardise them (leave them out)"
         )
     rng = _rng(seed)
-    boot: _Bootstrap = {"n_bootstrap": n_bootstrap, "batch_size": batch_size, "seed": rng}
+    boot: _Bootstrap = {
+        "n_bootstrap": n_bootstrap,
+        "batch_size": batch_size,
+        "seed": rng,
+        "weights": weights,
+    }
     return {
         "keys": keys,
         "wasserstein_1": {key: wasserstein_1(ref[key], can[key], **boot) for key in keys},
-        "separation": {key: _separation(ref[key], can[key], n_bins, binning) for key in keys},
+        "separation": {
+            key: histogram_separation(
+                ref[key], can[key], reference_edges(ref[key], n_bins, binning), weights
+            )
+            for key in keys
+        },
         "frechet": frechet_distance(
             np.column_stack([ref[key] for key in keys]),
             np.column_stack([can[key] for key in keys]),
@@ -403,18 +434,16 @@ def observable_distances(
     }
 
 
-def _separation(reference: np.ndarray, candidate: np.ndarray, n_bins: int, binning: Any) -> float:
-    return histogram_separation(reference, candidate, reference_edges(reference, n_bins, binning))
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
+def _w1(a: np.ndarray, b: np.ndarray, w: np.ndarray | None = None) -> float:
     from scipy.stats import wasserstein_distance
 
-    return float(wasserstein_distance(a, b))
+    return float(wasserstein_distance(a, b, v_weights=w))
 
 
-def _frechet_samples(a: np.ndarray, b: np.ndarray) -> float:
-    return frechet_from_moments(a.mean(axis=0), _cov(a), b.mean(axis=0), _cov(b))
+def _frechet_samples(a: np.ndarray, b: np.ndarray, w: np.ndarray | None = None) -> float:
+    mean_b = np.average(b, axis=0, weights=w)
+    cov_b = _cov(b) if w is None else np.atleast_2d(np.cov(b, rowvar=False, aweights=w))
+    return frechet_from_moments(a.mean(axis=0), _cov(a), mean_b, cov_b)
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
@@ -472,34 +501,40 @@ def _point_edges(value: float) -> np.ndarray:
     return np.array([np.nextafter(value, -np.inf), np.nextafter(value, np.inf)])
 
 
-def _normalised_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Fractions of x in [underflow, edges' bins (last one closed), overflow]."""
+def _normalised_counts(
+    x: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Fractions of x (weighted) in [underflow, edges' bins (last one closed), overflow]."""
     index = np.searchsorted(edges, x, side="right")
     index[x == edges[-1]] = edges.size - 1
-    return np.bincount(index, minlength=edges.size + 1) / x.size
+    counts = np.bincount(index, weights=weights, minlength=edges.size + 1)
+    return counts / counts.sum()
 
 
 def _bootstrap(
-    statistic: Callable[[np.ndarray, np.ndarray], float],
+    statistic: Callable[..., float],
     a: np.ndarray,
     b: np.ndarray,
     n_bootstrap: int,
     batch_size: int | None,
     seed: Seed,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """(value, uncertainty) of ``statistic(a, b)`` under the module's bootstrap conventions."""
+    """(value, uncertainty) of ``statistic(a, b[, weights])`` under the module's bootstrap
+    conventions; a weighted candidate's resampled events keep their weights."""
     if n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be >= 2 for an uncertainty, got {n_bootstrap}")
     if batch_size is not None and batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (or None), got {batch_size}")
     rng = _rng(seed)
-    values = [
-        statistic(_resample(a, batch_size, rng), _resample(b, batch_size, rng))
-        for _ in range(n_bootstrap)
-    ]
+    values = []
+    for _ in range(n_bootstrap):
+        rows_a, rows_b = _resample(len(a), batch_size, rng), _resample(len(b), batch_size, rng)
+        w = None if weights is None else weights[rows_b]
+        values.append(statistic(a[rows_a], b[rows_b], w))
     spread = float(np.std(values, ddof=1))
     if batch_size is None:
-        return statistic(a, b), spread
+        return statistic(a, b, weights), spread
     return float(np.mean(values)), spread
 
 
@@ -507,9 +542,24 @@ def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _resample(x: np.ndarray, batch_size: int | None, rng: np.random.Generator) -> np.ndarray:
-    """len(x) (or batch_size) rows of x drawn with replacement."""
-    return x[rng.integers(0, len(x), size=len(x) if batch_size is None else batch_size)]
+def _resample(n: int, batch_size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """n (or batch_size) row indices drawn with replacement from n rows."""
+    return rng.integers(0, n, size=n if batch_size is None else batch_size)
+
+
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    """A candidate's event weights as float64 probabilities (summing to 1), checked."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(w) != n or not np.all(np.isfinite(w)) or (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"weights must be {n} finite values >= 0, not all 0")
+    return w / w.sum()
+
+
+def _draw(n: int, size: int, p: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """``size`` of n rows drawn with replacement, with probabilities ``p`` (uniform: None)."""
+    return rng.integers(0, n, size) if p is None else rng.choice(n, size, p=p)
 
 
 def profile_edges(x: np.ndarray) -> np.ndarray:

@@ -24,8 +24,9 @@ per class (``signal`` 1 = W, 0 = QCD), and, where both samples hold both classes
 taggers of ``tagger`` trained on each and tested on the other.
 
 A weighted candidate (a ``weight`` key: ``fastshower generate --refine``) enters the classifier
-test with its weights and the plots and distances as a weighted resample of its own size; with
-``amplification``, each candidate's worth in reference events is measured per observable.
+test with its weights, every distance as a weighted distribution, and the plots as a weighted
+resample of its own size; with ``amplification``, each candidate's worth in reference events is
+measured per observable.
 
 Each candidate gets one colour, the same in every plot and in the summary table; the reference
 is black.
@@ -168,9 +169,9 @@ _CLASSIFIER_NOTES = {
 
 
 def _weighted(sample: Sample, seed: int) -> Sample:
-    """A sample with a ``weight`` key: its events kept for the classifier test, and as many
-    drawn from them with probabilities proportional to their weights (seeded) for the plots and
-    distances, which then need no weighted version of their own."""
+    """A sample with a ``weight`` key: its events kept, with their weights, for the classifier
+    test and the distances, and as many drawn from them with probabilities proportional to
+    their weights (seeded) for the plots, which then need no weighted version of their own."""
     if "weight" not in sample.arrays:
         return replace(sample, events=sample.arrays)
     events = dict(sample.arrays)
@@ -397,10 +398,14 @@ class _Common(TypedDict):
 
 
 def _distances(
-    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], seed: int
+    reference: Mapping[str, np.ndarray],
+    candidate: Mapping[str, np.ndarray],
+    seed: int,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """``observable_distances`` over the observables the reference does not hold constant
-    (those cannot be standardised, e.g. the incident energy of a fixed-energy sample)."""
+    """``observable_distances``, FPD, KPD and the tails over the observables the reference does
+    not hold constant (those cannot be standardised, e.g. the incident energy of a fixed-energy
+    sample); ``weights``: a weighted candidate's, which every distance honours."""
     keys = [k for k in reference if k in candidate]
     constant = [k for k in keys if np.all(reference[k] == reference[k][0])]
     used = [k for k in keys if k not in constant]
@@ -412,16 +417,19 @@ def _distances(
             "n_candidate": len(candidate[keys[0]]),
         }
     found = observable_distances(
-        {k: reference[k] for k in used}, {k: candidate[k] for k in used}, seed=seed
+        {k: reference[k] for k in used},
+        {k: candidate[k] for k in used},
+        seed=seed,
+        weights=weights,
     )
     ref_features = np.column_stack([reference[k] for k in used])
     cand_features = np.column_stack([candidate[k] for k in used])
     return {
         **found,
-        "fpd": fpd(ref_features, cand_features, seed=seed),
-        "kpd": kpd(ref_features, cand_features, seed=seed),
+        "fpd": fpd(ref_features, cand_features, seed=seed, weights=weights),
+        "kpd": kpd(ref_features, cand_features, seed=seed, weights=weights),
         "beyond_reference": beyond_reference(
-            {k: reference[k] for k in used}, {k: candidate[k] for k in used}
+            {k: reference[k] for k in used}, {k: candidate[k] for k in used}, weights=weights
         ),
         "fpd_observables": used,
         "excluded_constant": constant,
@@ -517,7 +525,17 @@ def _evaluate_showers(
 ) -> Results:
     ref_obs = shower_observables(ref.arrays)
     cand_obs = {c.label: shower_observables(c.arrays) for c in cands}
-    distances = {label: {"all": _distances(ref_obs, obs, seed)} for label, obs in cand_obs.items()}
+    distances = {
+        c.label: {
+            "all": _distances(
+                ref_obs,
+                cand_obs[c.label] if c.weights is None else shower_observables(c.events),
+                seed,
+                c.weights,
+            )
+        }
+        for c in cands
+    }
     variants: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {
         "unnormalized": partial(shower_features, normalized=False),
         "normalized": partial(shower_features, normalized=True),
@@ -681,19 +699,26 @@ def _evaluate_jets(
     distances: dict[str, dict[str, dict[str, Any]]] = {c.label: {} for c in cands}
     ref_signal = np.asarray(ref.arrays["signal"]).reshape(-1)
     for cand in cands:
-        signal = np.asarray(cand.arrays["signal"]).reshape(-1)
+        # a weighted candidate: its own events, with their weights
+        events = cand.arrays if cand.weights is None else cand.events
+        obs = image_obs[cand.label] if cand.weights is None else image_observables(events["image"])
+        signal = np.asarray(events["signal"]).reshape(-1)
         for c, name in JET_CLASSES.items():
-            if (ref_signal == c).sum() >= 2 and (signal == c).sum() >= 2:
+            rows = signal == c
+            if (ref_signal == c).sum() >= 2 and rows.sum() >= 2:
+                weights = None if cand.weights is None else cand.weights[rows]
                 found = _distances(
                     {k: v[ref_signal == c] for k, v in image_obs[ref.label].items()},
-                    {k: v[signal == c] for k, v in image_obs[cand.label].items()},
+                    {k: v[rows] for k, v in obs.items()},
                     seed,
+                    weights,
                 )
                 distances[cand.label][name] = _with_pixel_spectrum(
                     found,
-                    pixel_pt_fractions(ref.arrays["image"][ref_signal == c]),
-                    pixel_pt_fractions(cand.arrays["image"][signal == c]),
+                    ref.arrays["image"][ref_signal == c],
+                    events["image"][rows],
                     seed,
+                    weights,
                 )
     classifiers = _classify(
         ref, cands, {"pixels": lambda a: image_features(a["image"])}, config, sizes
@@ -767,14 +792,22 @@ def _evaluate_jets(
 
 
 def _with_pixel_spectrum(
-    found: dict[str, Any], reference: np.ndarray, candidate: np.ndarray, seed: int
+    found: dict[str, Any],
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    seed: int,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """``found`` with the pixel intensity spectrum's W1 and separation beside the per-jet
-    observables' (pixels pooled over jets: not a column of FPD and KPD)."""
-    if not found["keys"] or min(len(reference), len(candidate)) < 2:
+    observables' (pixels pooled over jets: not a column of FPD and KPD), from the reference's
+    and the candidate's images (each hit pixel weighs as its jet)."""
+    ref_pixels, cand_pixels = pixel_pt_fractions(reference), pixel_pt_fractions(candidate)
+    if not found["keys"] or min(len(ref_pixels), len(cand_pixels)) < 2:
         return found
+    if weights is not None:  # each hit pixel weighs as its jet, in the images' pixel order
+        weights = np.repeat(weights, (np.asarray(candidate) > 0).reshape(len(candidate), -1).sum(1))
     spectrum = observable_distances(
-        {PIXEL_SPECTRUM: reference}, {PIXEL_SPECTRUM: candidate}, seed=seed
+        {PIXEL_SPECTRUM: ref_pixels}, {PIXEL_SPECTRUM: cand_pixels}, seed=seed, weights=weights
     )
     return {
         **found,
