@@ -175,7 +175,7 @@ def position_scan(
     for condition in conditions:
         sampler.check(condition, model.provenance)
     rng = torch.Generator().manual_seed(seed)
-    latent_size = int(model.generator.latent_size)  # every family's generator has one
+    latent_size = cast(int, model.generator.latent_size)  # every family's generator has one
     latent = torch.randn(1, latent_size, generator=rng).expand(len(points), -1)
     cond = torch.cat(
         [sampler.condition_tensor(model.generator, c, 1, rng, "cpu") for c in conditions]

@@ -371,7 +371,7 @@ FAMILY = Family(
         output_units="GeV",
     ),
     published_config={"latent_size": LATENT_SIZE, "attention": True},
-    # at the centre: Family.check refuses other incidence points (``positions`` is False)
+    # at the centre: Family.check refuses other incidence points (``takes_position`` is False)
     condition_tensor=lambda generator, condition, n, rng, device: condition.energies(
         n, rng, device
     ),

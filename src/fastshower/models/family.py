@@ -174,7 +174,7 @@ class Family:
     latent_first: bool = False
     """Draw the latent vectors before the condition: the order in which the family's sampler
     has always drawn them, so that a seed gives the same sample as in earlier versions."""
-    positions: bool = False
+    takes_position: bool = False
     """The generator takes the incidence point (shower flows); otherwise it makes showers at
     the centre only (CaloGAN, as published)."""
 
@@ -206,7 +206,7 @@ class Family:
         """Refuse incidence points outside the square the model's training showers entered in
         (beyond it a model extrapolates, and showers there would look right only by chance).
         A model file without ``position_range_mm`` learnt at the centre only."""
-        learnt = provenance.get("position_range_mm") if self.positions else None
+        learnt = provenance.get("position_range_mm") if self.takes_position else None
         box = condition.position_box_mm
         if learnt is None:
             if box != ((0.0, 0.0), (0.0, 0.0)):
@@ -324,7 +324,7 @@ def flow_family(
         example_condition=_flow_example,
         output_names=layer_names,
         sampling=sampling,
-        positions=True,
+        takes_position=True,
     )
 
 

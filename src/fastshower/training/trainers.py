@@ -391,7 +391,7 @@ def _data_provenance(
     }
 
 
-def _condition_ranges(condition: np.ndarray) -> dict[str, Any]:
+def _condition_ranges(condition: torch.Tensor) -> dict[str, Any]:
     """The incident energies and incidence points a shower flow learnt, from its (N, 4)
     conditions: generation refuses points outside them (``Family.check``)."""
     energy, position = condition[:, 0], condition[:, 2:4]
