@@ -106,6 +106,10 @@ def test_run_demo(tmp_path: Path) -> None:
     (candidate,) = metrics["candidates"]
     assert 0.0 <= candidate["classifier"]["pixels"]["auc"] <= 1.0
     assert set(candidate["distances"]) == {"W jets", "QCD jets"}
+    # Pythia's W jets peak at the W mass, its QCD jets do not
+    peak = {group: found["mass_peak_share"] for group, found in candidate["distances"].items()}
+    assert peak["W jets"]["window_gev"] == [75.0, 82.0]
+    assert peak["W jets"]["reference"]["value"] > peak["QCD jets"]["reference"]["value"] + 0.1
     # the taggers: both kinds, trained on each side, on the same numbers of jets: at most half
     # of Pythia's per class (the generator draws each jet's class at random)
     taggers = {(t["features"], t["trained_on"]): t for t in candidate["taggers"]}

@@ -124,6 +124,9 @@ more than this fraction of the reference's range (of its energy, for a fixed ene
 range, not of the lowest energy: the lowest of 100 energies uniform in 1-100 GeV moves by about
 1 GeV from sample to sample, 100 % of 1 GeV, while a real mismatch (a model trained on 1-80 GeV,
 a file at another fixed energy) moves an end by a large part of the range."""
+W_PEAK_GEV = (75.0, 82.0)
+"""The W mass peak: the share of jets whose image mass falls in it is quoted per class (the
+LAGAN paper's W peak, which a generator that broadens it misses)."""
 PIXEL_SPECTRUM = "pixel_pt_fraction"
 """The pixel intensity spectrum's key among the jet distances (not a column of FPD and KPD)."""
 
@@ -713,6 +716,11 @@ def _evaluate_jets(
                     seed,
                     weights,
                 )
+                found["mass_peak_share"] = {
+                    "window_gev": list(W_PEAK_GEV),
+                    "reference": _share_in(image_obs[ref.label]["mass"][ref_signal == c]),
+                    "candidate": _share_in(obs["mass"][rows], weights),
+                }
                 distances[cand.label][name] = _with_pixel_spectrum(
                     found,
                     ref.arrays["image"][ref_signal == c],
@@ -789,6 +797,15 @@ def _evaluate_jets(
             )
         )
     return Results(classifiers, distances, axis_labels, figures, taggers)
+
+
+def _share_in(mass: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+    """The (weighted) share of jets in the W peak and its binomial error (effective size)."""
+    inside = ((mass >= W_PEAK_GEV[0]) & (mass <= W_PEAK_GEV[1])).astype(np.float64)
+    w = np.ones(len(mass)) if weights is None else np.asarray(weights, dtype=np.float64)
+    share = float(np.average(inside, weights=w))
+    n_effective = w.sum() ** 2 / (w**2).sum()
+    return {"value": share, "uncertainty": float(np.sqrt(share * (1 - share) / n_effective))}
 
 
 def _with_pixel_spectrum(
@@ -903,6 +920,8 @@ def _distance_json(found: Mapping[str, Any]) -> dict[str, Any]:
         out["wasserstein_1"] = {k: _value_error(v) for k, v in found["wasserstein_1"].items()}
         out["separation"] = {k: float(v) for k, v in found["separation"].items()}
         out["beyond_reference"] = found["beyond_reference"]
+    if "mass_peak_share" in found:
+        out["mass_peak_share"] = found["mass_peak_share"]
     return out
 
 

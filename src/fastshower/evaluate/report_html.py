@@ -319,6 +319,22 @@ def _distance_tables(cands: list[Sample], results: Results) -> str:
             if excluded
             else ""
         )
+        peaks = [
+            f"{_e(c.label)} {100 * f['mass_peak_share']['candidate']['value']:.1f} ± "
+            f"{100 * f['mass_peak_share']['candidate']['uncertainty']:.1f} %"
+            for c in cands
+            if (f := found[c.label]) and "mass_peak_share" in f
+        ]
+        if peaks:
+            share = next(
+                f["mass_peak_share"] for f in found.values() if f and "mass_peak_share" in f
+            )
+            low, high = share["window_gev"]
+            note += (
+                f'<p class="small">Jets with {low:g} &lt; m &lt; {high:g} GeV (the W peak): '
+                f"reference {100 * share['reference']['value']:.1f} ± "
+                f"{100 * share['reference']['uncertainty']:.1f} %, {', '.join(peaks)}</p>"
+            )
         title = "" if group == "all" else f"<h3>{_e(group)}</h3>"
         parts.append(f"{title}<table><tr>{head}</tr>{''.join(rows)}</table>{note}")
     return "".join(parts) or "<p>No observable could be compared.</p>"
