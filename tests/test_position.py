@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastshower.evaluate import position
+from fastshower.evaluate.classifier import ClassifierConfig
 from fastshower.evaluate.report import evaluate
 from fastshower.io import write_showers
 
@@ -55,9 +56,15 @@ def test_report_by_incidence_point(
     for name in ("profiles-vs-incidence-x", "profiles-vs-incidence-y", "classifier-by-incidence"):
         assert any(f.name.startswith(name) for f in (report.parent / "figures").iterdir())
 
-    # showers at the centre get no position section
+    # showers at the centre get no position section, and against spread ones a warning
     assert not position.spreads(positrons[0]["position"])
     assert position.spreads(reference["position"])
+    centre = write_showers(tmp_path / "centre.h5", positrons[0], {"seed": 1})
+    with pytest.warns(UserWarning, match=r"centre.h5: incidence points x 0 to 0 mm, y 0 to 0"):
+        fast = ClassifierConfig(epochs=1, trees=False)
+        evaluate(
+            paths["reference"], [centre], tmp_path / "centre", config=fast, learning_curve_sizes=()
+        )
 
 
 def test_a_flow_learns_where_showers_enter(

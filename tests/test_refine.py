@@ -138,7 +138,8 @@ def test_refine_generate_and_evaluate_weighted(
     assert set(worth) == set(AMPLIFICATION_OBSERVABLES["showers"])
     assert all(a["n_candidate"] == 200 for a in worth.values())
     assert candidate["effective_events"] == pytest.approx(
-        effective_sample_size(data["weight"]), abs=0.05  # metrics.json keeps one decimal
+        effective_sample_size(data["weight"]),
+        abs=0.05,  # metrics.json keeps one decimal
     )
 
     # a refiner is not a generator, and refines only its own kind of sample

@@ -245,6 +245,7 @@ def evaluate(
     cands = [_weighted(c, seed) for c in _read(infos[n_ref:], schema, max_events)]
     if schema is SHOWER_SCHEMA:
         _check_energy_ranges(ref, cands)
+        _check_position_ranges(ref, cands)
 
     out = Path(out).expanduser().resolve()
     figures_dir = out / "figures"
@@ -379,6 +380,27 @@ def _check_energy_ranges(ref: Sample, cands: list[Sample]) -> None:
                 f"reference's {lo:.4g}-{hi:.4g} GeV by more than {allowed:.3g} GeV "
                 f"({ENERGY_RANGE_TOLERANCE:.0%} of its range): the showers differ for that "
                 "reason alone",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def _check_position_ranges(ref: Sample, cands: list[Sample]) -> None:
+    """Warn where a candidate's incidence points span another square than the reference's (a
+    model of the centre against showers entering anywhere): the classifiers, which see the
+    incidence point, then tell the samples apart for that reason alone."""
+    ref_points = incidence_points(ref.arrays)
+    low, high = ref_points.min(axis=0), ref_points.max(axis=0)
+    allowed = np.maximum(ENERGY_RANGE_TOLERANCE * (high - low), position.MIN_SPREAD_MM)
+    for cand in cands:
+        points = incidence_points(cand.arrays)
+        c_low, c_high = points.min(axis=0), points.max(axis=0)
+        if (np.abs(c_low - low) > allowed).any() or (np.abs(c_high - high) > allowed).any():
+            warnings.warn(
+                f"{cand.where}: incidence points x {c_low[0]:.3g} to {c_high[0]:.3g} mm, y "
+                f"{c_low[1]:.3g} to {c_high[1]:.3g} mm; the reference's x {low[0]:.3g} to "
+                f"{high[0]:.3g} mm, y {low[1]:.3g} to {high[1]:.3g} mm: the showers differ for "
+                "that reason alone",
                 UserWarning,
                 stacklevel=3,
             )
