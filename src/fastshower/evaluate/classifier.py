@@ -168,6 +168,8 @@ class ClassifierResult:
                 sample_weight=None if weights is None else np.r_[np.ones(n1), weights],
             )
         )
+        if weights is not None:  # a weighted candidate counts as its effective size
+            n0 = max(round(float(weights.sum() ** 2 / (weights**2).sum())), 1)
         return value, auc_error(value, n1, n0)
 
 
@@ -217,9 +219,9 @@ def judge(
     ``reference`` (label 1) from ``candidate`` (label 0) features, on ``n_per_class`` events of
     each (default: all of the smaller sample), and report both on held-out events.
     ``candidate_weights``: a weighted candidate's event weights, which both classifiers train
-    and are scored with (its AUC's error counts its effective sample size). ``tags``: a value
-    per event of each sample (the incidence point's x, say), returned beside the test scores so
-    that the AUC can be read in bins of it (``ClassifierResult.auc_where``)."""
+    and are scored with (its AUC's error counts its effective sample size). ``tags``: a value,
+    or a row of values, per event of each sample (the incidence point, say), returned beside the
+    test scores so that the AUC can be read in bins of it (``ClassifierResult.auc_where``)."""
     config = config or ClassifierConfig()
     split = _Split.make(reference, candidate, config, n_per_class, candidate_weights, tags)
     network = _train_network(split, config)
