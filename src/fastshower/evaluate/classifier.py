@@ -169,7 +169,9 @@ class ClassifierResult:
             )
         )
         if weights is not None:  # a weighted candidate counts as its effective size
-            n0 = max(round(float(weights.sum() ** 2 / (weights**2).sum())), 1)
+            from fastshower.models.refiner import effective_sample_size
+
+            n0 = max(round(effective_sample_size(weights)), 1)
         return value, auc_error(value, n1, n0)
 
 

@@ -109,6 +109,7 @@ from fastshower.io import (
     read_dataset,
     schema_of,
 )
+from fastshower.models.refiner import effective_sample_size
 from fastshower.observables.calo import OBSERVABLES, incidence_points, shower_observables
 from fastshower.observables.jets import image_observables, pixel_pt_fractions
 
@@ -441,21 +442,15 @@ def _distances(
             "n_reference": len(reference[keys[0]]),
             "n_candidate": len(candidate[keys[0]]),
         }
-    found = observable_distances(
-        {k: reference[k] for k in used},
-        {k: candidate[k] for k in used},
-        seed=seed,
-        weights=weights,
-    )
-    ref_features = np.column_stack([reference[k] for k in used])
-    cand_features = np.column_stack([candidate[k] for k in used])
+    ref_used = {k: reference[k] for k in used}
+    cand_used = {k: candidate[k] for k in used}
+    ref_features = np.column_stack(list(ref_used.values()))
+    cand_features = np.column_stack(list(cand_used.values()))
     return {
-        **found,
+        **observable_distances(ref_used, cand_used, seed=seed, weights=weights),
         "fpd": fpd(ref_features, cand_features, seed=seed, weights=weights),
         "kpd": kpd(ref_features, cand_features, seed=seed, weights=weights),
-        "beyond_reference": beyond_reference(
-            {k: reference[k] for k in used}, {k: candidate[k] for k in used}, weights=weights
-        ),
+        "beyond_reference": beyond_reference(ref_used, cand_used, weights=weights),
         "fpd_observables": used,
         "excluded_constant": constant,
         "n_reference": len(reference[used[0]]),
@@ -824,10 +819,9 @@ def _evaluate_jets(
 def _share_in(mass: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
     """The (weighted) share of jets in the W peak and its binomial error (effective size)."""
     inside = ((mass >= W_PEAK_GEV[0]) & (mass <= W_PEAK_GEV[1])).astype(np.float64)
-    w = np.ones(len(mass)) if weights is None else np.asarray(weights, dtype=np.float64)
-    share = float(np.average(inside, weights=w))
-    n_effective = w.sum() ** 2 / (w**2).sum()
-    return {"value": share, "uncertainty": float(np.sqrt(share * (1 - share) / n_effective))}
+    share = float(np.average(inside, weights=weights))
+    n = len(mass) if weights is None else effective_sample_size(weights)
+    return {"value": share, "uncertainty": float(np.sqrt(share * (1 - share) / n))}
 
 
 def _with_pixel_spectrum(
