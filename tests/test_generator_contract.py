@@ -31,8 +31,13 @@ CASES = {
     # convolutions on each layer's grid beside the coupling networks
     "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
+    "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
+    "jet-flow/grid": (
+        {"transforms": 2, "hidden": 16, "energy_hidden": 8, "coupling": "grid"},
+        JETS,
+    ),
 }
-MAIN_OUTPUT = {"lagan": "image"}  # the others: every layer's cells
+MAIN_OUTPUT = {"lagan": "image", "jet-flow": "image"}  # the others: every layer's cells
 
 
 def test_every_registered_family_is_covered() -> None:

@@ -63,7 +63,7 @@ from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
 from fastshower.models.shower_space import N_CELLS, ShowerSpace, ShowerSpaceSettings
 from fastshower.models.splines import SplineTransform
 
-__all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator"]
+__all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator", "TwoFlows", "coupling_masks"]
 
 COUPLINGS = ("dense", "grid")
 """Flow II's coupling networks: fully connected (zuko's), or with a convolutional part on each
@@ -72,7 +72,73 @@ layer's grid beside it (``grid_coupling``)."""
 _MASK_SEED = 20210610  # CaloFlow's arXiv date: any fixed number; the masks are buffers anyway
 
 
-class CaloFlowGenerator(nn.Module):
+class TwoFlows(nn.Module):
+    """CaloFlow's two densities over a space (``ShowerSpace``, or the jets' ``JetSpace``): flow
+    I, a masked autoregressive spline flow of the space's ``head`` coordinates given the
+    context; flow II, spline couplings (``coupling_class``, one per mask) of the remaining
+    cells given the context and the head. A subclass builds the space and the masks; sampling
+    and the density are the same for every space."""
+
+    def __init__(
+        self,
+        space: Any,
+        masks: Sequence[torch.Tensor],
+        coupling_class: type[GeneralCouplingTransform],
+        hidden: int,
+        hidden_layers: int,
+        bins: int,
+        bound: float,
+        energy_transforms: int,
+        energy_hidden: int,
+    ) -> None:
+        super().__init__()
+        if min(len(masks), hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
+            raise ValueError("transforms, hidden sizes and layer counts must be positive")
+        if bins < 2 or bound <= 0:
+            raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
+        self.space = space
+        head, context, cells = space.head, space.context_size, space.dim - space.head
+        spline = {
+            "univariate": partial(SplineTransform, bound=bound),
+            "shapes": [(bins,), (bins,), (bins - 1,)],
+        }
+        self.energy_flow = zuko.flows.MAF(
+            head,
+            context,
+            transforms=energy_transforms,
+            hidden_features=[energy_hidden] * 2,
+            **spline,
+        )
+        couplings = [
+            coupling_class(
+                cells, context + head, mask, hidden_features=[hidden] * hidden_layers, **spline
+            )
+            for mask in masks
+        ]
+        normal = UnconditionalDistribution(
+            DiagNormal, torch.zeros(cells), torch.ones(cells), buffer=True
+        )
+        self.cell_flow = Flow(couplings, normal)
+        self.latent_size = space.dim
+
+    def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Noise -> standardised vectors: flow I's inverse, then flow II's given it."""
+        context = self.space.context(condition)
+        head = self.space.head
+        energies = self.energy_flow(context).transform.inv(latent[:, :head])
+        cells_context = torch.cat([context, energies], dim=1)
+        cells = self.cell_flow(cells_context).transform.inv(latent[:, head:])
+        return torch.cat([energies, cells], dim=1)
+
+    def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """log p(x | context) of standardised vectors (N, ``space.dim``): flow I's plus flow
+        II's."""
+        energies, cells = x[:, : self.space.head], x[:, self.space.head :]
+        log_p = self.energy_flow(context).log_prob(energies)
+        return log_p + self.cell_flow(torch.cat([context, energies], dim=1)).log_prob(cells)
+
+
+class CaloFlowGenerator(TwoFlows):
     """Noise + condition -> showers (three layers, MeV), through two spline flows."""
 
     def __init__(
@@ -89,42 +155,23 @@ class CaloFlowGenerator(nn.Module):
         **space: Any,
     ) -> None:
         """``space``: the fields of ``ShowerSpaceSettings``, flat as model configs store them."""
-        super().__init__()
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
-        if min(transforms, hidden, hidden_layers, energy_transforms, energy_hidden) < 1:
-            raise ValueError("transforms, hidden sizes and layer counts must be positive")
-        if bins < 2 or bound <= 0:
-            raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
-        self.space = ShowerSpace(particles, ShowerSpaceSettings(**space))
-        head = self.space.head
-        spline = {
-            "univariate": partial(SplineTransform, bound=bound),
-            "shapes": [(bins,), (bins,), (bins - 1,)],
-        }
-        context = self.space.context_size
-        self.energy_flow = zuko.flows.MAF(
-            head,
-            context,
-            transforms=energy_transforms,
-            hidden_features=[energy_hidden] * 2,
-            **spline,
-        )
-        masks = _coupling_masks(N_CELLS, transforms)
+        masks = coupling_masks(N_CELLS, transforms)
         coupling_class = GeneralCouplingTransform
         if coupling == "grid":
             masks, coupling_class = grid_masks(masks), GridCouplingTransform
-        couplings = [
-            coupling_class(
-                N_CELLS, context + head, mask, hidden_features=[hidden] * hidden_layers, **spline
-            )
-            for mask in masks
-        ]
-        normal = UnconditionalDistribution(
-            DiagNormal, torch.zeros(N_CELLS), torch.ones(N_CELLS), buffer=True
+        super().__init__(
+            ShowerSpace(particles, ShowerSpaceSettings(**space)),
+            masks,
+            coupling_class,
+            hidden,
+            hidden_layers,
+            bins,
+            bound,
+            energy_transforms,
+            energy_hidden,
         )
-        self.cell_flow = Flow(couplings, normal)
-        self.latent_size = self.space.dim
         self.layer_shapes = [layer.shape for layer in CALORIMETER.layers]
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor, density: bool = False) -> Any:
@@ -135,24 +182,8 @@ class CaloFlowGenerator(nn.Module):
             c.reshape(-1, *shape) for c, shape in zip(layers, self.layer_shapes, strict=True)
         )
 
-    def sample_space(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """Noise -> standardised shower vectors: flow I's inverse, then flow II's given it."""
-        context = self.space.context(condition)
-        head = self.space.head
-        energies = self.energy_flow(context).transform.inv(latent[:, :head])
-        cells_context = torch.cat([context, energies], dim=1)
-        cells = self.cell_flow(cells_context).transform.inv(latent[:, head:])
-        return torch.cat([energies, cells], dim=1)
 
-    def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """log p(x | context) of standardised vectors (N, ``space.dim``): flow I's plus flow
-        II's."""
-        energies, cells = x[:, : self.space.head], x[:, self.space.head :]
-        log_p = self.energy_flow(context).log_prob(energies)
-        return log_p + self.cell_flow(torch.cat([context, energies], dim=1)).log_prob(cells)
-
-
-def _coupling_masks(features: int, transforms: int) -> list[torch.Tensor]:
+def coupling_masks(features: int, transforms: int) -> list[torch.Tensor]:
     """Pairs of complementary random halves: every feature is transformed once per pair."""
     rng = torch.Generator().manual_seed(_MASK_SEED)
     masks = []

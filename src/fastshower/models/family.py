@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from fastshower.detector import CALORIMETER
-from fastshower.io import SHOWER_SCHEMA, Schema
+from fastshower.io import JET_SCHEMA, SHOWER_SCHEMA, Schema
 from fastshower.particles import canonical_name, pdg_code
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ __all__ = [
     "ShowerCondition",
     "condition_from_dict",
     "flow_family",
+    "jet_arrays",
+    "jet_family",
     "layer_names",
     "shower_arrays",
 ]
@@ -285,6 +287,27 @@ def shower_arrays(
     return arrays
 
 
+def jet_arrays(images_gev: np.ndarray, labels: torch.Tensor) -> dict[str, np.ndarray]:
+    """Generated images (GeV) in the jet schema, with the jet observables computed from their
+    pixels, as for any image; the jet's direction, its subjets' distance and pT-hat do not
+    exist for an image alone: 0."""
+    from fastshower.observables.jets import image_observables
+
+    obs = image_observables(images_gev)
+    zeros = np.zeros(len(images_gev), dtype=np.float32)
+    return {
+        "image": images_gev,
+        "signal": labels.cpu().numpy().astype(np.float32),
+        "jet_pt": obs["pt"],
+        "jet_eta": zeros,
+        "jet_phi": zeros,
+        "jet_mass": obs["mass"],
+        "jet_delta_R": zeros,
+        **{k: obs[k] for k in ("tau_1", "tau_2", "tau_3", "tau_21", "tau_32")},
+        "pt_hat": zeros,
+    }
+
+
 def layer_names(generator: nn.Module) -> tuple[str, ...]:
     """The outputs of a shower generator: one cell array per read-out layer."""
     return tuple(layer.key for layer in CALORIMETER.layers)
@@ -325,6 +348,47 @@ def flow_family(
         output_names=layer_names,
         sampling=sampling,
         takes_position=True,
+    )
+
+
+def jet_family(
+    name: str,
+    generator: Callable[..., nn.Module],
+    scale_gev: float,
+    *,
+    strict: bool = True,
+    optimize: bool = True,
+    published_config: dict[str, Any] | None = None,
+    latent_first: bool = False,
+) -> Family:
+    """A jet-image generator (LAGAN, the jet flow): conditioned on the class label (N,) int64
+    (0 = QCD, 1 = W), images (N, 25, 25) out in units of ``scale_gev``."""
+    units = "GeV" if scale_gev == 1 else f"pT / {scale_gev:g} GeV"
+    return Family(
+        name=name,
+        generator=generator,
+        schema=JET_SCHEMA,
+        condition_type=JetCondition,
+        not_generated="jet_eta, jet_phi, jet_delta_R and pt_hat are 0 (an image has no direction)",
+        onnx=OnnxSignature(
+            condition={
+                "name": "class",
+                "dtype": "int64",
+                "meaning": "class label: 0 = QCD, 1 = W",
+                "classes": len(JET_CLASSES),
+            },
+            output_units=units,
+            strict=strict,
+            optimize=optimize,
+        ),
+        condition_tensor=lambda gen, condition, n, rng, device: condition.labels(n, rng, device),
+        to_arrays=lambda gen, output, labels, condition: jet_arrays(
+            output.cpu().numpy().astype(np.float32) * scale_gev, labels
+        ),
+        example_condition=lambda gen, n: torch.arange(n, dtype=torch.int64) % len(JET_CLASSES),
+        output_names=lambda gen: ("image",),
+        published_config=published_config,
+        latent_first=latent_first,
     )
 
 

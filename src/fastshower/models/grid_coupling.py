@@ -29,7 +29,7 @@ from zuko.utils import broadcast, unpack
 from fastshower.detector import CALORIMETER
 from fastshower.models.keras_init import zero_bias
 
-__all__ = ["GridCouplingTransform", "checkerboard_mask", "grid_masks"]
+__all__ = ["GridCouplingTransform", "checkerboard_mask", "checkerboard_pairs", "grid_masks"]
 
 _SHAPES = tuple(layer.shape for layer in CALORIMETER.layers)
 _SIZES = tuple(layer.n_cells for layer in CALORIMETER.layers)
@@ -39,12 +39,22 @@ class GridCouplingTransform(GeneralCouplingTransform):
     """zuko's coupling transform plus a convolutional network per read-out layer."""
 
     def __init__(
-        self, features: int, context: int, mask: torch.Tensor, channels: int = 16, **kwargs: Any
+        self,
+        features: int,
+        context: int,
+        mask: torch.Tensor,
+        channels: int = 16,
+        grids: tuple[tuple[int, int], ...] = _SHAPES,
+        **kwargs: Any,
     ) -> None:
-        if features != sum(_SIZES):
-            raise ValueError(f"a grid coupling transforms the {sum(_SIZES)} cells, got {features}")
+        """``grids``: the grids the features fill, in order (default: the calorimeter's
+        layers; a jet image is one 25 x 25 grid)."""
+        sizes = tuple(n_x * n_y for n_x, n_y in grids)
+        if features != sum(sizes):
+            raise ValueError(f"a grid coupling of {grids} transforms {sum(sizes)}, got {features}")
         super().__init__(features, context, mask, **kwargs)
-        self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in _SHAPES)
+        self._shapes, self._sizes = grids, sizes
+        self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in grids)
         self._index_mask()
         # derived from the mask, so not stored: a loaded mask (a dense model's, as a warm start)
         # brings its indices with it
@@ -75,9 +85,9 @@ class GridCouplingTransform(GeneralCouplingTransform):
         cells = torch.cat([given, empty], dim=1)[:, self._to_grid]  # (N, 504), 0 where unknown
         out = []
         mask = self.mask.to(given.dtype)
-        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
+        layers = zip(cells.split(self._sizes, 1), mask.split(self._sizes), strict=True)
         for network, shape, (layer_cells, layer_mask) in zip(
-            self.grids, _SHAPES, layers, strict=True
+            self.grids, self._shapes, layers, strict=True
         ):
             # _grid_network's, which a ModuleList and a Sequential type as any Module
             grid = cast(nn.Sequential, network)
@@ -134,10 +144,15 @@ def checkerboard_mask() -> torch.Tensor:
 
 
 def grid_masks(random_masks: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Every other pair of ``random_masks`` (complementary halves) replaced by the checkerboard
-    and its complement. Each mask is a tensor of its own: a coupling keeps its mask as a buffer,
-    and two couplings sharing one would load each other's from a model file."""
+    """Every other pair of ``random_masks`` (complementary halves) replaced by the calorimeter's
+    checkerboard and its complement."""
+    return checkerboard_pairs(random_masks, checkerboard_mask())
+
+
+def checkerboard_pairs(random_masks: list[torch.Tensor], board: torch.Tensor) -> list[torch.Tensor]:
+    """Every other pair of ``random_masks`` (complementary halves) replaced by ``board`` and its
+    complement, starting with the first. Each mask is a tensor of its own: a coupling keeps its
+    mask as a buffer, and two couplings sharing one would load each other's from a model file."""
     return [
-        (checkerboard_mask() ^ bool(i % 2)) if (i // 2) % 2 == 0 else mask
-        for i, mask in enumerate(random_masks)
+        (board ^ bool(i % 2)) if (i // 2) % 2 == 0 else mask for i, mask in enumerate(random_masks)
     ]

@@ -24,13 +24,11 @@ Images are in the training units of the paper: pixel pT divided by ``PT_SCALE_GE
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fastshower.io import JET_SCHEMA
-from fastshower.models.family import Family, JetCondition, OnnxSignature
+from fastshower.models.family import jet_family
 from fastshower.models.keras_init import (
     BatchNormArgs,
     glorot_normal,
@@ -131,48 +129,10 @@ def _keras1_fans(layer: nn.Linear | nn.Conv2d | LocallyConnected2d) -> tuple[flo
     return float(w.shape[1] * receptive), float(w.shape[0] * receptive)
 
 
-def _jet_arrays(
-    generator: nn.Module, output: torch.Tensor, labels: torch.Tensor, condition: JetCondition
-) -> dict[str, np.ndarray]:
-    """Images in GeV and the jet observables computed from their pixels, as for any image; the
-    jet's direction, its subjets' distance and pT-hat do not exist for an image alone: 0."""
-    from fastshower.observables.jets import image_observables
-
-    images = output.cpu().numpy().astype(np.float32) * PT_SCALE_GEV
-    obs = image_observables(images)
-    zeros = np.zeros(len(images), dtype=np.float32)
-    return {
-        "image": images,
-        "signal": labels.cpu().numpy().astype(np.float32),
-        "jet_pt": obs["pt"],
-        "jet_eta": zeros,
-        "jet_phi": zeros,
-        "jet_mass": obs["mass"],
-        "jet_delta_R": zeros,
-        **{k: obs[k] for k in ("tau_1", "tau_2", "tau_3", "tau_21", "tau_32")},
-        "pt_hat": zeros,
-    }
-
-
-FAMILY = Family(
-    name="lagan",
-    generator=LaganGenerator,
-    schema=JET_SCHEMA,
-    condition_type=JetCondition,
-    not_generated="jet_eta, jet_phi, jet_delta_R and pt_hat are 0 (an image has no direction)",
-    onnx=OnnxSignature(
-        condition={
-            "name": "class",
-            "dtype": "int64",
-            "meaning": "class label: 0 = QCD, 1 = W",
-            "classes": N_CLASSES,
-        },
-        output_units=f"pT / {PT_SCALE_GEV:g} GeV",
-    ),
-    condition_tensor=lambda generator, condition, n, rng, device: condition.labels(n, rng, device),
-    to_arrays=_jet_arrays,
-    example_condition=lambda generator, n: torch.arange(n, dtype=torch.int64) % N_CLASSES,
-    output_names=lambda generator: ("image",),
+FAMILY = jet_family(
+    "lagan",
+    LaganGenerator,
+    PT_SCALE_GEV,
     published_config={"latent_size": LATENT_SIZE},
     latent_first=True,
 )

@@ -74,9 +74,11 @@ __all__ = [
     "LAYER_ENERGY_SPACES",
     "N_CELLS",
     "ZERO_BAND",
+    "CellCoding",
     "ShowerFlow",
     "ShowerSpace",
     "ShowerSpaceSettings",
+    "standardise",
 ]
 
 CONDITION_FIELDS = ("energy_gev", "pdg", "x_mm", "y_mm")
@@ -94,6 +96,44 @@ logits of the total's share of the incident energy and of each layer's share of 
 GAP = 2.0
 """Default e-folds between the empty band's top and the smallest hit (delta); the threshold is
 halfway."""
+
+
+@dataclass(frozen=True)
+class CellCoding:
+    """The cell coordinates of the module docstring, for any cells of any scale: a cell of at
+    least ``delta`` becomes ``log(cell / scale + floor)``; an empty one (or one below ``delta``)
+    a point of the band ``zero_band`` e-folds wide, ``gap`` e-folds below the smallest hit.
+    Shower cells (scale: the incident energy) and jet pixels (scale: the jet's pT) are coded
+    alike."""
+
+    delta: float
+    floor: float
+    gap: float = GAP
+    zero_band: float = ZERO_BAND
+
+    def smallest_hit(self, scale: torch.Tensor) -> torch.Tensor:
+        """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
+        return torch.log(self.delta / scale + self.floor)
+
+    def encode(self, cells: torch.Tensor, scale: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Cells (N, n), their scales (N, 1) in the same unit, ``u`` uniform in [0, 1) (N, n)."""
+        hits = torch.log(cells / scale + self.floor)
+        empty = self.smallest_hit(scale) - self.gap - self.zero_band * u
+        return torch.where(cells >= self.delta, hits, empty)
+
+    def decode(self, coordinates: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``encode``'s inverse: cells >= 0, in the unit of ``scale``."""
+        smallest = self.smallest_hit(scale)
+        hits = (torch.exp(coordinates) - self.floor) * scale
+        # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
+        # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
+        in_gap = self.delta * torch.exp(torch.clamp(coordinates - smallest, max=0.0))
+        # hits < in_gap below the gap's top and hits >= in_gap (= delta) above it, so the
+        # larger of the two picks the branch; and the lower half of the gap is zeroed by a 0/1
+        # factor. The same numbers as two torch.where, 5x faster: onnxruntime's Where took 39 %
+        # of a one-step model's time (CHANGELOG.md, 0.1.0).
+        kept = (coordinates >= smallest - self.gap / 2).to(coordinates.dtype)
+        return torch.maximum(hits, in_gap) * kept
 
 
 @dataclass(frozen=True)
@@ -148,6 +188,9 @@ class ShowerSpace(nn.Module):
         self.settings = settings = settings or ShowerSpaceSettings()
         names = [canonical_name(p) for p in particles]
         self.particles = names
+        self.cells = CellCoding(
+            settings.noise_mev, settings.cell_floor, settings.gap, settings.zero_band
+        )
         self.head = _N_LAYERS * (1 + settings.layer_hits + settings.layer_peaks)
         self.dim = self.head + N_CELLS
         self.context_size = 1 + len(names) + 2
@@ -167,10 +210,7 @@ class ShowerSpace(nn.Module):
         if self.settings.layer_energies == "shares":
             excess = cells_mev.sum(1) - condition[:, 0] * _MEV_PER_GEV
             self.excess_mev.copy_(excess.max().clamp_min(0.0))
-        raw = self.encode(cells_mev, condition, rng)
-        self.mean.copy_(raw.mean(0))
-        self.std.copy_(raw.std(0).clamp_min(1e-3))
-        self.upper.copy_(((raw - self.mean) / self.std).max(0).values)
+        standardise(self, self.encode(cells_mev, condition, rng))
         return self
 
     def encode(
@@ -181,9 +221,7 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layers = torch.stack([c.sum(1) for c in cells_mev.split(_LAYER_SIZES, dim=1)], dim=1)
         u = torch.rand(cells_mev.shape, generator=rng, device=cells_mev.device)
-        hits = self._coordinate(cells_mev / energy_mev)
-        empty = self._smallest_hit(energy_mev) - self.settings.gap - self.settings.zero_band * u
-        log_cells = torch.where(cells_mev >= delta, hits, empty)
+        log_cells = self.cells.encode(cells_mev, energy_mev, u)
         head = [self._layer_coordinates(layers, energy_mev)]
         if self.settings.layer_hits:
             hits_per_layer = torch.stack(
@@ -204,18 +242,7 @@ class ShowerSpace(nn.Module):
         x = torch.minimum(x, self.upper) * self.std + self.mean
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = self._layer_energies(x[:, :_N_LAYERS], energy_mev)
-        log_cells = x[:, self.head :]
-        smallest = self._smallest_hit(energy_mev)
-        hits = self._share(log_cells) * energy_mev
-        # in the gap's upper half: below delta, falling off smoothly (a clamp at delta piled the
-        # blurred edges up at exactly 1 keV, which the cell classifier saw at once)
-        in_gap = delta * torch.exp(torch.clamp(log_cells - smallest, max=0.0))
-        # hits < in_gap below the gap's top and hits >= in_gap (= delta) above it, so the
-        # larger of the two picks the branch; and the lower half of the gap is zeroed by a 0/1
-        # factor. The same numbers as two torch.where, 5x faster: onnxruntime's Where took 39 %
-        # of a one-step model's time (CHANGELOG.md, 0.1.0).
-        kept = (log_cells >= smallest - self.settings.gap / 2).to(x.dtype)
-        cells = torch.maximum(hits, in_gap) * kept
+        cells = self.cells.decode(x[:, self.head :], energy_mev)
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
@@ -274,18 +301,6 @@ class ShowerSpace(nn.Module):
         largest excess seen in training."""
         return energy_mev + self.excess_mev + _N_LAYERS * self.settings.noise_mev
 
-    def _smallest_hit(self, scale_mev: torch.Tensor) -> torch.Tensor:
-        """Where a cell of ``delta`` lands: the bottom of the hits, the top of the gap."""
-        return self._coordinate(self.settings.noise_mev / scale_mev)
-
-    def _coordinate(self, share: torch.Tensor) -> torch.Tensor:
-        """A cell's share of its scale -> its coordinate: ``log(share + floor)``."""
-        return torch.log(share + self.settings.cell_floor)
-
-    def _share(self, coordinate: torch.Tensor) -> torch.Tensor:
-        """``_coordinate``'s inverse."""
-        return torch.exp(coordinate) - self.settings.cell_floor
-
     def context(self, condition: torch.Tensor) -> torch.Tensor:
         """Condition (N, 4) -> what the networks see (N, context_size)."""
         log_energy = torch.log(condition[:, :1] / 10.0)
@@ -294,6 +309,18 @@ class ShowerSpace(nn.Module):
 
     def extra_repr(self) -> str:
         return f"particles={self.particles}, {self.settings}, dim={self.dim}"
+
+
+def standardise(space: nn.Module, raw: torch.Tensor) -> None:
+    """Set a space's ``mean``, ``std`` and ``upper`` buffers from unstandardised training
+    vectors (encoded with ``mean`` 0 and ``std`` 1)."""
+    mean, std = raw.mean(0), raw.std(0).clamp_min(1e-3)
+    for name, value in (
+        ("mean", mean),
+        ("std", std),
+        ("upper", ((raw - mean) / std).max(0).values),
+    ):
+        getattr(space, name).copy_(value)
 
 
 class ShowerFlow(Protocol):

@@ -15,6 +15,7 @@ from fastshower.models.lagan import (
     LaganDiscriminator,
     LaganGenerator,
 )
+from fastshower.training.jet_validation import jet_mass_distances
 from fastshower.training.recipe import GanRecipe
 
 __all__ = ["LaganRecipe"]
@@ -80,21 +81,13 @@ class LaganRecipe(GanRecipe):
         return loss_rf + loss_aux, {"g_class": loss_aux.item()}
 
     def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
-        from scipy.stats import wasserstein_distance
-
-        from fastshower.observables.jets import image_observables
-
         if self.validation is None:
             return {"score": 0.0}
-        images, labels = self.validation
         device = next(generator.parameters()).device
-        scores = {}
-        for cls, name in ((1, "w"), (0, "qcd")):
-            real = images[labels == cls][: self.n_validation]
-            if len(real) == 0:
-                continue
-            z = torch.randn(len(real), self.latent_size, generator=rng, device=device)
-            fake = generator(z, torch.full((len(real),), cls, device=device)).cpu()
-            masses = [image_observables(x.numpy() * PT_SCALE_GEV)["mass"] for x in (real, fake)]
-            scores[f"mass_w1_{name}"] = float(wasserstein_distance(*masses))
-        return {**scores, "score": sum(scores.values())}
+
+        def sample(labels: torch.Tensor) -> torch.Tensor:
+            z = torch.randn(len(labels), self.latent_size, generator=rng, device=device)
+            return generator(z, labels.to(device)).cpu() * PT_SCALE_GEV
+
+        images, labels = self.validation
+        return jet_mass_distances(sample, images * PT_SCALE_GEV, labels, self.n_validation)

@@ -1,9 +1,11 @@
-"""What every shower model trained in ``ShowerSpace`` shares with the training loop: its config
-(defaults included), a space fitted to the training showers, and a validation score.
+"""What every model that learns in a space of its own shares with the training loop: its config
+(defaults included), a space fitted to the training sample, and, for showers, a validation
+score.
 
-A family subclasses ``ShowerRecipe``, names its generator class and gives its ``objective`` on a
-batch already encoded into the space; the flows (``flow_matching``, ``calo_flow``) differ only
-there.
+A shower family subclasses ``ShowerRecipe``, names its generator class and gives its
+``objective`` on a batch already encoded into ``ShowerSpace``; the flows (``flow_matching``,
+``calo_flow``) differ only there. The jet flow subclasses ``SpaceRecipe`` the same way, with a
+validation of its own.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from fastshower.detector import CALORIMETER
 from fastshower.models.shower_space import ShowerFlow
 from fastshower.training.recipe import Update
 
-__all__ = ["ShowerRecipe", "shower_distance"]
+__all__ = ["ShowerRecipe", "SpaceRecipe", "shower_distance"]
 
 
-class ShowerRecipe:
-    """The shared half of a shower model's ``Recipe``: one network, ``generator``."""
+class SpaceRecipe:
+    """A model that learns in a space of its own (``ShowerSpace``, the jets' ``JetSpace``) as a
+    ``Recipe``: one network, ``generator``, whose ``space`` is fitted to the training sample
+    (``fit(*training)``) and encodes each batch (``encode(*batch, rng)``) before the family's
+    ``objective``. Subclasses give the objective and ``validate``."""
 
     name: ClassVar[str]
     generator_class: ClassVar[type[nn.Module]]
@@ -39,15 +44,23 @@ class ShowerRecipe:
     ) -> None:
         # every setting, defaults included, goes into the model file: a later change of a
         # default cannot change what an old file means
-        self.model_config = {**_defaults(self.generator_class), **model_config}
-        self.model_config["particles"] = list(self.model_config["particles"])
+        self.model_config = self.complete({**self.defaults(), **model_config})
         self.training = training
         self.validation = validation
         self.n_validation = n_validation
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every setting of the generator with its default."""
+        return _own_defaults(cls.generator_class)
+
+    def complete(self, model_config: dict[str, Any]) -> dict[str, Any]:
+        """The config as the model file stores it (a family may normalise a field)."""
+        return model_config
+
     def networks(self) -> dict[str, nn.Module]:
         generator = self.generator_class(**self.model_config)
-        cast(ShowerFlow, generator).space.fit(*self.training)
+        cast(Any, generator).space.fit(*self.training)
         return {"generator": generator}
 
     def updates(self, config: Any) -> list[Update]:
@@ -56,19 +69,38 @@ class ShowerRecipe:
     def loss(
         self, networks: dict[str, nn.Module], batch: Any, rng: torch.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        cells, condition = batch
+        data, condition = batch
         model = networks["generator"]
         # unwrapped from DistributedDataParallel
-        space = cast(ShowerFlow, getattr(model, "module", model)).space
-        loss = self.objective(model, space.encode(cells, condition, rng), condition, rng)
+        space = cast(Any, getattr(model, "module", model)).space
+        loss = self.objective(model, space.encode(data, condition, rng), condition, rng)
         return loss, {"loss": loss.item()}
 
     def objective(
         self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
     ) -> torch.Tensor:
-        """The loss of standardised showers ``x`` (fresh noise), through ``model`` (which may be
+        """The loss of standardised vectors ``x`` (fresh noise), through ``model`` (which may be
         wrapped for DistributedDataParallel: call it, do not reach into it)."""
         raise NotImplementedError
+
+    def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class ShowerRecipe(SpaceRecipe):
+    """The shared half of a shower model's ``Recipe``: the particles it learns, and a validation
+    on the shower observables."""
+
+    def complete(self, model_config: dict[str, Any]) -> dict[str, Any]:
+        return {**model_config, "particles": list(model_config["particles"])}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The generator's own settings and its shower space's (which it takes as keyword
+        arguments)."""
+        from fastshower.models.shower_space import ShowerSpaceSettings
+
+        return _own_defaults(cls.generator_class) | asdict(ShowerSpaceSettings())
 
     def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         """Wasserstein-1 distances of layer energies, sparsity and shape, each in units of its
@@ -127,14 +159,9 @@ def _as_showers(cells: np.ndarray, energy_gev: np.ndarray) -> dict[str, np.ndarr
     return showers
 
 
-def _defaults(generator_class: type) -> dict[str, Any]:
-    """Every setting of a shower generator with its default: its own and its shower space's
-    (which it takes as keyword arguments)."""
-    from fastshower.models.shower_space import ShowerSpaceSettings
-
-    own = {
+def _own_defaults(generator_class: type) -> dict[str, Any]:
+    return {
         p.name: p.default
         for p in inspect.signature(generator_class).parameters.values()
         if p.kind is not p.VAR_KEYWORD and p.default is not p.empty
     }
-    return own | asdict(ShowerSpaceSettings())
