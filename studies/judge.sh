@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The judge at the field's scale (docs/validation.md): per particle, one `fastshower evaluate` run
-# of every shower model against the 20k-shower test set no model has seen, beside Geant4 against
-# Geant4 (the first training block, the floor); per jet class, LAGAN and Pythia against the 10k
-# held-out jets. Each run reports the network and the boosted trees, their learning curves at 1k,
-# 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs studies/reference_data.sh's files;
-# a particle whose test set is not there yet is skipped. CaloGAN enters where studies/calogan.sh
-# has trained it. Last, LAGAN's W and QCD jets in one sample against both test sets pooled: the
-# W/QCD taggers. Resumable: generated samples and finished reports are kept and not made again.
+# The judge at the field's scale (docs/validation.md): per particle, one `fastshower evaluate`
+# run of every shower model against the 20k-shower test set no model has seen, beside Geant4
+# against Geant4 (the first training block, the floor); per jet class, LAGAN, the jet flow and
+# Pythia against the 10k held-out jets. Each run reports the network and the boosted trees, their
+# learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
+# studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
+# CaloGAN enters where studies/calogan.sh has trained it. Last, each jet model's W and QCD jets
+# in one sample against both test sets pooled: the W/QCD taggers. Resumable: generated samples
+# and finished reports are kept and not made again.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/judge.sh
 set -euo pipefail
@@ -46,14 +47,22 @@ for spec in w:11 qcd:12; do
     echo "skipping $c jets: $DATA/jets_$c-test.h5 or its training file is not made yet"
     continue
   fi
-  generate lagan "$OUT/lagan-$c.h5" --class "$c" --events 10000
+  C=()
+  for model in lagan jet-flow; do
+    generate "$model" "$OUT/$model-$c.h5" --class "$c" --events 10000
+    C+=(--candidate "$OUT/$model-$c.h5")
+  done
   [ -f "$OUT/report-jets-$c/report.html" ] ||
-    $FS evaluate --reference "$DATA/jets_$c-test.h5" --candidate "$OUT/lagan-$c.h5" \
+    $FS evaluate --reference "$DATA/jets_$c-test.h5" "${C[@]}" \
       --candidate "$DATA/jets_$c-train-s$floor.h5" --max-events 10000 --out "$OUT/report-jets-$c"
 done
 if [ -f "$DATA/jets_w-test.h5" ] && [ -f "$DATA/jets_qcd-test.h5" ]; then
-  generate lagan "$OUT/lagan-both.h5" --class both --events 20000
+  C=()
+  for model in lagan jet-flow; do
+    generate "$model" "$OUT/$model-both.h5" --class both --events 20000
+    C+=(--candidate "$OUT/$model-both.h5")
+  done
   [ -f "$OUT/report-jets-both/report.html" ] ||
     $FS evaluate --reference "$DATA/jets_w-test.h5" --reference "$DATA/jets_qcd-test.h5" \
-      --candidate "$OUT/lagan-both.h5" --out "$OUT/report-jets-both"
+      "${C[@]}" --out "$OUT/report-jets-both"
 fi

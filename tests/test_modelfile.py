@@ -51,7 +51,8 @@ def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
     edit(saved, model="calogan-v0", config={"latent_size": 16})
     with pytest.raises(
         ModelFileError,
-        match="unknown model 'calogan-v0': known are calo-flow, calogan, flow-matching, lagan",
+        match="unknown model 'calogan-v0': known are calo-flow, calogan, flow-matching, jet-flow, "
+        "lagan",
     ):
         load_model(saved)
     edit(saved, format="fastshower-model/0", model="lagan")

@@ -841,12 +841,6 @@ def train_lagan_command(
     show_default=True,
     help="Coupling networks: fully connected, or with 3x3 convolutions on the image beside.",
 )
-@click.option(
-    "--jet-mass/--no-jet-mass",
-    default=False,
-    show_default=True,
-    help="Flow I also learns the image's mass, and flow II is given it.",
-)
 def train_jet_flow_command(
     data: tuple[Path, ...],
     out: Path,
@@ -860,7 +854,6 @@ def train_jet_flow_command(
     hidden: int,
     bins: int,
     coupling: str,
-    jet_mass: bool,
 ) -> None:
     """A normalizing flow of jet images (the shower flow's design on one 25x25 layer):
     maximum likelihood, Adam 5e-4 cosine-decayed, batch 256, 15 epochs."""
@@ -872,7 +865,6 @@ def train_jet_flow_command(
         "hidden": hidden,
         "bins": bins,
         "coupling": coupling,
-        "jet_mass": jet_mass,
     }
     try:
         config = replace(

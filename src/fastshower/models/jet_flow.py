@@ -60,17 +60,14 @@ class JetSpace(nn.Module):
         pixel_floor: float = 1e-7,
         gap: float = GAP,
         zero_band: float = ZERO_BAND,
-        jet_mass: bool = False,
     ) -> None:
         super().__init__()
-        self.jet_mass = jet_mass
-        self.register_buffer("momenta", _pixel_momenta(), persistent=False)
         if noise_gev <= 0 or pixel_floor < 0:
             raise ValueError(
                 f"need noise_gev > 0 and pixel_floor >= 0, got {noise_gev}, {pixel_floor}"
             )
         self.pixels = CellCoding(noise_gev, pixel_floor, gap, zero_band)
-        self.head = 3 if jet_mass else 2
+        self.head = 2  # log(pT), log(1 + hits + u)
         self.dim = self.head + _PIXELS
         self.context_size = _CLASSES
         for name, value in (("mean", 0.0), ("std", 1.0), ("upper", torch.inf)):
@@ -95,10 +92,7 @@ class JetSpace(nn.Module):
         hits = (pixels >= self.pixels.delta).sum(1, keepdim=True)
         v = torch.rand(hits.shape, generator=rng, device=pixels.device)
         head = [torch.log(pt), torch.log1p(hits + v)]
-        if self.jet_mass:
-            head.append(torch.log1p(self.mass(pixels)))
-        head = torch.cat(head, dim=1)
-        x = torch.cat([head, self.pixels.encode(pixels, pt, u)], dim=1)
+        x = torch.cat([*head, self.pixels.encode(pixels, pt, u)], dim=1)
         return (x - self.mean) / self.std
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,13 +103,6 @@ class JetSpace(nn.Module):
         total = pixels.sum(1, keepdim=True)
         scale = torch.where(total > 0, pt / total.clamp_min(1e-30), torch.zeros_like(total))
         return (pixels * scale).reshape(-1, *IMAGE_SHAPE)
-
-    def mass(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, 1) the invariant mass (GeV) of pixels (N, 625) as massless particles at the pixel
-        centres, as ``observables.jets.image_observables`` computes it."""
-        p = pixels.to(self.momenta.dtype) @ self.momenta  # (N, 4): E, px, py, pz
-        squared = p[:, :1] ** 2 - (p[:, 1:] ** 2).sum(1, keepdim=True)
-        return squared.clamp_min(0.0).sqrt().to(pixels.dtype)
 
     def context(self, labels: torch.Tensor) -> torch.Tensor:
         """Labels (N,) -> what the networks see: the class one-hot (N, 2)."""
@@ -137,7 +124,6 @@ class JetFlowGenerator(TwoFlows):
         coupling: str = "dense",
         noise_gev: float = 1e-3,
         pixel_floor: float = 1e-7,
-        jet_mass: bool = False,
     ) -> None:
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
@@ -147,7 +133,7 @@ class JetFlowGenerator(TwoFlows):
         if coupling == "grid":
             coupling_class = partial(GridCouplingTransform, grids=(IMAGE_SHAPE,))
         super().__init__(
-            JetSpace(noise_gev, pixel_floor, jet_mass=jet_mass),
+            JetSpace(noise_gev, pixel_floor),
             masks,
             coupling_class,
             hidden,
@@ -162,19 +148,6 @@ class JetFlowGenerator(TwoFlows):
         if density:
             return self.log_prob(x, self.space.context(labels))
         return self.space.decode(self.sample_space(x, labels))
-
-
-def _pixel_momenta() -> torch.Tensor:
-    """(625, 4) float64: E, px, py, pz of a pixel of 1 GeV, in the images' row-major order."""
-    from fastshower.observables.jets import IMAGE_GRID
-
-    y, x = torch.meshgrid(
-        torch.from_numpy(IMAGE_GRID.y_centres),
-        torch.from_numpy(IMAGE_GRID.x_centres),
-        indexing="ij",
-    )
-    x, y = x.flatten(), y.flatten()
-    return torch.stack([torch.cosh(x), torch.cos(y), torch.sin(y), torch.sinh(x)], dim=1)
 
 
 def _image_checkerboard() -> torch.Tensor:
