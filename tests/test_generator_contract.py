@@ -32,10 +32,6 @@ CASES = {
     "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
     "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
-    "jet-flow/grid": (
-        {"transforms": 2, "hidden": 16, "energy_hidden": 8, "coupling": "grid"},
-        JETS,
-    ),
 }
 MAIN_OUTPUT = {"lagan": "image", "jet-flow": "image"}  # the others: every layer's cells
 

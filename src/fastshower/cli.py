@@ -834,13 +834,6 @@ def train_lagan_command(
 @click.option("--transforms", type=click.IntRange(min=2), default=8, show_default=True)
 @click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--bins", type=click.IntRange(min=2), default=8, show_default=True)
-@click.option(
-    "--coupling",
-    type=click.Choice(["dense", "grid"]),
-    default="dense",
-    show_default=True,
-    help="Coupling networks: fully connected, or with 3x3 convolutions on the image beside.",
-)
 def train_jet_flow_command(
     data: tuple[Path, ...],
     out: Path,
@@ -853,19 +846,13 @@ def train_jet_flow_command(
     transforms: int,
     hidden: int,
     bins: int,
-    coupling: str,
 ) -> None:
     """A normalizing flow of jet images (the shower flow's design on one 25x25 layer):
     maximum likelihood, Adam 5e-4 cosine-decayed, batch 256, 15 epochs."""
     from fastshower.training.trainers import JET_FLOW_TRAINING, train_jet_flow
 
     _require_files(data)
-    model_config = {
-        "transforms": transforms,
-        "hidden": hidden,
-        "bins": bins,
-        "coupling": coupling,
-    }
+    model_config = {"transforms": transforms, "hidden": hidden, "bins": bins}
     try:
         config = replace(
             JET_FLOW_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed, lr_generator=lr

@@ -39,22 +39,12 @@ class GridCouplingTransform(GeneralCouplingTransform):
     """zuko's coupling transform plus a convolutional network per read-out layer."""
 
     def __init__(
-        self,
-        features: int,
-        context: int,
-        mask: torch.Tensor,
-        channels: int = 16,
-        grids: tuple[tuple[int, int], ...] = _SHAPES,
-        **kwargs: Any,
+        self, features: int, context: int, mask: torch.Tensor, channels: int = 16, **kwargs: Any
     ) -> None:
-        """``grids``: the grids the features fill, in order (default: the calorimeter's
-        layers; a jet image is one 25 x 25 grid)."""
-        sizes = tuple(n_x * n_y for n_x, n_y in grids)
-        if features != sum(sizes):
-            raise ValueError(f"a grid coupling of {grids} transforms {sum(sizes)}, got {features}")
+        if features != sum(_SIZES):
+            raise ValueError(f"a grid coupling transforms the {sum(_SIZES)} cells, got {features}")
         super().__init__(features, context, mask, **kwargs)
-        self._shapes, self._sizes = grids, sizes
-        self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in grids)
+        self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in _SHAPES)
         self._index_mask()
         # derived from the mask, so not stored: a loaded mask (a dense model's, as a warm start)
         # brings its indices with it
@@ -85,9 +75,9 @@ class GridCouplingTransform(GeneralCouplingTransform):
         cells = torch.cat([given, empty], dim=1)[:, self._to_grid]  # (N, 504), 0 where unknown
         out = []
         mask = self.mask.to(given.dtype)
-        layers = zip(cells.split(self._sizes, 1), mask.split(self._sizes), strict=True)
+        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
         for network, shape, (layer_cells, layer_mask) in zip(
-            self.grids, self._shapes, layers, strict=True
+            self.grids, _SHAPES, layers, strict=True
         ):
             # _grid_network's, which a ModuleList and a Sequential type as any Module
             grid = cast(nn.Sequential, network)

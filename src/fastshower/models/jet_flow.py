@@ -9,14 +9,13 @@ the shower flow's design (``calo_flow``) on one 25 x 25 layer:
 - **Flow II** learns the pixels given the class and that summary: each pixel's share of the
   jet's pT on a log scale, an empty pixel a point of a band below the smallest hit (the cell
   coding of ``shower_space.CellCoding``, with the jet's pT as the scale). Coupling layers
-  alternate random halves of the image with a chessboard; with ``coupling="grid"`` each
-  coupling's network also reads the given pixels through two 3 x 3 convolutions on the image
-  (``grid_coupling``): a jet's prongs are contiguous blobs.
+  alternate random halves of the image with a chessboard (and its complement), so every pixel
+  is transformed once per pair and often given its neighbours.
 - On the way back the pixels are rescaled to sum to flow I's pT, as CaloFlow normalises each
   layer, so the jet's pT (and with it its mass scale) is that of a small, well-learnt flow.
 
 Why not a GAN as LAGAN: a GAN's images are judged only through its discriminator, and LAGAN's
-left the W mass peak broad (a pixel classifier tells them from Pythia's at AUC 0.99); a
+left the W mass peak broad (a pixel classifier tells its jets from Pythia's at AUC 1.000); a
 likelihood sees every pixel of every training jet. Why the pT of the image and not the
 dataset's ``jet_pt``: the image is what is generated and judged, and its sum is what the
 observables (mass, pT, n-subjettiness) are computed from.
@@ -28,16 +27,15 @@ observables (mass, pT, n-subjettiness) are computed from.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 from zuko.flows.coupling import GeneralCouplingTransform
 
-from fastshower.models.calo_flow import COUPLINGS, TwoFlows, coupling_masks
+from fastshower.models.calo_flow import TwoFlows, coupling_masks
 from fastshower.models.family import jet_family
-from fastshower.models.grid_coupling import GridCouplingTransform, checkerboard_pairs
+from fastshower.models.grid_coupling import checkerboard_pairs
 from fastshower.models.shower_space import GAP, ZERO_BAND, CellCoding, standardise
 
 __all__ = ["FAMILY", "IMAGE_SHAPE", "JetFlowGenerator", "JetSpace"]
@@ -121,21 +119,14 @@ class JetFlowGenerator(TwoFlows):
         bound: float = 8.0,
         energy_transforms: int = 4,
         energy_hidden: int = 64,
-        coupling: str = "dense",
         noise_gev: float = 1e-3,
         pixel_floor: float = 1e-7,
     ) -> None:
-        if coupling not in COUPLINGS:
-            raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
-        board = _image_checkerboard()
-        masks = checkerboard_pairs(coupling_masks(_PIXELS, transforms), board)
-        coupling_class: Any = GeneralCouplingTransform
-        if coupling == "grid":
-            coupling_class = partial(GridCouplingTransform, grids=(IMAGE_SHAPE,))
+        masks = checkerboard_pairs(coupling_masks(_PIXELS, transforms), _image_checkerboard())
         super().__init__(
             JetSpace(noise_gev, pixel_floor),
             masks,
-            coupling_class,
+            GeneralCouplingTransform,
             hidden,
             hidden_layers,
             bins,
