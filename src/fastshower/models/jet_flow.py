@@ -34,7 +34,7 @@ from torch import nn
 from zuko.flows.coupling import GeneralCouplingTransform
 
 from fastshower.models.calo_flow import TwoFlows, coupling_masks
-from fastshower.models.family import jet_family
+from fastshower.models.family import JET_CLASSES, jet_family
 from fastshower.models.grid_coupling import checkerboard_pairs
 from fastshower.models.shower_space import GAP, ZERO_BAND, CellCoding, standardise
 
@@ -42,7 +42,7 @@ __all__ = ["FAMILY", "IMAGE_SHAPE", "JetFlowGenerator", "JetSpace"]
 
 IMAGE_SHAPE = (25, 25)
 _PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-_CLASSES = 2  # 0 = QCD, 1 = W (the data sets' ``signal``)
+_CLASSES = len(JET_CLASSES)
 
 
 class JetSpace(nn.Module):

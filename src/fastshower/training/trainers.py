@@ -7,7 +7,7 @@ same seed), records the files' SHA-256 in the model's provenance, and calls ``tr
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,48 +154,6 @@ def train_lagan(
     )
 
 
-JET_FLOW_TRAINING = TrainConfig(
-    epochs=15,
-    batch_size=256,
-    lr_generator=5e-4,
-    betas=(0.9, 0.999),
-    lr_schedule="cosine",
-    ema=0.999,
-    validate_every=5,
-)
-"""Jet-flow defaults: calo-flow's optimiser and schedule over 15 epochs (on 36 000 jets, about
-100 s each on 2 cores; the validation score was best at epoch 5, ``docs/models.md``)."""
-
-
-def train_jet_flow(
-    data_paths: list[str | os.PathLike[str]],
-    out: str | os.PathLike[str],
-    config: TrainConfig | None = None,
-    *,
-    model_config: dict[str, Any] | None = None,
-    validation_fraction: float = 0.1,
-    resume: bool = False,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train the jet-image flow on jet-image files (typically the W file and the QCD file), the
-    same split of them as LAGAN's."""
-    config = config or JET_FLOW_TRAINING
-    in_gev = JetImagePreprocessing(scale_gev=1.0, threshold=0.0)
-    training, validation = _split_jets(data_paths, in_gev, validation_fraction, config.seed)
-    recipe = JetFlowRecipe(
-        model_config or {},
-        training=(training.images, training.labels),
-        validation=(validation.images, validation.labels),
-    )
-    provenance = {
-        **_data_provenance(data_paths, len(training), len(validation), config, "jets"),
-        "preprocessing": {"name": "jet_space", "pixels": "GeV"},
-    }
-    return train(
-        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
-    )
-
-
 def train_calogan(
     data_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -298,6 +256,40 @@ def train_calo_flow(
         validation_fraction,
         resume,
         progress,
+    )
+
+
+JET_FLOW_TRAINING = replace(CALO_FLOW_TRAINING, epochs=15)
+"""Jet-flow defaults: calo-flow's optimiser and schedule over 15 epochs (on 36 000 jets, about
+100 s each on 2 cores; the validation score was best at epoch 5, ``docs/models.md``)."""
+
+
+def train_jet_flow(
+    data_paths: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    model_config: dict[str, Any] | None = None,
+    validation_fraction: float = 0.1,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train the jet-image flow on jet-image files (typically the W file and the QCD file), the
+    same split of them as LAGAN's."""
+    config = config or JET_FLOW_TRAINING
+    in_gev = JetImagePreprocessing(scale_gev=1.0, threshold=0.0)
+    training, validation = _split_jets(data_paths, in_gev, validation_fraction, config.seed)
+    recipe = JetFlowRecipe(
+        model_config or {},
+        training=(training.images, training.labels),
+        validation=(validation.images, validation.labels),
+    )
+    provenance = {
+        **_data_provenance(data_paths, len(training), len(validation), config, "jets"),
+        "preprocessing": {"name": "jet_space", "pixels": "GeV"},
+    }
+    return train(
+        recipe, training, out, config, resume=resume, provenance=provenance, progress=progress
     )
 
 
