@@ -3,9 +3,9 @@
 # shipped calo-flow: a refiner trained on one sample of the model (seed 2025) against the first
 # Geant4 training block, then a new sample (seed 2024, the judge's) weighted by it and judged
 # against the test set beside the unrefined one and the Geant4 floor, with the amplification of
-# each. Then the shipped lagan the same way, W and QCD jets in one sample against the first
-# Pythia training block of each class (weights scaled per class), judged against both test sets
-# pooled, taggers included. Whatever lacks its files (studies/reference_data.sh) is skipped.
+# each. Then each shipped jet model (lagan, jet-flow) the same way, W and QCD jets in one sample against
+# the first Pythia training block of each class (weights scaled per class), judged against both
+# test sets pooled, taggers included. Whatever lacks its files (studies/reference_data.sh) is skipped.
 # Resumable: finished files are kept.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/refine.sh
@@ -38,15 +38,17 @@ if [ ! -f "$DATA/jets_w-train-s11.h5" ] || [ ! -f "$DATA/jets_qcd-train-s12.h5" 
   echo "skipping jets: the first training blocks are not made yet"
   exit 0
 fi
-gen=(--model lagan --class both --events 20000 --no-progress)
-[ -f "$OUT/lagan-s2025.h5" ] || $FS generate "${gen[@]}" --seed 2025 --out "$OUT/lagan-s2025.h5"
-[ -f "$OUT/refiner-lagan/config.json" ] ||
-  $FS refine --generated "$OUT/lagan-s2025.h5" --reference "$DATA/jets_w-train-s11.h5" \
-      --reference "$DATA/jets_qcd-train-s12.h5" --out "$OUT/refiner-lagan"
-[ -f "$OUT/lagan.h5" ] || $FS generate "${gen[@]}" --seed 2024 --out "$OUT/lagan.h5"
-[ -f "$OUT/lagan-refined.h5" ] ||
-  $FS generate "${gen[@]}" --seed 2024 --refine "$OUT/refiner-lagan" --out "$OUT/lagan-refined.h5"
-[ -f "$OUT/report-jets/report.html" ] ||
-  $FS evaluate --reference "$DATA/jets_w-test.h5" --reference "$DATA/jets_qcd-test.h5" \
-      --candidate "$OUT/lagan.h5" --candidate "$OUT/lagan-refined.h5" --amplification \
-      --out "$OUT/report-jets"
+for model in lagan jet-flow; do
+  gen=(--model "$model" --class both --events 20000 --no-progress)
+  [ -f "$OUT/$model-s2025.h5" ] || $FS generate "${gen[@]}" --seed 2025 --out "$OUT/$model-s2025.h5"
+  [ -f "$OUT/refiner-$model/config.json" ] ||
+    $FS refine --generated "$OUT/$model-s2025.h5" --reference "$DATA/jets_w-train-s11.h5" \
+        --reference "$DATA/jets_qcd-train-s12.h5" --out "$OUT/refiner-$model"
+  [ -f "$OUT/$model.h5" ] || $FS generate "${gen[@]}" --seed 2024 --out "$OUT/$model.h5"
+  [ -f "$OUT/$model-refined.h5" ] ||
+    $FS generate "${gen[@]}" --seed 2024 --refine "$OUT/refiner-$model" --out "$OUT/$model-refined.h5"
+  [ -f "$OUT/report-jets-$model/report.html" ] ||
+    $FS evaluate --reference "$DATA/jets_w-test.h5" --reference "$DATA/jets_qcd-test.h5" \
+        --candidate "$OUT/$model.h5" --candidate "$OUT/$model-refined.h5" --amplification \
+        --out "$OUT/report-jets-$model"
+done
