@@ -3,9 +3,10 @@
 # shipped calo-flow: a refiner trained on one sample of the model (seed 2025) against the first
 # Geant4 training block, then a new sample (seed 2024, the judge's) weighted by it and judged
 # against the test set beside the unrefined one and the Geant4 floor, with the amplification of
-# each. Then each shipped jet model (lagan, jet-flow) the same way, W and QCD jets in one sample against
-# the first Pythia training block of each class (weights scaled per class), judged against both
-# test sets pooled, taggers included. Whatever lacks its files (studies/reference_data.sh) is skipped.
+# each. Then each shipped jet model (lagan, jet-flow) the same way, W and QCD jets in one
+# sample against the first Pythia training block of each class (weights scaled per class),
+# judged against both test sets pooled, taggers included. Whatever lacks its files
+# (studies/reference_data.sh) is skipped.
 # Resumable: finished files are kept.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/refine.sh
