@@ -28,6 +28,8 @@ CASES = {
     "calo-flow/shares": ({**FLOW, "layer_energies": "shares"}, SHOWERS),
     # flow I learns each layer's hit count and hottest cell's share
     "calo-flow/hits-peaks": ({**FLOW, "layer_hits": True, "layer_peaks": True}, SHOWERS),
+    # the faint cells mapped after decoding (an identity map: the graph is what is checked)
+    "calo-flow/faint": ({**FLOW, "layer_peaks": True, "faint_mev": 1.0}, SHOWERS),
     # convolutions on each layer's grid beside the coupling networks
     "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),

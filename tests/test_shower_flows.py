@@ -16,16 +16,25 @@ from fastshower.training.data import load_shower_vectors
 
 
 @pytest.mark.parametrize(
-    "floor,summaries,energies",
-    [(0.0, False, "log"), (1e-4, True, "shares"), (1e-6, False, "shares")],
+    "floor,noise,summaries,energies",
+    [
+        (0.0, 1e-3, False, "log"),
+        (1e-4, 1e-3, True, "shares"),
+        (1e-6, 1e-3, False, "shares"),
+        (0.0, 1e-5, True, "shares"),
+    ],
 )
 def test_space_round_trip_keeps_cells_and_layer_energies(
-    shower_files: list[Path], floor: float, summaries: bool, energies: str
+    shower_files: list[Path], floor: float, noise: float, summaries: bool, energies: str
 ) -> None:
     data = load_shower_vectors(shower_files)
     assert data.particles == ["e+", "pi+"] and data.cells.shape == (96, 504)
     settings = ShowerSpaceSettings(
-        cell_floor=floor, layer_hits=summaries, layer_peaks=summaries, layer_energies=energies
+        noise_mev=noise,
+        cell_floor=floor,
+        layer_hits=summaries,
+        layer_peaks=summaries,
+        layer_energies=energies,
     )
     space = ShowerSpace(data.particles, settings)
     space.fit(data.cells, data.condition)
@@ -35,10 +44,10 @@ def test_space_round_trip_keeps_cells_and_layer_energies(
     back = torch.cat(space.decode(x, data.condition), dim=1)
     sizes = [288, 144, 72]
     for original, decoded in zip(data.cells.split(sizes, 1), back.split(sizes, 1), strict=True):
-        # layer energies come back exactly (to float32); cells within the 1 keV noise, which
-        # the rescaling to the layer energy spreads over the layer (< 1% of a small shower)
+        # layer energies come back exactly (to float32); cells within the noise, which the
+        # rescaling to the layer energy spreads over the layer (< 1% of a small shower)
         torch.testing.assert_close(decoded.sum(1), original.sum(1), rtol=1e-4, atol=1e-3)
-        kept = original >= 1e-3
+        kept = original >= noise
         assert (decoded[kept] > 0).all() and (decoded[original == 0] == 0).all()
         torch.testing.assert_close(decoded[kept], original[kept], rtol=1e-2, atol=2e-3)
     pion = space.context(data.condition[data.condition[:, 1] == 211])

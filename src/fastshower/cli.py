@@ -702,6 +702,54 @@ def refine_command(
     )
 
 
+@main.command("calibrate")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Shower flow: a model folder or a shipped model's name.",
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Geant4 training showers (never the test set); repeat, one file per particle or more.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Model folder.")
+@click.option(
+    "--faint-mev",
+    type=click.FloatRange(min=1e-6, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Cells below this are mapped onto Geant4's spectrum of such cells.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The generated showers.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def calibrate_command(
+    model: Path, data: tuple[Path, ...], out: Path, faint_mev: float, seed: int, no_progress: bool
+) -> None:
+    """Fit a shower flow's faint cells to Geant4's after training: per particle and layer, a
+    monotone map of the cells below --faint-mev, written as a new model folder."""
+    from fastshower.modelfile import ModelFileError
+    from fastshower.training.faint_cells import fit_faint_cells
+
+    _require_files(data)
+    try:
+        written = fit_faint_cells(
+            _model_folder(model),
+            list(data),
+            out,
+            threshold_mev=faint_mev,
+            seed=seed,
+            progress=not no_progress,
+        )
+    except (ModelFileError, ValueError) as error:
+        _fail(str(error))
+    click.echo(f"wrote {written}")
+
+
 @main.command("holdout")
 @click.option(
     "--data",
@@ -752,13 +800,24 @@ _SHOWER_FILES = click.option(
     required=True,
     help="Shower file; repeat for several particles (one model learns them all).",
 )
-_CELL_FLOOR = click.option(
-    "--cell-floor",
-    type=click.FloatRange(min=0.0),
-    default=1e-6,
-    show_default=True,
-    help="Cells as log(cell / E + floor): 0 is pure log.",
-)
+
+
+def _cell_coding(command: Callable) -> Callable:
+    """How the shower flows code a cell (``ShowerSpaceSettings``): its floor and smallest hit."""
+    command = click.option(
+        "--noise-mev",
+        type=click.FloatRange(min=0.0, min_open=True),
+        default=1e-3,
+        show_default=True,
+        help="The faintest cell the model learns, in MeV; fainter ones it makes empty.",
+    )(command)
+    return click.option(
+        "--cell-floor",
+        type=click.FloatRange(min=0.0),
+        default=1e-6,
+        show_default=True,
+        help="Cells as log(cell / E + floor): 0 is pure log.",
+    )(command)
 
 
 _JET_DATA = click.option(
@@ -897,7 +956,7 @@ def train_calogan_command(
 @click.option("--width", type=int, default=256, show_default=True, help="Velocity network width.")
 @click.option("--blocks", type=int, default=4, show_default=True, help="Residual blocks.")
 @click.option("--steps", type=int, default=8, show_default=True, help="ODE steps when sampling.")
-@_CELL_FLOOR
+@_cell_coding
 def train_flow_matching_command(
     data: tuple[Path, ...],
     out: Path,
@@ -908,6 +967,7 @@ def train_flow_matching_command(
     blocks: int,
     steps: int,
     cell_floor: float,
+    noise_mev: float,
     seed: int,
     resume: bool,
     no_progress: bool,
@@ -924,7 +984,7 @@ def train_flow_matching_command(
         config = replace(
             FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
         )
-        space = ShowerSpaceSettings(cell_floor=cell_floor)
+        space = ShowerSpaceSettings(cell_floor=cell_floor, noise_mev=noise_mev)
         model_config = {"width": width, "blocks": blocks, "steps": steps, **asdict(space)}
         state = train_flow_matching(
             list(data),
@@ -989,7 +1049,7 @@ def train_flow_matching_command(
     "total's of the incident energy, each layer's of what is left (a shower then never holds "
     "more than it brought).",
 )
-@_CELL_FLOOR
+@_cell_coding
 def train_calo_flow_command(
     data: tuple[Path, ...],
     out: Path,
@@ -1004,6 +1064,7 @@ def train_calo_flow_command(
     layer_peaks: bool,
     layer_energies: str,
     cell_floor: float,
+    noise_mev: float,
     seed: int,
     resume: bool,
     no_progress: bool,
@@ -1022,6 +1083,7 @@ def train_calo_flow_command(
         )
         space = ShowerSpaceSettings(
             cell_floor=cell_floor,
+            noise_mev=noise_mev,
             layer_hits=layer_hits,
             layer_peaks=layer_peaks,
             layer_energies=layer_energies,

@@ -66,6 +66,7 @@ import torch
 from torch import nn
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.faint_cells import FaintCellMap
 from fastshower.particles import canonical_name, pdg_code
 
 __all__ = [
@@ -153,14 +154,19 @@ class ShowerSpaceSettings:
     """Flow I also learns each layer's energy outside its hottest cell."""
     layer_energies: str = "log"
     """One of ``LAYER_ENERGY_SPACES``."""
+    faint_mev: float = 0.0
+    """Generated cells below this are moved onto Geant4's spectrum of such cells by a map
+    fitted after training (``fastshower.models.faint_cells``); 0: no map."""
 
     def __post_init__(self) -> None:
         if self.layer_energies not in LAYER_ENERGY_SPACES:
             raise ValueError(
                 f"layer_energies must be one of {LAYER_ENERGY_SPACES}, got {self.layer_energies!r}"
             )
-        if self.noise_mev <= 0 or self.cell_floor < 0 or self.gap <= 0 or self.zero_band <= 0:
-            raise ValueError(f"need noise_mev, gap, zero_band > 0 and cell_floor >= 0: {self}")
+        if self.noise_mev <= 0 or self.gap <= 0 or self.zero_band <= 0:
+            raise ValueError(f"need noise_mev, gap, zero_band > 0: {self}")
+        if self.cell_floor < 0 or self.faint_mev < 0:
+            raise ValueError(f"need cell_floor, faint_mev >= 0: {self}")
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> ShowerSpaceSettings:
@@ -200,6 +206,9 @@ class ShowerSpace(nn.Module):
         self.register_buffer("upper", torch.full((self.dim,), torch.inf))
         if settings.layer_energies == "shares":  # only then: older model files have no such buffer
             self.register_buffer("excess_mev", torch.zeros(()))
+        self.faint = (
+            FaintCellMap(len(names), _N_LAYERS, settings.faint_mev) if settings.faint_mev else None
+        )
 
     @torch.no_grad()
     def fit(self, cells_mev: torch.Tensor, condition: torch.Tensor, seed: int = 0) -> ShowerSpace:
@@ -256,6 +265,9 @@ class ShowerSpace(nn.Module):
                 rest = torch.exp(log_rest) * (e64 + delta) - delta / 2
                 rest = torch.minimum(rest.clamp(min=0.0), e64)
                 layer = _set_peak(layer, (e64 - rest).to(x.dtype), rest.to(x.dtype))
+            if self.faint is not None:
+                particle = (condition[:, 1:2] == self.pdg).to(torch.int64).argmax(1)
+                layer = self.faint(layer, i, particle)
             out.append(layer)
         return tuple(out)
 
