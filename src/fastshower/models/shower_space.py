@@ -252,6 +252,8 @@ class ShowerSpace(nn.Module):
         energy_mev = condition[:, :1] * _MEV_PER_GEV
         layer_energy = self._layer_energies(x[:, :_N_LAYERS], energy_mev)
         cells = self.cells.decode(x[:, self.head :], energy_mev)
+        if self.faint is not None:
+            particle = (condition[:, 1:2] == self.pdg).to(torch.int64).argmax(1)
         out = []
         for i, layer in enumerate(cells.split(_LAYER_SIZES, dim=1)):
             total = layer.sum(1, keepdim=True)
@@ -266,7 +268,6 @@ class ShowerSpace(nn.Module):
                 rest = torch.minimum(rest.clamp(min=0.0), e64)
                 layer = _set_peak(layer, (e64 - rest).to(x.dtype), rest.to(x.dtype))
             if self.faint is not None:
-                particle = (condition[:, 1:2] == self.pdg).to(torch.int64).argmax(1)
                 layer = self.faint(layer, i, particle)
             out.append(layer)
         return tuple(out)

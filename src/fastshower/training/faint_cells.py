@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import cast
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -54,15 +53,17 @@ def fit_faint_cells(
 
     config = {**model.config, "faint_mev": float(threshold_mev)}
     calibrated = build_generator(model.name, config)
-    calibrated.load_state_dict(model.generator.state_dict(), strict=False)
+    # the same network; only the map is new (an already calibrated model brings its own)
+    missing, unexpected = calibrated.load_state_dict(model.generator.state_dict(), strict=False)
+    assert not unexpected and set(missing) <= {"space.faint.table"}, (missing, unexpected)
     faint = cast(ShowerFlow, calibrated).space.faint
     assert faint is not None
     for index, particle in enumerate(flow.space.particles):
-        rows = (showers.condition[:, 1] == pdg_code(particle)).numpy()
+        rows = showers.condition[:, 1] == pdg_code(particle)
         if rows.any():
             faint.fit(
-                [g[rows] for g in np.split(generated, np.cumsum(_LAYER_SIZES)[:-1], axis=1)],
-                [c.numpy() for c in showers.cells[rows].split(_LAYER_SIZES, dim=1)],
+                [g[rows].numpy() for g in generated.split(_LAYER_SIZES, dim=1)],
+                [c[rows].numpy() for c in showers.cells.split(_LAYER_SIZES, dim=1)],
                 index,
             )
     provenance = {
@@ -85,7 +86,7 @@ def _generate(
     seed: int,
     batch_size: int,
     progress: bool,
-) -> np.ndarray:
+) -> torch.Tensor:
     """Showers (N, 504) in MeV at the given conditions."""
     rng = torch.Generator().manual_seed(seed)
     latent_size = cast(ShowerFlow, generator).latent_size
@@ -95,5 +96,5 @@ def _generate(
     ):
         cond = condition[start : start + batch_size]
         layers = generator(torch.randn(len(cond), latent_size, generator=rng), cond)
-        parts.append(torch.cat([layer.reshape(len(cond), -1) for layer in layers], dim=1).numpy())
-    return np.concatenate(parts)
+        parts.append(torch.cat([layer.reshape(len(cond), -1) for layer in layers], dim=1))
+    return torch.cat(parts)
