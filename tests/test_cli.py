@@ -75,6 +75,7 @@ BAD_INPUTS = {
     "pthat-for-w": (jets(process="w", pthat="100:500"), r"applies to QCD only"),
     "jets-unwritable": (jets(out="missing/j.h5"), r"--out .*j.h5: the folder .*missing does not"),
     "jets-zero-events": (jets(events="0"), r"--events 0: the number of events must be positive"),
+    "checksum-missing-file": (["checksum", "absent.h5"], r"absent.h5: no such file"),
 }
 
 
@@ -195,6 +196,15 @@ def test_killed_production_resumes(tmp_path: Path) -> None:
     assert len(got) == 6
     for key in want.arrays:
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    # the data's checksum says so without reading the events, and ignores when each was made
+    sums = fastshower("checksum", "x.h5", "fresh/x.h5", cwd=tmp_path)
+    assert sums.returncode == 0, sums.stderr
+    (a, name_a), (b, name_b) = (line.split("  ") for line in sums.stdout.splitlines())
+    assert a == b and re.fullmatch("[0-9a-f]{64}", a) and (name_a, name_b) == ("x.h5", "fresh/x.h5")
+    other = fastshower(*calo(events="2", seed="2", out="other.h5"), cwd=tmp_path / "fresh")
+    assert other.returncode == 0, other.stderr
+    assert fastshower("checksum", "fresh/other.h5", cwd=tmp_path).stdout.split()[0] != a
+    (tmp_path / "fresh" / "other.h5").unlink()
 
     # each chunk's seed made exactly its own block of events: none lost, none duplicated
     settings = CaloSettings("e+", (5.0, 5.0))

@@ -14,6 +14,7 @@ from fastshower import io as fio
 from fastshower.io import (
     SHOWER_SCHEMA,
     DatasetError,
+    data_digest,
     dataset_info,
     open_writer,
     read_dataset,
@@ -102,6 +103,26 @@ def test_partial_reads_and_info(tmp_path: Path) -> None:
 
     with pytest.raises(DatasetError, match=r"events 5:30 requested; the file has 20 events"):
         read_showers(path, start=5, stop=30)
+
+
+def test_data_digest_is_the_events_not_the_provenance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrays = showers()
+    first = write_showers(tmp_path / "a.h5", arrays, {"created_utc": "2026-01-01T00:00:00Z"})
+    again = write_showers(tmp_path / "b.h5", arrays, {"created_utc": "2026-06-01T12:00:00Z"})
+    assert first.read_bytes() != again.read_bytes()
+    assert data_digest(first) == data_digest(again)
+    monkeypatch.setattr(fio, "_BLOCK_BYTES", 1000)  # many blocks per key: the same digest
+    assert data_digest(first) == data_digest(again)
+
+    changed = dict(arrays, layer_2=arrays["layer_2"].copy())
+    changed["layer_2"][7, 3, 2] += 1.0
+    shorter = {key: value[:-1] for key, value in arrays.items()}
+    for other in (changed, shorter):
+        assert data_digest(write_showers(tmp_path / "c.h5", other, {})) != data_digest(first)
+    with pytest.raises(DatasetError, match="no such file"):
+        data_digest(tmp_path / "absent.h5")
 
 
 def test_streaming_writer(tmp_path: Path) -> None:

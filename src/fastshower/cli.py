@@ -423,6 +423,20 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
     click.echo(f"wrote {out}")
 
 
+@main.command("checksum")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def checksum_command(files: tuple[Path, ...]) -> None:
+    """SHA-256 of each file's data (its events, not its provenance): equal for a production
+    recreated from the same seeds, as docs/datasets.md lists them."""
+    from fastshower.io import data_digest
+
+    for path in files:
+        try:
+            click.echo(f"{data_digest(path)}  {path}")
+        except ValueError as error:  # DatasetError included
+            _fail(str(error))
+
+
 @main.command("generate")
 @click.option(
     "--model",

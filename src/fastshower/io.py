@@ -25,6 +25,7 @@ Files are written under a temporary name in the target directory and renamed on 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -56,6 +57,7 @@ __all__ = [
     "Field",
     "Schema",
     "atomic_output",
+    "data_digest",
     "dataset_info",
     "open_writer",
     "read_dataset",
@@ -689,3 +691,24 @@ def dataset_info(path: str | os.PathLike[str]) -> DatasetInfo:
         n = _event_count(where, shapes)
         layout = {k: (tuple(s[1:]), str(h5[k].dtype)) for k, s in shapes.items()}
     return DatasetInfo(path=path, n_events=n, provenance=prov, keys=layout)
+
+
+def data_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's data: every dataset's name, dtype, shape and values, in name order,
+    without the provenance.
+
+    Why not the file's own SHA-256: the provenance records when the file was made, so a
+    production recreated from the same seeds is a different file holding the same events. This
+    digest is equal exactly when the events are, so a recreated reference set can be checked
+    against the published one.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    with _open(path) as h5:
+        for key in sorted(k for k, ds in h5.items() if isinstance(ds, h5py.Dataset)):
+            ds = h5[key]
+            digest.update(f"{key}:{ds.dtype.str}:{ds.shape};".encode())
+            rows = max(1, _BLOCK_BYTES // (ds.dtype.itemsize * math.prod(ds.shape[1:]) or 1))
+            for a in range(0, len(ds), rows):  # in blocks: a reference file is gigabytes
+                digest.update(np.ascontiguousarray(ds[a : a + rows]).tobytes())
+    return digest.hexdigest()
