@@ -188,3 +188,44 @@ def test_showers_where_the_model_learnt_them_to_enter(tmp_path: Path, lagan_dir:
     )
     with pytest.raises(ValueError, match="calogan model learnt showers at the calorimeter's cent"):
         GenerateJob(str(calogan), {**energies, "position_spread_mm": 10})
+
+
+def test_compiled_generation_makes_the_same_showers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--compile``: full batches through torch.compile, the last, shorter one as it is; the
+    same showers to float rounding. Where compiling fails, a warning and the same showers."""
+    from fastshower import generate
+    from fastshower.models.calo_flow import CaloFlowGenerator
+
+    torch.manual_seed(0)
+    config = {"particles": ["e+"], "transforms": 2, "hidden": 16, "energy_hidden": 8}
+    folder = save_model(
+        tmp_path / "flow", "calo-flow", CaloFlowGenerator(**config), config, {"particles": ["e+"]}
+    )
+
+    def showers(name: str, compiled: bool) -> dict[str, np.ndarray]:
+        condition = {"particle": "e+", "energy_gev": [10.0, 20.0]}
+        job = GenerateJob(str(folder), condition, batch_size=16, compiled=compiled)
+        path = produce(job, tmp_path / name, 40, seed=1, workers=0, progress=False)
+        return read_dataset(path, SHOWER_SCHEMA).arrays
+
+    eager, compiled = showers("eager.h5", False), showers("compiled.h5", True)
+    for i in range(3):
+        layer = f"layer_{i}"
+        assert eager[layer].sum() > 0
+        np.testing.assert_allclose(compiled[layer], eager[layer], rtol=1e-3, atol=1e-3)
+        np.testing.assert_array_equal(compiled[layer] > 0, eager[layer] > 0)
+
+    def no_compiler(module: torch.nn.Module, **options: object) -> object:
+        def fail(*args: object) -> None:
+            raise RuntimeError("no C++ compiler found\ndetails")
+
+        return fail
+
+    generate._compiled.cache_clear()
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    with pytest.warns(UserWarning, match=r"^torch.compile failed, generating uncompiled: no C\+\+"):
+        fallback = showers("fallback.h5", True)
+    for key, values in eager.items():
+        np.testing.assert_array_equal(fallback[key], values, err_msg=key)

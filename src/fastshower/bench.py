@@ -38,6 +38,9 @@ __all__ = ["BATCH_SIZES", "QUICK_BATCH_SIZES", "run_bench"]
 
 BATCH_SIZES = (1, 4, 10, 128, 512, 1024, 4096, 16384)
 QUICK_BATCH_SIZES = (1, 4)
+COMPILED_BATCH_SIZES = (1024,)
+"""torch.compile specialises on the batch size and takes minutes per size on a CPU: the
+compiled backend is timed at the batch ``fastshower generate`` uses."""
 _BUDGET_S = 20.0  # per (model, backend): larger batches are skipped once a batch takes longer
 
 
@@ -57,8 +60,9 @@ def run_bench(
     geant4 = _geant4(2 if quick else geant4_events)
     rows = []
     for name, folder in _models(model_dirs, out):
-        for backend, run in _backends(folder):
-            rows += _time_backend(name, backend, run, batches, repeats, geant4["ms_per_shower"])
+        for backend, run in _backends(folder, compiled=not quick):
+            sizes = COMPILED_BATCH_SIZES if "compiled" in backend else batches
+            rows += _time_backend(name, backend, run, sizes, repeats, geant4["ms_per_shower"])
     result = {
         "machine": {
             "platform": platform.platform(),
@@ -144,23 +148,29 @@ def _label(folder: Path) -> str:
     return f"{folder.parent.name}/{folder.name}" if folder.name in ("best", "last") else folder.name
 
 
-def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
-    """(backend label, make(batch) -> a call that generates one batch)."""
+def _backends(
+    folder: Path, *, compiled: bool = True
+) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
+    """(backend label, make(batch) -> a call that generates one batch); ``compiled``: with
+    torch.compile's (``fastshower generate --compile``)."""
     from fastshower.modelfile import load_model
 
     model = load_model(folder)
     latent = cast(int, model.generator.latent_size)  # every family's generator sets it
 
-    def torch_cpu(threads: int) -> Callable[[int], Callable[[], Any]]:
+    def torch_cpu(threads: int, compiled: bool = False) -> Callable[[int], Callable[[], Any]]:
         def make(batch: int) -> Callable[[], Any]:
             z, c = torch.randn(batch, latent), _condition(model, batch)
+            generator = (
+                torch.compile(model.generator, dynamic=False) if compiled else model.generator
+            )
 
             def call() -> Any:
                 previous = torch.get_num_threads()
                 torch.set_num_threads(threads)
                 try:
                     with torch.inference_mode():
-                        return model.generator(z, c)
+                        return generator(z, c)
                 finally:
                     torch.set_num_threads(previous)
 
@@ -173,6 +183,10 @@ def _backends(folder: Path) -> list[tuple[str, Callable[[int], Callable[[], Any]
         (f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
         ("torch CPU, 1 thread", torch_cpu(1)),
     ]
+    if compiled:
+        backends.append(
+            (f"torch CPU compiled, {all_threads} threads", torch_cpu(all_threads, True))
+        )
     backends += [
         (f"onnxruntime{label} CPU, {all_threads} threads", make)
         for label, make in _onnx_backends(folder, model, latent)

@@ -14,6 +14,7 @@ provenance records it as ``not_generated``).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from fastshower.io import Schema
 from fastshower.modelfile import LoadedModel, load_model, load_refiner, model_digest
@@ -52,6 +54,10 @@ class GenerateJob:
     device: str = "cpu"
     sampling: dict[str, Any] = field(default_factory=dict)
     refiner_dir: str = ""
+    compiled: bool = False
+    """Full batches through ``torch.compile``: the same events to float rounding, faster once
+    each worker process has compiled the model (``docs/performance.md``). Not part of the
+    request: a production may be resumed with or without it."""
     digest: str = field(default="")
     refiner_digest: str = field(default="")
 
@@ -77,6 +83,11 @@ class GenerateJob:
     def _model(self) -> LoadedModel:
         return _model(self.model_dir, self.device, json.dumps(self.sampling, sort_keys=True))
 
+    def _compiled(self) -> nn.Module:
+        return _compiled(
+            self.model_dir, self.device, json.dumps(self.sampling, sort_keys=True), self.batch_size
+        )
+
     @property
     def schema(self) -> Schema:
         schema = family(self._model().name).schema
@@ -98,12 +109,12 @@ class GenerateJob:
         sampler = family(model.name)
         condition = condition_from_dict(self.condition)
         rng = torch.Generator(device=self.device).manual_seed(seed)
-        blocks = [
-            sampler.sample(
-                model.generator, min(self.batch_size, n_events - start), condition, rng, self.device
-            )
-            for start in range(0, n_events, self.batch_size)
-        ]
+        full = self._compiled() if self.compiled else model.generator
+        blocks = []
+        for start in range(0, n_events, self.batch_size):
+            n = min(self.batch_size, n_events - start)
+            generator = full if n == self.batch_size else model.generator  # one compiled shape
+            blocks.append(sampler.sample(generator, n, condition, rng, self.device))
         arrays = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
         if self.refiner_dir:
             refiner = cast(Refiner, _refiner(self.refiner_dir).generator)
@@ -136,6 +147,27 @@ def _model(model_dir: str, device: str, sampling: str) -> LoadedModel:
     for key, value in json.loads(sampling).items():
         setattr(model.generator, key, value)
     return model
+
+
+@cache
+def _compiled(model_dir: str, device: str, sampling: str, batch_size: int) -> nn.Module:
+    """The model's generator through ``torch.compile`` for batches of ``batch_size``, compiled
+    here, once per process, on a batch of the family's example conditions. Where that fails
+    (no C++ compiler, an operation the compiler does not support), a one-line warning and the
+    generator as it is: compiling is for speed, never a reason to stop."""
+    model = _model(model_dir, device, sampling)
+    generator = model.generator
+    latent = torch.zeros(batch_size, cast(int, generator.latent_size), device=device)
+    condition = family(model.name).example_condition(generator, batch_size).to(device)
+    compiled = cast(nn.Module, torch.compile(generator, dynamic=False))
+    try:
+        with torch.no_grad():
+            compiled(latent, condition)
+    except Exception as exc:  # torch's compiler raises many kinds; any of them: run uncompiled
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        warnings.warn(f"torch.compile failed, generating uncompiled: {first_line}", stacklevel=2)
+        return generator
+    return compiled
 
 
 @cache
