@@ -22,11 +22,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    bench._onnx_backends = lambda *_: []  # the torch backends only
     warnings.simplefilter("ignore")  # torch's compiler is talkative
     print(f"{'model':14s} {'backend':32s} ms per event at batch {args.batch}")
     for name in args.models:
-        for backend, make in bench._backends(resolve_model(name)):
+        for backend, make in bench._backends(resolve_model(name), onnx=False):
             for row in bench._time_backend(name, backend, make, (args.batch,), args.repeats, 1.0):
                 ms, spread = row["ms_per_shower"], row["spread_ms"]
                 print(f"{name:14s} {backend:32s} {ms:.3f} +- {spread:.3f}")

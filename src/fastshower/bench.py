@@ -149,10 +149,11 @@ def _label(folder: Path) -> str:
 
 
 def _backends(
-    folder: Path, *, compiled: bool = True
+    folder: Path, *, compiled: bool = True, onnx: bool = True
 ) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
     """(backend label, make(batch) -> a call that generates one batch); ``compiled``: with
-    torch.compile's (``fastshower generate --compile``)."""
+    torch.compile's (``fastshower generate --compile``); ``onnx``: with onnxruntime's (when
+    the extra is installed)."""
     from fastshower.modelfile import load_model
 
     model = load_model(folder)
@@ -189,7 +190,7 @@ def _backends(
         )
     backends += [
         (f"onnxruntime{label} CPU, {all_threads} threads", make)
-        for label, make in _onnx_backends(folder, model, latent)
+        for label, make in (_onnx_backends(folder, model, latent) if onnx else [])
     ]
     if torch.cuda.is_available():
         for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
