@@ -5,6 +5,7 @@ requested particle."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -342,21 +343,66 @@ def test_spline_transform_is_zukos_spline() -> None:
     assert not torch.allclose(y, x)  # a real spline, not the identity
 
 
+def test_bin_major_inverse_is_the_splines_inverse() -> None:
+    """The sampling path's spline inverse, bin by bin, is ``SplineTransform``'s, inside the
+    bound and outside it (the identity), and undoes the spline's forward map."""
+    from fastshower.models.splines import SplineTransform, inverse_bin_major
+
+    rng = torch.Generator().manual_seed(5)
+    parameters = torch.randn(64, 23, 40, generator=rng) * 2  # (N, 3 bins - 1, P), 8 bins
+    widths, heights, derivatives = parameters.transpose(1, 2).split([8, 8, 7], dim=-1)
+    spline = SplineTransform(widths, heights, derivatives, bound=6.0)
+    y = torch.randn(64, 40, generator=rng) * 4
+    x = inverse_bin_major(parameters, y, bins=8, bound=6.0)
+    torch.testing.assert_close(x, spline.inv(y), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(spline(x), y, rtol=1e-3, atol=1e-3)  # float32, steep bins
+    outside = y.abs() > 6.0
+    assert outside.any() and torch.equal(x[outside], y[outside])
+    assert (x - y)[~outside].abs().max() > 0.1  # a real spline, not the identity
+
+
+def test_spline_coupling_samples_through_the_fast_inverse_and_stores_zukos_layout() -> None:
+    """``invert`` is the coupling's inverse as zuko computes it; the state dict keeps zuko's
+    feature-major rows (a zuko coupling given it is the same map), and loads back as itself."""
+    from zuko.flows.coupling import GeneralCouplingTransform
+
+    from fastshower.models.spline_coupling import SplineCouplingTransform
+    from fastshower.models.splines import SplineTransform
+
+    torch.manual_seed(2)
+    mask = torch.rand(30) < 0.5
+    ours = SplineCouplingTransform(30, 3, mask, 6, 5.0, hidden_features=[16])
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.5)  # zuko starts the spline near the identity
+    spline = {"univariate": partial(SplineTransform, bound=5.0), "shapes": [(6,), (6,), (5,)]}
+    zukos = GeneralCouplingTransform(30, 3, mask, hidden_features=[16], **spline)
+    zukos.load_state_dict(ours.state_dict())
+    context, y = torch.randn(20, 3), torch.randn(20, 30) * 3
+    with torch.no_grad():
+        x = ours.invert(y, context)
+        torch.testing.assert_close(x, zukos(context).inv(y), rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(ours(context).inv(y), x, rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(ours(context)(x), y, rtol=1e-3, atol=1e-3)
+        assert (x - y).abs().max() > 0.1
+        again = SplineCouplingTransform(30, 3, mask, 6, 5.0, hidden_features=[16])
+        again.load_state_dict(ours.state_dict())
+        for (name, a), b in zip(ours.named_parameters(), again.parameters(), strict=True):
+            assert torch.equal(a, b), name
+
+
 def test_grid_coupling_gives_each_cell_parameters_from_its_own_neighbourhood() -> None:
     """With the fully connected network silenced, changing one given cell moves the transformed
     cells within two cells of it on its own layer's grid (two 3 x 3 convolutions), and no
     other: the cells are laid out on the right grids, in the dataset's order."""
-    from zuko.flows.coupling import GeneralCouplingTransform
-
     from fastshower.detector import CALORIMETER
     from fastshower.models.grid_coupling import GridCouplingTransform, checkerboard_mask
-    from fastshower.models.splines import SplineTransform
+    from fastshower.models.spline_coupling import SplineCouplingTransform
 
     torch.manual_seed(0)
     mask = checkerboard_mask()
-    spline = {"univariate": SplineTransform, "shapes": [(4,), (4,), (3,)]}
-    grid = GridCouplingTransform(504, 2, mask, hidden_features=[8], **spline)
-    plain = GeneralCouplingTransform(504, 2, mask, hidden_features=[8], **spline)
+    grid = GridCouplingTransform(504, 2, mask, 4, 5.0, hidden_features=[8])
+    plain = SplineCouplingTransform(504, 2, mask, 4, 5.0, hidden_features=[8])
     context, x = torch.randn(1, 2), torch.randn(1, 504)
     plain.hyper.load_state_dict(grid.hyper.state_dict())
     with torch.no_grad():  # untrained, the grid coupling is the plain one
@@ -391,17 +437,15 @@ def test_grid_networks_see_the_mask_and_context_as_constant_planes() -> None:
     at the grid's borders too (zero padding)."""
     from fastshower.detector import CALORIMETER
     from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
-    from fastshower.models.splines import SplineTransform
 
     torch.manual_seed(1)
     mask = grid_masks([torch.rand(504) < 0.5])[0]
-    spline = {"univariate": SplineTransform, "shapes": [(4,), (4,), (3,)]}
-    grid = GridCouplingTransform(504, 3, mask, hidden_features=[8], **spline)
+    grid = GridCouplingTransform(504, 3, mask, 4, 5.0, hidden_features=[8])
     for network in grid.grids:
         torch.nn.init.normal_(network[-1].weight)  # not the zero start
     given, context = torch.randn(5, int(mask.sum())), torch.randn(5, 3)
     with torch.no_grad():
-        fast = grid._grid_parameters(given, context)
+        fast = grid._grid_parameters(given, context).transpose(1, 2)  # (N, cells, parameters)
         cells = torch.zeros(5, 504)
         cells[:, mask] = given
         out, start = [], 0

@@ -13,7 +13,8 @@ energies given the incident energy; flow II, the normalised shower given those e
   of what is left), so no shower holds more energy than it brought.
 - **Flow II**: the 504 cell coordinates (``log(cell / E)``, empty cells dequantised into a band)
   given the context *and* the three layer coordinates: rational-quadratic spline **coupling**
-  layers (Durkan et al., arXiv:1906.04032; zuko's ``GeneralCouplingTransform``). ``decode``
+  layers (Durkan et al., arXiv:1906.04032; ``spline_coupling``, zuko's coupling sampled
+  through a vectorised inverse). ``decode``
   rescales each layer's cells to flow I's energy, as CaloFlow normalises each layer; giving flow
   II the layer energies as context is what lets it shape the cells for the energy they will carry.
 
@@ -54,13 +55,13 @@ import torch
 import zuko
 from torch import nn
 from zuko.distributions import DiagNormal
-from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, UnconditionalDistribution
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.family import flow_family
 from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
 from fastshower.models.shower_space import N_CELLS, ShowerSpace, ShowerSpaceSettings
+from fastshower.models.spline_coupling import SplineCouplingTransform
 from fastshower.models.splines import SplineTransform
 
 __all__ = ["COUPLINGS", "FAMILY", "CaloFlowGenerator", "TwoFlows", "coupling_masks"]
@@ -83,7 +84,7 @@ class TwoFlows(nn.Module):
         self,
         space: Any,
         masks: Sequence[torch.Tensor],
-        coupling_class: type[GeneralCouplingTransform],
+        coupling_class: type[SplineCouplingTransform],
         hidden: int,
         hidden_layers: int,
         bins: int,
@@ -98,20 +99,17 @@ class TwoFlows(nn.Module):
             raise ValueError(f"need bins >= 2 and bound > 0, got bins={bins}, bound={bound}")
         self.space = space
         head, context, cells = space.head, space.context_size, space.dim - space.head
-        spline = {
-            "univariate": partial(SplineTransform, bound=bound),
-            "shapes": [(bins,), (bins,), (bins - 1,)],
-        }
         self.energy_flow = zuko.flows.MAF(
             head,
             context,
             transforms=energy_transforms,
             hidden_features=[energy_hidden] * 2,
-            **spline,
+            univariate=partial(SplineTransform, bound=bound),
+            shapes=[(bins,), (bins,), (bins - 1,)],
         )
         couplings = [
             coupling_class(
-                cells, context + head, mask, hidden_features=[hidden] * hidden_layers, **spline
+                cells, context + head, mask, bins, bound, hidden_features=[hidden] * hidden_layers
             )
             for mask in masks
         ]
@@ -127,7 +125,9 @@ class TwoFlows(nn.Module):
         head = self.space.head
         energies = self.energy_flow(context).transform.inv(latent[:, :head])
         cells_context = torch.cat([context, energies], dim=1)
-        cells = self.cell_flow(cells_context).transform.inv(latent[:, head:])
+        cells = latent[:, head:]
+        for coupling in reversed(self.cell_flow.transform.transforms):  # its inverse
+            cells = coupling.invert(cells, cells_context)
         return torch.cat([energies, cells], dim=1)
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -158,7 +158,7 @@ class CaloFlowGenerator(TwoFlows):
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
         masks = coupling_masks(N_CELLS, transforms)
-        coupling_class = GeneralCouplingTransform
+        coupling_class = SplineCouplingTransform
         if coupling == "grid":
             masks, coupling_class = grid_masks(masks), GridCouplingTransform
         super().__init__(

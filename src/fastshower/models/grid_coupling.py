@@ -22,12 +22,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torch.nn import functional as F
-from zuko.flows.coupling import GeneralCouplingTransform
-from zuko.transforms import DependentTransform
-from zuko.utils import broadcast, unpack
-
 from fastshower.detector import CALORIMETER
 from fastshower.models.keras_init import zero_bias
+from fastshower.models.spline_coupling import SplineCouplingTransform
 
 __all__ = ["GridCouplingTransform", "checkerboard_mask", "checkerboard_pairs", "grid_masks"]
 
@@ -35,60 +32,62 @@ _SHAPES = tuple(layer.shape for layer in CALORIMETER.layers)
 _SIZES = tuple(layer.n_cells for layer in CALORIMETER.layers)
 
 
-class GridCouplingTransform(GeneralCouplingTransform):
-    """zuko's coupling transform plus a convolutional network per read-out layer."""
+class GridCouplingTransform(SplineCouplingTransform):
+    """The spline coupling plus a convolutional network per read-out layer."""
 
     def __init__(
-        self, features: int, context: int, mask: torch.Tensor, channels: int = 16, **kwargs: Any
+        self,
+        features: int,
+        context: int,
+        mask: torch.Tensor,
+        bins: int,
+        bound: float,
+        channels: int = 16,
+        **kwargs: Any,
     ) -> None:
         if features != sum(_SIZES):
             raise ValueError(f"a grid coupling transforms the {sum(_SIZES)} cells, got {features}")
-        super().__init__(features, context, mask, **kwargs)
+        super().__init__(features, context, mask, bins, bound, **kwargs)
         self.grids = nn.ModuleList(_grid_network(context, channels, self.total) for _ in _SHAPES)
-        self._index_mask()
-        # derived from the mask, so not stored: a loaded mask (a dense model's, as a warm start)
-        # brings its indices with it
-        self.register_load_state_dict_post_hook(lambda module, _: module._index_mask())
 
     def _index_mask(self) -> None:
-        """The given cells' places in the full shower, and the transformed cells': gathers with
-        constant indices, which ONNX exports as they are."""
-        given, transformed = self.mask.nonzero().squeeze(1), (~self.mask).nonzero().squeeze(1)
-        for name, value in (
-            ("_to_grid", torch.cat([given, transformed]).argsort()),
-            ("_transformed", transformed),
-        ):
-            self.register_buffer(name, value, persistent=False)
+        super()._index_mask()
+        # each layer's transformed cells, counted from the layer's first cell
+        starts = torch.tensor(_SIZES).cumsum(0) - torch.tensor(_SIZES)
+        for layer, (start, size) in enumerate(zip(starts.tolist(), _SIZES, strict=True)):
+            inside = (self._transformed >= start) & (self._transformed < start + size)
+            self.register_buffer(f"_transformed_{layer}", self._transformed[inside] - start, persistent=False)
 
-    def meta(self, c: torch.Tensor | None, x: torch.Tensor) -> Any:
-        given = x
-        if c is not None:
-            x = torch.cat(broadcast(x, c, ignore=1), dim=-1)
-        phi = self.hyper(x).unflatten(-1, (-1, self.total))
-        phi = phi + self._grid_parameters(given, c)
-        return DependentTransform(self.univariate(*unpack(phi, self.shapes)), 1)
+    @property
+    def _layer_transformed(self) -> list[torch.Tensor]:
+        return [getattr(self, f"_transformed_{layer}") for layer in range(len(_SIZES))]
+
+    def spline_parameters(self, given: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return super().spline_parameters(given, context) + self._grid_parameters(given, context)
 
     def _grid_parameters(self, given: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        """(N, transformed cells, parameters) from each layer's convolutions."""
+        """(N, parameters, transformed cells) from each layer's convolutions. The last one (1 x
+        1) is a product over channels, applied at the transformed cells only: half the work, and
+        a product's output is one contiguous block, which keeps the spline's compiled code
+        vectorised (the parameters gathered at those cells after it were not)."""
         n = given.shape[0]
         empty = given.new_zeros(n, self._transformed.numel())
-        cells = torch.cat([given, empty], dim=1)[:, self._to_grid]  # (N, 504), 0 where unknown
+        cells = torch.cat([given, empty], dim=1)[:, self._merge]  # (N, 504), 0 where unknown
         out = []
         mask = self.mask.to(given.dtype)
-        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), strict=True)
-        for network, shape, (layer_cells, layer_mask) in zip(
+        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), self._layer_transformed)
+        for network, shape, (layer_cells, layer_mask, transformed) in zip(
             self.grids, _SHAPES, layers, strict=True
         ):
             # _grid_network's, which a ModuleList and a Sequential type as any Module
             grid = cast(nn.Sequential, network)
-            first = cast(nn.Conv2d, grid[0])
+            first, last = cast(nn.Conv2d, grid[0]), cast(nn.Conv2d, grid[-1])
             hidden = _first_convolution(
                 first, layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
             )
-            parameters = grid[1:](hidden)  # (N, total, *shape)
-            out.append(parameters.flatten(2).transpose(1, 2))
-        return torch.cat(out, dim=1)[:, self._transformed]
-
+            hidden = grid[1:-1](hidden).flatten(2)[:, :, transformed]  # (N, channels, cells)
+            out.append(torch.matmul(last.weight.flatten(1), hidden) + last.bias[:, None])
+        return torch.cat(out, dim=2)
 
 def _first_convolution(
     conv: nn.Conv2d, cells: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None

@@ -31,12 +31,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from zuko.flows.coupling import GeneralCouplingTransform
 
 from fastshower.models.calo_flow import TwoFlows, coupling_masks
 from fastshower.models.family import JET_CLASSES, jet_family
 from fastshower.models.grid_coupling import checkerboard_pairs
 from fastshower.models.shower_space import GAP, ZERO_BAND, CellCoding, standardise
+from fastshower.models.spline_coupling import SplineCouplingTransform
 
 __all__ = ["FAMILY", "IMAGE_SHAPE", "JetFlowGenerator", "JetSpace"]
 
@@ -126,7 +126,7 @@ class JetFlowGenerator(TwoFlows):
         super().__init__(
             JetSpace(noise_gev, pixel_floor),
             masks,
-            GeneralCouplingTransform,
+            SplineCouplingTransform,
             hidden,
             hidden_layers,
             bins,
