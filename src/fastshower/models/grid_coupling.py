@@ -22,6 +22,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torch.nn import functional as F
+
 from fastshower.detector import CALORIMETER
 from fastshower.models.keras_init import zero_bias
 from fastshower.models.spline_coupling import SplineCouplingTransform
@@ -56,7 +57,8 @@ class GridCouplingTransform(SplineCouplingTransform):
         starts = torch.tensor(_SIZES).cumsum(0) - torch.tensor(_SIZES)
         for layer, (start, size) in enumerate(zip(starts.tolist(), _SIZES, strict=True)):
             inside = (self._transformed >= start) & (self._transformed < start + size)
-            self.register_buffer(f"_transformed_{layer}", self._transformed[inside] - start, persistent=False)
+            local = self._transformed[inside] - start
+            self.register_buffer(f"_transformed_{layer}", local, persistent=False)
 
     @property
     def _layer_transformed(self) -> list[torch.Tensor]:
@@ -75,7 +77,9 @@ class GridCouplingTransform(SplineCouplingTransform):
         cells = torch.cat([given, empty], dim=1)[:, self._merge]  # (N, 504), 0 where unknown
         out = []
         mask = self.mask.to(given.dtype)
-        layers = zip(cells.split(_SIZES, 1), mask.split(_SIZES), self._layer_transformed)
+        layers = zip(
+            cells.split(_SIZES, 1), mask.split(_SIZES), self._layer_transformed, strict=True
+        )
         for network, shape, (layer_cells, layer_mask, transformed) in zip(
             self.grids, _SHAPES, layers, strict=True
         ):
@@ -86,8 +90,10 @@ class GridCouplingTransform(SplineCouplingTransform):
                 first, layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
             )
             hidden = grid[1:-1](hidden).flatten(2)[:, :, transformed]  # (N, channels, cells)
-            out.append(torch.matmul(last.weight.flatten(1), hidden) + last.bias[:, None])
+            bias = cast(torch.Tensor, last.bias)  # _grid_network's convolutions have one
+            out.append(torch.matmul(last.weight.flatten(1), hidden) + bias[:, None])
         return torch.cat(out, dim=2)
+
 
 def _first_convolution(
     conv: nn.Conv2d, cells: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None

@@ -86,9 +86,7 @@ def _last_layer(module: SplineCouplingTransform, prefix: str) -> list[str]:
     return [f"{prefix}hyper.{index}.weight", f"{prefix}hyper.{index}.bias"]
 
 
-def _rows_to_bin_major(
-    module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any
-) -> None:
+def _rows_to_bin_major(module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
     """Load hook: a file's feature-major rows, (P, 3K - 1), to bin-major, (3K - 1, P)."""
     assert isinstance(module, SplineCouplingTransform)
     for key in _last_layer(module, prefix):
