@@ -35,14 +35,14 @@ jets() {  # process seed events file
 # pions first: the hardest particle to model, and the cheapest to simulate
 calo pi+ 203 20000 piplus-test.h5
 calo pi+ 3 20000 piplus-train-s3.h5
-# jets: the held-out sets, then training
+# jets: the held-out sets, then training (cheap, and the jet models train on a CPU)
 jets w 213 10000 jets_w-test.h5
 jets qcd 214 10000 jets_qcd-test.h5
+jets w 11 20000 jets_w-train-s11.h5
+jets qcd 12 20000 jets_qcd-train-s12.h5
 calo e+ 201 20000 eplus-test.h5
 calo gamma 202 20000 gamma-test.h5
 calo e+ 1 20000 eplus-train-s1.h5
-jets w 11 20000 jets_w-train-s11.h5
-jets qcd 12 20000 jets_qcd-train-s12.h5
 calo gamma 2 20000 gamma-train-s2.h5
 for seed in 4 5 6 7 8 9; do calo pi+ "$seed" 10000 "piplus-train-s$seed.h5"; done
 calo e+ 11 10000 eplus-train-s11.h5
