@@ -67,7 +67,8 @@ def inverse_bin_major(
     is not vectorised, and it was most of a flow's sampling time. Here every step is a row over
     the P values (each knot of each value is built, then each bin's knots are selected where the
     value falls in it, one bin after the other), so compiled code runs along P in vector
-    registers: 4-5x faster than zuko's on the shipped flows' couplings. Same knots and formulas
+    registers: 4.7x faster than zuko's for one of the jet flow's couplings (batch 1024, 312
+    pixels, 2 threads). Same knots and formulas
     as ``SplineTransform``, so the same map to float rounding (a test compares them)."""
     log_slope = math.log(slope)
     widths, heights, derivatives = parameters.split([bins, bins, bins - 1], dim=1)
