@@ -53,16 +53,8 @@ class GridCouplingTransform(SplineCouplingTransform):
 
     def _index_mask(self) -> None:
         super()._index_mask()
-        # each layer's transformed cells, counted from the layer's first cell
-        starts = torch.tensor(_SIZES).cumsum(0) - torch.tensor(_SIZES)
-        for layer, (start, size) in enumerate(zip(starts.tolist(), _SIZES, strict=True)):
-            inside = (self._transformed >= start) & (self._transformed < start + size)
-            local = self._transformed[inside] - start
-            self.register_buffer(f"_transformed_{layer}", local, persistent=False)
-
-    @property
-    def _layer_transformed(self) -> list[torch.Tensor]:
-        return [getattr(self, f"_transformed_{layer}") for layer in range(len(_SIZES))]
+        # the transformed cells come layer by layer (their indices are sorted): how many each
+        self._layer_counts = tuple(int(m.sum()) for m in (~self.mask).split(_SIZES))
 
     def spline_parameters(self, given: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         return super().spline_parameters(given, context) + self._grid_parameters(given, context)
@@ -75,23 +67,24 @@ class GridCouplingTransform(SplineCouplingTransform):
         n = given.shape[0]
         empty = given.new_zeros(n, self._transformed.numel())
         cells = torch.cat([given, empty], dim=1)[:, self._merge]  # (N, 504), 0 where unknown
-        out = []
         mask = self.mask.to(given.dtype)
-        layers = zip(
-            cells.split(_SIZES, 1), mask.split(_SIZES), self._layer_transformed, strict=True
-        )
-        for network, shape, (layer_cells, layer_mask, transformed) in zip(
-            self.grids, _SHAPES, layers, strict=True
+        # _grid_network's, which a ModuleList and a Sequential type as any Module
+        grids = [cast(nn.Sequential, network) for network in self.grids]
+        hidden = []
+        for grid, shape, layer_cells, layer_mask in zip(
+            grids, _SHAPES, cells.split(_SIZES, 1), mask.split(_SIZES), strict=True
         ):
-            # _grid_network's, which a ModuleList and a Sequential type as any Module
-            grid = cast(nn.Sequential, network)
-            first, last = cast(nn.Conv2d, grid[0]), cast(nn.Conv2d, grid[-1])
-            hidden = _first_convolution(
+            first = cast(nn.Conv2d, grid[0])
+            layer = _first_convolution(
                 first, layer_cells.reshape(n, 1, *shape), layer_mask.reshape(1, 1, *shape), c
             )
-            hidden = grid[1:-1](hidden).flatten(2)[:, :, transformed]  # (N, channels, cells)
+            hidden.append(grid[1:-1](layer).flatten(2))  # (N, channels, layer cells)
+        at_transformed = torch.cat(hidden, dim=2)[:, :, self._transformed]
+        out = []
+        for grid, layer in zip(grids, at_transformed.split(self._layer_counts, 2), strict=True):
+            last = cast(nn.Conv2d, grid[-1])
             bias = cast(torch.Tensor, last.bias)  # _grid_network's convolutions have one
-            out.append(torch.matmul(last.weight.flatten(1), hidden) + bias[:, None])
+            out.append(torch.matmul(last.weight.flatten(1), layer) + bias[:, None])
         return torch.cat(out, dim=2)
 
 

@@ -91,8 +91,8 @@ def _rows_to_bin_major(module: nn.Module, state_dict: dict[str, Any], prefix: st
     assert isinstance(module, SplineCouplingTransform)
     for key in _last_layer(module, prefix):
         if key in state_dict:  # load_state_dict works on a copy of the caller's dict
-            rows = state_dict[key].unflatten(0, (-1, module.total))
-            state_dict[key] = rows.transpose(0, 1).flatten(0, 1)
+            rows = state_dict[key]
+            state_dict[key] = _swap_row_blocks(rows, len(rows) // module.total)
 
 
 def _rows_to_feature_major(
@@ -101,5 +101,9 @@ def _rows_to_feature_major(
     """State-dict hook: the bin-major rows back to zuko's order, as files keep them."""
     assert isinstance(module, SplineCouplingTransform)
     for key in _last_layer(module, prefix):
-        rows = state_dict[key].detach().unflatten(0, (module.total, -1))
-        state_dict[key] = rows.transpose(0, 1).flatten(0, 1)
+        state_dict[key] = _swap_row_blocks(state_dict[key].detach(), module.total)
+
+
+def _swap_row_blocks(rows: torch.Tensor, blocks: int) -> torch.Tensor:
+    """Rows read as ``blocks`` blocks of equal size, reordered block-minor: row (i, j) -> (j, i)."""
+    return rows.unflatten(0, (blocks, -1)).transpose(0, 1).flatten(0, 1)
