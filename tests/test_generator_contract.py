@@ -34,8 +34,13 @@ CASES = {
     "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
     "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
+    "jet-transformer": ({"width": 16, "layers": 1, "heads": 2, "max_hits": 6}, JETS),
 }
-MAIN_OUTPUT = {"lagan": "image", "jet-flow": "image"}  # the others: every layer's cells
+MAIN_OUTPUT = {
+    "lagan": "image",
+    "jet-flow": "image",
+    "jet-transformer": "image",
+}  # the others: every layer's cells
 
 
 def test_every_registered_family_is_covered() -> None:

@@ -953,6 +953,50 @@ def train_jet_flow_command(
     _report_training(state, out)
 
 
+@train_group.command("jet-transformer")
+@_JET_DATA
+@_training_options(epochs=20, batch_size=256)
+@click.option("--lr", type=float, default=3e-4, show_default=True, help="Cosine-decayed to 0.")
+@click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True)
+def train_jet_transformer_command(
+    data: tuple[Path, ...],
+    out: Path,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    resume: bool,
+    no_progress: bool,
+    lr: float,
+    width: int,
+    layers: int,
+) -> None:
+    """An autoregressive transformer of jet images (the hit pixels hardest first, each a pixel
+    and a pT bin): maximum likelihood, Adam 3e-4 cosine-decayed, batch 256, 20 epochs."""
+    from fastshower.training.trainers import JET_TRANSFORMER_TRAINING, train_jet_transformer
+
+    _require_files(data)
+    try:
+        config = replace(
+            JET_TRANSFORMER_TRAINING,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            lr_generator=lr,
+        )
+        state = train_jet_transformer(
+            list(data),
+            out,
+            config,
+            model_config={"width": width, "layers": layers},
+            resume=resume,
+            progress=not no_progress,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    _report_training(state, out)
+
+
 @train_group.command("calogan")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Shower file.")
 @_training_options(epochs=50, batch_size=256)

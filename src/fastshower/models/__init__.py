@@ -11,13 +11,21 @@ from __future__ import annotations
 
 from torch import nn
 
-from fastshower.models import calo_flow, calogan, flow_matching, jet_flow, lagan
+from fastshower.models import (
+    calo_flow,
+    calogan,
+    flow_matching,
+    jet_flow,
+    jet_transformer,
+    lagan,
+)
 from fastshower.models.family import Family
 
 __all__ = ["FAMILIES", "build_generator", "family"]
 
 FAMILIES: dict[str, Family] = {
-    m.FAMILY.name: m.FAMILY for m in (calo_flow, calogan, flow_matching, jet_flow, lagan)
+    m.FAMILY.name: m.FAMILY
+    for m in (calo_flow, calogan, flow_matching, jet_flow, jet_transformer, lagan)
 }
 """Model name (as model files record it) -> its family."""
 

@@ -3,7 +3,7 @@ likelihood, as the shower flow, validated on the jet mass per class, as LAGAN.""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import ClassVar, cast
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ class JetFlowRecipe(SpaceRecipe):
     batches."""
 
     name = "jet-flow"
-    generator_class = JetFlowGenerator
+    generator_class: ClassVar[type[nn.Module]] = JetFlowGenerator
     mixed_precision = False  # a likelihood, as calo-flow's
 
     def objective(

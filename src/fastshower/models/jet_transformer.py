@@ -1,0 +1,264 @@
+"""An autoregressive transformer of jet images: the hit pixels one after the other, hardest first.
+
+A 25 x 25 jet image is a short list: a W jet hits about 22 pixels, a QCD jet about 32, out of
+625. Written as that list, ordered by pT, an image is a sentence whose words are (pixel, pT)
+pairs, and a causal transformer learns its probability exactly, word by word, as language models
+do, and as jets' constituents were learnt by Finke et al. (2023, "Learning the language of QCD
+jets with transformers"). Where a flow of all 625 pixels must learn which of them are empty
+through a continuous map (``jet_flow``), here the next pixel is a choice among the 625 (or
+"stop"), so which pixels are hit, and where the second prong lies, is learnt as it is.
+
+Each step predicts, from the jet so far and its class:
+
+- the next pixel: a softmax over the 625 pixels and "stop", pixels already hit excluded (and
+  "stop" at the start: a jet hits one pixel at least);
+- its pT given that pixel: a softmax over ``pt_bins`` bins of log pT between ``pt_range_gev``,
+  bins above the previous pixel's excluded (the list is ordered), the pT uniform in log within
+  its bin.
+
+Pixels below ``pt_range_gev[0]`` (1 MeV: 0.2 % of pixels, 0.001 % of the pT) count as empty, as
+the jet flow's do.
+
+``forward(latent, labels)`` samples: latent (N, 3 * max_hits) standard normal (three numbers per
+step, turned into uniforms: the pixel's, the bin's and the place in the bin), labels (N,) int64
+(0 = QCD, 1 = W); it returns images (N, 25, 25) in GeV. ``forward(tokens, labels, density=True)``
+returns each jet's log-likelihood in nats, of tokens made by ``JetTokens.encode``: the training
+view.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fastshower.models.family import JET_CLASSES, jet_family
+
+__all__ = ["FAMILY", "IMAGE_SHAPE", "JetTokens", "JetTransformerGenerator"]
+
+IMAGE_SHAPE = (25, 25)
+_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+STOP = _PIXELS
+"""The pixel index that ends a jet (and, as an input, starts it)."""
+
+
+class JetTokens(nn.Module):
+    """Jet images <-> token lists: (pixel index, pT bin) of every hit, hardest first, padded with
+    ``STOP``. The space of the training loop (``fit``, ``encode``), fixed by the config."""
+
+    def __init__(self, pt_bins: int, pt_range_gev: tuple[float, float], max_hits: int) -> None:
+        super().__init__()
+        low, high = (float(v) for v in pt_range_gev)
+        if not 0 < low < high:
+            raise ValueError(f"pT range {low:g}:{high:g} GeV: need 0 < low < high")
+        self.pt_bins = pt_bins
+        self.max_hits = max_hits
+        self.log_low = math.log(low)
+        self.bin_width = (math.log(high) - self.log_low) / pt_bins
+
+    def fit(self, images_gev: torch.Tensor, labels: torch.Tensor) -> JetTokens:
+        """Nothing to learn: the binning is the config's."""
+        return self
+
+    def encode(
+        self, images_gev: torch.Tensor, labels: torch.Tensor, rng: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Images (N, 25, 25) in GeV -> tokens (N, L, 2) int64: pixel and pT bin per hit, hardest
+        first, then ``STOP`` (L: the most hits in the batch plus one, at most ``max_hits``)."""
+        pixels = images_gev.reshape(len(images_gev), _PIXELS)
+        hit = pixels >= math.exp(self.log_low)
+        length = min(int(hit.sum(1).max()), self.max_hits) + 1
+        pt, order = pixels.masked_fill(~hit, 0.0).sort(dim=1, descending=True, stable=True)
+        pt, order = pt[:, :length], order[:, :length]
+        live = pt > 0
+        if length - 1 < hit.shape[1]:
+            live[:, -1] = False  # the last place is always a stop
+        bins = ((pt.clamp_min(1e-30).log() - self.log_low) / self.bin_width).floor()
+        bins = bins.clamp(0, self.pt_bins - 1).long()
+        position = torch.where(live, order, torch.full_like(order, STOP))
+        return torch.stack([position, torch.where(live, bins, torch.zeros_like(bins))], dim=-1)
+
+    def pt_gev(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
+        """pT of bin ``bins`` at ``place`` in [0, 1) of it (uniform in log pT)."""
+        return torch.exp(self.log_low + (bins.to(place.dtype) + place) * self.bin_width)
+
+
+class _Block(nn.Module):
+    """A pre-norm transformer block whose attention can run one step at a time on a cache."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width)
+        )
+
+    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n, length, width = h.shape
+        qkv = self.qkv(self.norm1(h)).view(n, length, 3, self.heads, width // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (N, heads, L, width / heads)
+        return q, k, v
+
+    def _finish(self, h: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        h = h + self.out(attended.transpose(1, 2).reshape(h.shape))
+        return h + self.mlp(self.norm2(h))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._split(h)
+        return self._finish(h, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+    def step(
+        self, h: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One new place (N, 1, width) attending to the cached ones and itself."""
+        q, k, v = self._split(h)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        return self._finish(h, F.scaled_dot_product_attention(q, k, v)), (k, v)
+
+
+class JetTransformerGenerator(nn.Module):
+    """Noise + class -> jet images (GeV), one hit pixel per step."""
+
+    def __init__(
+        self,
+        width: int = 128,
+        layers: int = 4,
+        heads: int = 4,
+        pt_bins: int = 256,
+        pt_range_gev: tuple[float, float] = (1e-3, 400.0),
+        max_hits: int = 100,
+    ) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} is not a multiple of heads {heads}")
+        self.space = JetTokens(pt_bins, tuple(pt_range_gev), max_hits)  # type: ignore[arg-type]
+        self.max_hits = max_hits
+        self.latent_size = 3 * max_hits
+        rows, cols = IMAGE_SHAPE
+        index = torch.arange(_PIXELS)
+        # a pixel is told by its own vector and those of its row and column, so that a rarely hit
+        # pixel shares what its neighbours learnt
+        self.register_buffer("pixel_row", torch.cat([index // cols, torch.tensor([rows])]))
+        self.register_buffer("pixel_col", torch.cat([index % cols, torch.tensor([cols])]))
+        self.pixel = nn.Embedding(_PIXELS + 1, width)
+        self.row = nn.Embedding(rows + 1, width)
+        self.col = nn.Embedding(cols + 1, width)
+        self.pt = nn.Embedding(pt_bins + 1, width)  # the last: no pT yet (the start)
+        self.jet_class = nn.Embedding(len(JET_CLASSES), width)
+        self.place = nn.Embedding(max_hits + 1, width)
+        self.blocks = nn.ModuleList(_Block(width, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.pixel_head = nn.Linear(width, _PIXELS + 1)
+        self.chosen = nn.Embedding(_PIXELS, width)
+        self.pt_head = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, pt_bins))
+        self.pixel_row: torch.Tensor
+        self.pixel_col: torch.Tensor
+
+    def _embed(
+        self, pixel: torch.Tensor, pt_bin: torch.Tensor, place: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        return (
+            self.pixel(pixel)
+            + self.row(self.pixel_row[pixel])
+            + self.col(self.pixel_col[pixel])
+            + self.pt(pt_bin)
+            + self.place(place)
+            + self.jet_class(labels)[:, None]
+        )
+
+    def _pt_logits(
+        self, h: torch.Tensor, pixel: torch.Tensor, ceiling: torch.Tensor
+    ) -> torch.Tensor:
+        """pT-bin logits of the next pixel ``pixel`` (STOP allowed: its row is not used), bins above
+        ``ceiling`` (the previous pixel's) excluded."""
+        logits = self.pt_head(h + self.chosen(pixel.clamp_max(_PIXELS - 1)))
+        bins = torch.arange(logits.shape[-1], device=logits.device)
+        return logits.masked_fill(bins > ceiling[..., None], -torch.inf)
+
+    def log_prob(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Log-likelihood (N,) in nats of tokens (N, L, 2) from ``JetTokens.encode``."""
+        n, length, _ = tokens.shape
+        pixel, pt_bin = tokens[..., 0], tokens[..., 1]
+        start = torch.full((n, 1), STOP, dtype=torch.long, device=tokens.device)
+        inputs = torch.cat([start, pixel[:, :-1]], dim=1)
+        no_pt = torch.full((n, 1), self.space.pt_bins, dtype=torch.long, device=tokens.device)
+        input_bins = torch.cat([no_pt, pt_bin[:, :-1]], dim=1)
+        place = torch.arange(length, device=tokens.device).clamp_max(self.max_hits)
+        h = self._embed(inputs, input_bins, place[None].expand(n, -1), labels)
+        for block in self.blocks:
+            h = block(h)
+        h = self.norm(h)
+        # pixels hit before each step are excluded from its choice
+        hit_before = F.one_hot(inputs, _PIXELS + 1).cumsum(1).bool()
+        hit_before[..., STOP] = False
+        hit_before[:, 0, STOP] = True  # a jet has a pixel at least
+        pixel_logits = self.pixel_head(h).masked_fill(hit_before, -torch.inf)
+        pixel_nll = F.cross_entropy(pixel_logits.transpose(1, 2), pixel, reduction="none")
+        ceiling = torch.cat(
+            [torch.full_like(pt_bin[:, :1], self.space.pt_bins - 1), pt_bin[:, :-1]], dim=1
+        )
+        pt_logits = self._pt_logits(h, pixel, ceiling)
+        pt_nll = F.cross_entropy(pt_logits.transpose(1, 2), pt_bin, reduction="none")
+        # a jet ends at its first stop: later places are padding
+        live = (pixel == STOP).long().cumsum(1) - (pixel == STOP).long() == 0
+        hits = live & (pixel != STOP)
+        return -(pixel_nll * live).sum(1) - (pt_nll * hits).sum(1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, density: bool = False) -> Any:
+        if density:
+            return self.log_prob(x, labels)
+        return self.sample(x, labels)
+
+    def sample(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Images (N, 25, 25) in GeV from standard-normal latent (N, 3 * max_hits)."""
+        uniforms = torch.special.ndtr(latent).unflatten(1, (self.max_hits, 3))
+        # every tensor shaped from the latent, so that an export keeps the batch size free
+        column = torch.zeros_like(latent[:, :1], dtype=torch.long)
+        image = torch.zeros_like(latent[:, :1]).repeat(1, _PIXELS + 1)
+        hit = torch.cat([image[:, :_PIXELS] > 0, image[:, _PIXELS:] == 0], 1)  # no empty jet
+        pixel = column[:, 0] + STOP
+        pt_bin = column[:, 0] + self.space.pt_bins
+        ceiling = pt_bin - 1
+        done = pixel < 0
+        caches: list[Any] = [None] * len(self.blocks)
+        for step in range(self.max_hits):
+            place = column + step
+            h = self._embed(pixel[:, None], pt_bin[:, None], place, labels)
+            for i, block in enumerate(self.blocks):
+                h, caches[i] = cast(_Block, block).step(h, caches[i])
+            h = self.norm(h[:, 0])
+            pixel = _draw(self.pixel_head(h).masked_fill(hit, -torch.inf), uniforms[:, step, 0])
+            done = done | (pixel == STOP)
+            pt_bin = _draw(self._pt_logits(h, pixel, ceiling), uniforms[:, step, 1])
+            pt = self.space.pt_gev(pt_bin, uniforms[:, step, 2])
+            target = torch.where(done, torch.full_like(pixel, STOP), pixel)
+            image = image.scatter_add(1, target[:, None], torch.where(done, 0.0, pt)[:, None])
+            hit = hit.scatter(1, target[:, None], True)
+            hit[:, STOP] = False
+            ceiling = pt_bin
+            if not _tracing() and bool(done.all()):
+                break
+        return image[:, :_PIXELS].unflatten(1, IMAGE_SHAPE)
+
+
+def _draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The category whose cumulative probability first exceeds ``u`` (inverse-CDF sampling, so a
+    latent vector gives one image on every runtime)."""
+    cdf = logits.softmax(-1).cumsum(-1)
+    return (cdf < u[:, None] * cdf[:, -1:]).sum(-1).clamp_max(logits.shape[-1] - 1)
+
+
+def _tracing() -> bool:
+    return bool(torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+
+
+FAMILY = jet_family("jet-transformer", JetTransformerGenerator, 1.0, strict=False)
+"""The contract (``fastshower.models.family``)."""
