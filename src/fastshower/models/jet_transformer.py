@@ -8,7 +8,9 @@ jets with transformers"). Where a flow of all 625 pixels must learn which of the
 through a continuous map (``jet_flow``), here the next pixel is a choice among the 625 (or
 "stop"), so which pixels are hit, and where the second prong lies, is learnt as it is.
 
-Each step predicts, from the jet so far and its class:
+First a small spline flow (the jet flow's flow I) draws the jet's summary given its class: log
+pT, log mass and the (dequantised) number of hit pixels. Then each step of the transformer
+predicts, from the class, the summary and the jet so far:
 
 - the next pixel: a softmax over the 625 pixels and "stop", pixels already hit excluded (and
   "stop" at the start: a jet hits one pixel at least);
@@ -16,26 +18,34 @@ Each step predicts, from the jet so far and its class:
   bins above the previous pixel's excluded (the list is ordered), the pT uniform in log within
   its bin.
 
+Why the summary first: a W jet's mass is a sum over all its pixels, which a list written pixel
+by pixel learns slowly unless it is told where it is heading (without it, 6 epochs on 18 000 W
+jets left the mass peak four times too broad).
+
 Pixels below ``pt_range_gev[0]`` (1 MeV: 0.2 % of pixels, 0.001 % of the pT) count as empty, as
 the jet flow's do.
 
-``forward(latent, labels)`` samples: latent (N, 3 * max_hits) standard normal (three numbers per
-step, turned into uniforms: the pixel's, the bin's and the place in the bin), labels (N,) int64
-(0 = QCD, 1 = W); it returns images (N, 25, 25) in GeV. ``forward(tokens, labels, density=True)``
-returns each jet's log-likelihood in nats, of tokens made by ``JetTokens.encode``: the training
-view.
+``forward(latent, labels)`` samples: latent (N, 3 + 3 * max_hits) standard normal (the summary's,
+then three numbers per step, turned into uniforms: the pixel's, the bin's and the place in the
+bin), labels (N,) int64 (0 = QCD, 1 = W); it returns images (N, 25, 25) in GeV.
+``forward(encoded, labels, density=True)`` returns each jet's log-likelihood in nats, of what
+``JetTokens.encode`` makes: the training view.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, cast
 
 import torch
+import zuko
 from torch import nn
 from torch.nn import functional as F
 
 from fastshower.models.family import JET_CLASSES, jet_family
+from fastshower.models.splines import SplineTransform
+from fastshower.observables.jets import IMAGE_GRID
 
 __all__ = ["FAMILY", "IMAGE_SHAPE", "JetTokens", "JetTransformerGenerator"]
 
@@ -46,8 +56,13 @@ STOP = _PIXELS
 
 
 class JetTokens(nn.Module):
-    """Jet images <-> token lists: (pixel index, pT bin) of every hit, hardest first, padded with
-    ``STOP``. The space of the training loop (``fit``, ``encode``), fixed by the config."""
+    """Jet images <-> what the transformer learns: each jet's summary (log pT, log mass and the
+    dequantised log hit count, standardised) and its token list, (pixel index, pT bin) of every
+    hit, hardest first, padded with ``STOP``. The space of the training loop (``fit``,
+    ``encode``)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, pt_bins: int, pt_range_gev: tuple[float, float], max_hits: int) -> None:
         super().__init__()
@@ -58,28 +73,81 @@ class JetTokens(nn.Module):
         self.max_hits = max_hits
         self.log_low = math.log(low)
         self.bin_width = (math.log(high) - self.log_low) / pt_bins
+        self.dim = 3  # the summary's
+        self.register_buffer("mean", torch.zeros(self.dim))
+        self.register_buffer("std", torch.ones(self.dim))
+        x = torch.as_tensor(IMAGE_GRID.x_centres, dtype=torch.float32)
+        y = torch.as_tensor(IMAGE_GRID.y_centres, dtype=torch.float32)
+        # massless pixels at their centres: (E, px, py, pz) per unit pT, image[row, column]
+        self.register_buffer(
+            "unit_momenta",
+            torch.stack(
+                [
+                    torch.cosh(x)[None].expand(25, 25),
+                    torch.cos(y)[:, None].expand(25, 25),
+                    torch.sin(y)[:, None].expand(25, 25),
+                    torch.sinh(x)[None].expand(25, 25),
+                ]
+            ).reshape(4, _PIXELS),
+            persistent=False,
+        )
+        self.unit_momenta: torch.Tensor
 
-    def fit(self, images_gev: torch.Tensor, labels: torch.Tensor) -> JetTokens:
-        """Nothing to learn: the binning is the config's."""
+    @torch.no_grad()
+    def fit(self, images_gev: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> JetTokens:
+        """Set the summary's standardisation from a training sample (one draw of the noise)."""
+        self.mean.zero_()
+        self.std.fill_(1.0)
+        raw = self.encode(images_gev, labels, torch.Generator().manual_seed(seed))[1]
+        self.mean.copy_(raw.mean(0))
+        self.std.copy_(raw.std(0).clamp_min(1e-3))
         return self
 
     def encode(
-        self, images_gev: torch.Tensor, labels: torch.Tensor, rng: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Images (N, 25, 25) in GeV -> tokens (N, L, 2) int64: pixel and pT bin per hit, hardest
-        first, then ``STOP`` (L: the most hits in the batch plus one, at most ``max_hits``)."""
+        self, images_gev: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (N, 25, 25) in GeV -> (tokens (N, L, 2) int64: pixel and pT bin per hit,
+        hardest first, then ``STOP``, L the most hits in the batch plus one, at most
+        ``max_hits``; the standardised summary (N, 3), with fresh noise)."""
         pixels = images_gev.reshape(len(images_gev), _PIXELS)
         hit = pixels >= math.exp(self.log_low)
+        pixels = pixels.masked_fill(~hit, 0.0)
         length = min(int(hit.sum(1).max()), self.max_hits) + 1
-        pt, order = pixels.masked_fill(~hit, 0.0).sort(dim=1, descending=True, stable=True)
+        pt, order = pixels.sort(dim=1, descending=True, stable=True)
         pt, order = pt[:, :length], order[:, :length]
         live = pt > 0
-        if length - 1 < hit.shape[1]:
-            live[:, -1] = False  # the last place is always a stop
+        live[:, -1] = False  # the last place is always a stop
         bins = ((pt.clamp_min(1e-30).log() - self.log_low) / self.bin_width).floor()
         bins = bins.clamp(0, self.pt_bins - 1).long()
         position = torch.where(live, order, torch.full_like(order, STOP))
-        return torch.stack([position, torch.where(live, bins, torch.zeros_like(bins))], dim=-1)
+        tokens = torch.stack([position, torch.where(live, bins, torch.zeros_like(bins))], dim=-1)
+        return tokens, (self.summary(pixels, hit.sum(1), rng) - self.mean) / self.std
+
+    def summary(self, pixels: torch.Tensor, hits: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """log pT, log mass (GeV, at least 10 MeV) and log(1 + hits + u) of flat images."""
+        e, px, py, pz = (pixels.double() @ self.unit_momenta.double().T).unbind(1)
+        mass = (e**2 - px**2 - py**2 - pz**2).clamp_min(1e-4).sqrt()
+        u = torch.rand(hits.shape, generator=rng, device=pixels.device)
+        pt = torch.hypot(px, py).clamp_min(math.exp(self.log_low))
+        return torch.stack([pt.log(), mass.log(), torch.log1p(hits + u)], 1).to(pixels.dtype)
+
+    def momenta(self, pixel: torch.Tensor, pt_bin: torch.Tensor) -> torch.Tensor:
+        """Four-momenta (..., 4) of hits (pixel, pT bin) at their bins' centres; 0 for
+        ``STOP``."""
+        half = torch.full_like(pt_bin, 0.5, dtype=self.unit_momenta.dtype)
+        pt = self.pt_gev(pt_bin.clamp_max(self.pt_bins - 1), half)
+        unit = self.unit_momenta.T[pixel.clamp_max(_PIXELS - 1)]
+        return torch.where((pixel == STOP)[..., None], 0.0, pt[..., None] * unit)
+
+    def progress(self, momenta: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
+        """What the hits so far add up to (four-momenta (..., 4)) against the standardised
+        summary the jet is heading for (broadcast): their four-momentum over its pT, and their
+        mass over its mass (..., 5)."""
+        raw = summary * self.std + self.mean
+        pt, target_mass = raw[..., 0].exp(), raw[..., 1].exp()
+        e, px, py, pz = momenta.unbind(-1)
+        mass = (e**2 - px**2 - py**2 - pz**2).clamp_min(0).sqrt()
+        return torch.cat([momenta / pt[..., None], (mass / target_mass)[..., None]], -1)
 
     def pt_gev(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
         """pT of bin ``bins`` at ``place`` in [0, 1) of it (uniform in log pT)."""
@@ -135,13 +203,29 @@ class JetTransformerGenerator(nn.Module):
         pt_bins: int = 256,
         pt_range_gev: tuple[float, float] = (1e-3, 400.0),
         max_hits: int = 100,
+        summary_transforms: int = 4,
+        summary_hidden: int = 64,
+        summary_bins: int = 8,
     ) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
         self.space = JetTokens(pt_bins, tuple(pt_range_gev), max_hits)  # type: ignore[arg-type]
         self.max_hits = max_hits
-        self.latent_size = 3 * max_hits
+        self.latent_size = self.space.dim + 3 * max_hits
+        # the summary first, the pixels given it (the module docstring says why)
+        self.summary_flow = zuko.flows.MAF(
+            self.space.dim,
+            len(JET_CLASSES),
+            transforms=summary_transforms,
+            hidden_features=[summary_hidden] * 2,
+            univariate=partial(SplineTransform, bound=8.0),
+            shapes=[(summary_bins,), (summary_bins,), (summary_bins - 1,)],
+        )
+        self.summary_embedding = nn.Linear(self.space.dim, width)
+        # the running sums are given, not left for attention to add up: how far the hits so
+        # far are from the summary's pT and mass is what the next pixel depends on
+        self.progress_embedding = nn.Linear(5, width)
         rows, cols = IMAGE_SHAPE
         index = torch.arange(_PIXELS)
         # a pixel is told by its own vector and those of its row and column, so that a rarely hit
@@ -163,7 +247,13 @@ class JetTransformerGenerator(nn.Module):
         self.pixel_col: torch.Tensor
 
     def _embed(
-        self, pixel: torch.Tensor, pt_bin: torch.Tensor, place: torch.Tensor, labels: torch.Tensor
+        self,
+        pixel: torch.Tensor,
+        pt_bin: torch.Tensor,
+        place: torch.Tensor,
+        labels: torch.Tensor,
+        summary: torch.Tensor,
+        progress: torch.Tensor,
     ) -> torch.Tensor:
         return (
             self.pixel(pixel)
@@ -171,7 +261,8 @@ class JetTransformerGenerator(nn.Module):
             + self.col(self.pixel_col[pixel])
             + self.pt(pt_bin)
             + self.place(place)
-            + self.jet_class(labels)[:, None]
+            + (self.jet_class(labels) + self.summary_embedding(summary))[:, None]
+            + self.progress_embedding(progress)
         )
 
     def _pt_logits(
@@ -183,8 +274,12 @@ class JetTransformerGenerator(nn.Module):
         bins = torch.arange(logits.shape[-1], device=logits.device)
         return logits.masked_fill(bins > ceiling[..., None], -torch.inf)
 
-    def log_prob(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Log-likelihood (N,) in nats of tokens (N, L, 2) from ``JetTokens.encode``."""
+    def log_prob(
+        self, encoded: tuple[torch.Tensor, torch.Tensor], labels: torch.Tensor
+    ) -> torch.Tensor:
+        """Log-likelihood (N,) in nats of (tokens, summary) from ``JetTokens.encode``: the
+        summary's under its flow plus the tokens' given it."""
+        tokens, summary = encoded
         n, length, _ = tokens.shape
         pixel, pt_bin = tokens[..., 0], tokens[..., 1]
         start = torch.full((n, 1), STOP, dtype=torch.long, device=tokens.device)
@@ -192,7 +287,9 @@ class JetTransformerGenerator(nn.Module):
         no_pt = torch.full((n, 1), self.space.pt_bins, dtype=torch.long, device=tokens.device)
         input_bins = torch.cat([no_pt, pt_bin[:, :-1]], dim=1)
         place = torch.arange(length, device=tokens.device).clamp_max(self.max_hits)
-        h = self._embed(inputs, input_bins, place[None].expand(n, -1), labels)
+        momenta = self.space.momenta(inputs, input_bins).cumsum(1)
+        progress = self.space.progress(momenta, summary[:, None])
+        h = self._embed(inputs, input_bins, place[None].expand(n, -1), labels, summary, progress)
         for block in self.blocks:
             h = block(h)
         h = self.norm(h)
@@ -210,16 +307,22 @@ class JetTransformerGenerator(nn.Module):
         # a jet ends at its first stop: later places are padding
         live = (pixel == STOP).long().cumsum(1) - (pixel == STOP).long() == 0
         hits = live & (pixel != STOP)
-        return -(pixel_nll * live).sum(1) - (pt_nll * hits).sum(1)
+        log_p = self.summary_flow(self._context(labels)).log_prob(summary)
+        return log_p - (pixel_nll * live).sum(1) - (pt_nll * hits).sum(1)
+
+    def _context(self, labels: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(labels.long(), len(JET_CLASSES)).to(self.summary_embedding.weight.dtype)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor, density: bool = False) -> Any:
         if density:
-            return self.log_prob(x, labels)
+            return self.log_prob(cast(tuple[torch.Tensor, torch.Tensor], x), labels)
         return self.sample(x, labels)
 
     def sample(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Images (N, 25, 25) in GeV from standard-normal latent (N, 3 * max_hits)."""
-        uniforms = torch.special.ndtr(latent).unflatten(1, (self.max_hits, 3))
+        """Images (N, 25, 25) in GeV from standard-normal latent (N, 3 + 3 * max_hits)."""
+        head = self.space.dim
+        summary = self.summary_flow(self._context(labels)).transform.inv(latent[:, :head])
+        uniforms = torch.special.ndtr(latent[:, head:]).unflatten(1, (self.max_hits, 3))
         # every tensor shaped from the latent, so that an export keeps the batch size free
         column = torch.zeros_like(latent[:, :1], dtype=torch.long)
         image = torch.zeros_like(latent[:, :1]).repeat(1, _PIXELS + 1)
@@ -228,10 +331,12 @@ class JetTransformerGenerator(nn.Module):
         pt_bin = column[:, 0] + self.space.pt_bins
         ceiling = pt_bin - 1
         done = pixel < 0
+        momenta = torch.zeros_like(latent[:, :1]).repeat(1, 4)
         caches: list[Any] = [None] * len(self.blocks)
         for step in range(self.max_hits):
             place = column + step
-            h = self._embed(pixel[:, None], pt_bin[:, None], place, labels)
+            progress = self.space.progress(momenta, summary)[:, None]
+            h = self._embed(pixel[:, None], pt_bin[:, None], place, labels, summary, progress)
             for i, block in enumerate(self.blocks):
                 h, caches[i] = cast(_Block, block).step(h, caches[i])
             h = self.norm(h[:, 0])
@@ -244,6 +349,7 @@ class JetTransformerGenerator(nn.Module):
             hit = hit.scatter(1, target[:, None], True)
             hit[:, STOP] = False
             ceiling = pt_bin
+            momenta = momenta + self.space.momenta(target, pt_bin)
             if not _tracing() and bool(done.all()):
                 break
         return image[:, :_PIXELS].unflatten(1, IMAGE_SHAPE)
