@@ -955,8 +955,8 @@ def train_jet_flow_command(
 
 @train_group.command("jet-transformer")
 @_JET_DATA
-@_training_options(epochs=20, batch_size=256)
-@click.option("--lr", type=float, default=3e-4, show_default=True, help="Cosine-decayed to 0.")
+@_training_options(epochs=15, batch_size=64)
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True)
 def train_jet_transformer_command(
@@ -972,7 +972,8 @@ def train_jet_transformer_command(
     layers: int,
 ) -> None:
     """An autoregressive transformer of jet images (the hit pixels hardest first, each a pixel
-    and a pT bin): maximum likelihood, Adam 3e-4 cosine-decayed, batch 256, 20 epochs."""
+    and a pT bin) after a flow of its pT, mass and hit count: maximum likelihood, Adam 5e-4
+    cosine-decayed, batch 64, 15 epochs."""
     from fastshower.training.trainers import JET_TRANSFORMER_TRAINING, train_jet_transformer
 
     _require_files(data)
