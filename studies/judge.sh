@@ -5,7 +5,8 @@
 # Pythia against the 10k held-out jets. Each run reports the network and the boosted trees, their
 # learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
 # studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
-# CaloGAN enters where studies/calogan.sh has trained it. Last, each jet model's W and QCD jets
+# CaloGAN and the jet transformer enter where studies/calogan.sh and studies/jet_transformer.sh
+# have trained them. Last, each jet model's W and QCD jets
 # in one sample against both test sets pooled: the W/QCD taggers. Resumable: generated samples
 # and finished reports are kept and not made again.
 #
@@ -41,6 +42,8 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
     $FS evaluate --reference "$DATA/$f-test.h5" "${C[@]}" --candidate "$DATA/$f-train-s$floor.h5" \
       --max-events 20000 --out "$OUT/report-$f"
 done
+JET_MODELS=(lagan jet-flow)
+[ -d "$RUNS/jet-transformer/model/best" ] && JET_MODELS+=("$RUNS/jet-transformer/model/best")
 for spec in w:11 qcd:12; do
   IFS=: read -r c floor <<< "$spec"
   if [ ! -f "$DATA/jets_$c-test.h5" ] || [ ! -f "$DATA/jets_$c-train-s$floor.h5" ]; then
@@ -48,9 +51,10 @@ for spec in w:11 qcd:12; do
     continue
   fi
   C=()
-  for model in lagan jet-flow; do
-    generate "$model" "$OUT/$model-$c.h5" --class "$c" --events 10000
-    C+=(--candidate "$OUT/$model-$c.h5")
+  for model in "${JET_MODELS[@]}"; do
+    name=$(echo "$model" | tr / _)
+    generate "$model" "$OUT/$name-$c.h5" --class "$c" --events 10000
+    C+=(--candidate "$OUT/$name-$c.h5")
   done
   [ -f "$OUT/report-jets-$c/report.html" ] ||
     $FS evaluate --reference "$DATA/jets_$c-test.h5" "${C[@]}" \
@@ -58,9 +62,10 @@ for spec in w:11 qcd:12; do
 done
 if [ -f "$DATA/jets_w-test.h5" ] && [ -f "$DATA/jets_qcd-test.h5" ]; then
   C=()
-  for model in lagan jet-flow; do
-    generate "$model" "$OUT/$model-both.h5" --class both --events 20000
-    C+=(--candidate "$OUT/$model-both.h5")
+  for model in "${JET_MODELS[@]}"; do
+    name=$(echo "$model" | tr / _)
+    generate "$model" "$OUT/$name-both.h5" --class both --events 20000
+    C+=(--candidate "$OUT/$name-both.h5")
   done
   [ -f "$OUT/report-jets-both/report.html" ] ||
     $FS evaluate --reference "$DATA/jets_w-test.h5" --reference "$DATA/jets_qcd-test.h5" \
