@@ -369,7 +369,7 @@ class JetTransformerGenerator(nn.Module):
         # pixels to flow I's pT, so the jet's pT (and its mass scale) is the small flow's
         pixels = image[:, :_PIXELS]
         momenta = pixels @ self.space.unit_momenta.T
-        pt = torch.hypot(momenta[:, 1], momenta[:, 2])
+        pt = (momenta[:, 1] ** 2 + momenta[:, 2] ** 2).sqrt()  # (hypot has no ONNX export)
         target = (summary[:, 0] * self.space.std[0] + self.space.mean[0]).exp()
         scale = torch.where(pt > 0, target / pt.clamp_min(1e-30), torch.zeros_like(pt))
         return (pixels * scale[:, None]).unflatten(1, IMAGE_SHAPE)
