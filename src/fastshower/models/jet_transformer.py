@@ -188,13 +188,12 @@ class _Block(nn.Module):
         """Place ``place`` (N, 1, width) attending to the earlier ones and itself. ``cache``
         (2, N, heads, places, width / heads) holds the keys and values of every place, written
         in place: growing it by concatenation copied it whole at every step (a third of the
-        sampling time), and a single query is two small products, not a fused attention."""
+        sampling time)."""
         q, k, v = self._split(h)
         cache[0, :, :, place] = k[:, :, 0]
         cache[1, :, :, place] = v[:, :, 0]
         keys, values = cache[0, :, :, : place + 1], cache[1, :, :, : place + 1]
-        weights = (q @ keys.transpose(-1, -2) / math.sqrt(q.shape[-1])).softmax(-1)
-        return self._finish(h, weights @ values)
+        return self._finish(h, F.scaled_dot_product_attention(q, keys, values))
 
 
 class JetTransformerGenerator(nn.Module):
