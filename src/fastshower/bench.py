@@ -60,7 +60,9 @@ def run_bench(
     geant4 = _geant4(2 if quick else geant4_events)
     rows = []
     for name, folder in _models(model_dirs, out):
-        for backend, run in _backends(folder, compiled=not quick):
+        # a smoke run neither compiles nor exports (an export is minutes for the flows and the
+        # jet transformer; the generator contract's tests export every family)
+        for backend, run in _backends(folder, compiled=not quick, onnx=not quick):
             sizes = COMPILED_BATCH_SIZES if "compiled" in backend else batches
             rows += _time_backend(name, backend, run, sizes, repeats, geant4["ms_per_shower"])
     result = {

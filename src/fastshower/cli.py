@@ -591,7 +591,11 @@ def export_half_command(model: Path, out: Path) -> None:
     help="Folder for bench.json and bench.png.",
 )
 @click.option("--geant4-events", type=int, default=20, show_default=True)
-@click.option("--quick", is_flag=True, help="A smoke run: two batch sizes, one repeat.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A smoke run: two batch sizes, one repeat, neither compiled nor ONNX.",
+)
 def bench_command(models: tuple[Path, ...], out: Path, geant4_events: int, quick: bool) -> None:
     """Time per shower against batch size for each generator, and Geant4 in the same run."""
     import json
