@@ -4,7 +4,7 @@ and the timing of ``fastshower bench``; with ``--onnx`` also its onnxruntime bac
 export takes minutes for the flows). The compilation itself (a minute or more per model, cached
 on disk by torch afterwards) is not timed.
 
-    python benchmarks/compiled.py calo-flow jet-flow lagan [--onnx] [--batch 1024] [--repeats 5]
+    python benchmarks/compiled.py calo-flow jet-flow lagan [--onnx] [--eager] [--batch 1024]
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--onnx", action="store_true", help="Also onnxruntime, float and int8.")
+    parser.add_argument("--eager", action="store_true", help="Uncompiled only (no compilation).")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # torch's compiler is talkative
     print(f"{'model':14s} {'backend':34s} ms per event at batch {args.batch}")
     for name in args.models:
-        for backend, make in bench._backends(resolve_model(name), onnx=args.onnx):
+        for backend, make in bench._backends(
+            resolve_model(name), compiled=not args.eager, onnx=args.onnx
+        ):
             for row in bench._time_backend(name, backend, make, (args.batch,), args.repeats, 1.0):
                 ms, spread = row["ms_per_shower"], row["spread_ms"]
                 print(f"{name:14s} {backend:34s} {ms:.3f} +- {spread:.3f}")
