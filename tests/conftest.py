@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 _EXTRAS = {
     "geant4": (("geant4_pybind",), "needs the sim extra (geant4-pybind)"),
@@ -118,3 +119,13 @@ def _seeded() -> None:
 
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def pythia_jet_tensors(
+    pythia_jets: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 120 Pythia jets as the jet models take them: images (GeV) and class labels."""
+    images = np.concatenate([jets["image"] for jets in pythia_jets])
+    labels = np.concatenate([jets["signal"].astype(np.int64) for jets in pythia_jets])
+    return torch.from_numpy(images), torch.from_numpy(labels)

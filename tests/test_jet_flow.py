@@ -15,16 +15,10 @@ pytest.importorskip("pythia8mc", reason="needs the jets extra")
 from fastshower.models.jet_flow import JetFlowGenerator, JetSpace
 
 
-def _images_and_labels(pythia_jets: tuple[dict, dict]) -> tuple[torch.Tensor, torch.Tensor]:
-    images = np.concatenate([jets["image"] for jets in pythia_jets])
-    labels = np.concatenate([jets["signal"].astype(np.int64) for jets in pythia_jets])
-    return torch.from_numpy(images), torch.from_numpy(labels)
-
-
 def test_space_gives_back_the_pixels_the_jet_pt_and_the_hit_count(
-    pythia_jets: tuple[dict, dict],
+    pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
-    images, labels = _images_and_labels(pythia_jets)
+    images, labels = pythia_jet_tensors
     space = JetSpace().fit(images, labels)
     x = space.encode(images, labels, torch.Generator().manual_seed(1))
     assert x.shape == (120, 627) and torch.isfinite(x).all()
@@ -43,9 +37,9 @@ def test_space_gives_back_the_pixels_the_jet_pt_and_the_hit_count(
 
 
 def test_flows_invert_so_the_density_is_that_of_the_samples(
-    pythia_jets: tuple[dict, dict],
+    pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
-    images, labels = _images_and_labels(pythia_jets)
+    images, labels = pythia_jet_tensors
     flow = JetFlowGenerator(transforms=2, hidden=16, energy_hidden=8).eval()
     flow.space.fit(images, labels)
     for p in flow.parameters():  # away from the identity the zero-initialised layers start at

@@ -17,16 +17,10 @@ from fastshower.models.jet_transformer import STOP, JetTransformerGenerator
 from fastshower.observables.jets import image_observables
 
 
-def _images_and_labels(pythia_jets: tuple[dict, dict]) -> tuple[torch.Tensor, torch.Tensor]:
-    images = np.concatenate([jets["image"] for jets in pythia_jets])
-    labels = np.concatenate([jets["signal"].astype(np.int64) for jets in pythia_jets])
-    return torch.from_numpy(images), torch.from_numpy(labels)
-
-
 def test_tokens_list_the_hits_hardest_first_and_give_the_pixels_back(
-    pythia_jets: tuple[dict, dict],
+    pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
-    images, labels = _images_and_labels(pythia_jets)
+    images, labels = pythia_jet_tensors
     space = JetTransformerGenerator(width=16, layers=1, heads=2).space
     tokens, summary = space.encode(images, labels, torch.Generator().manual_seed(1))
     assert summary.shape == (120, 3) and torch.isfinite(summary).all()
@@ -53,11 +47,13 @@ def test_tokens_list_the_hits_hardest_first_and_give_the_pixels_back(
     assert float(error.max()) <= space.bin_width / 2 + 1e-5
 
 
-def test_samples_are_what_the_likelihood_allows(pythia_jets: tuple[dict, dict]) -> None:
+def test_samples_are_what_the_likelihood_allows(
+    pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
+) -> None:
     """Sampling one step at a time (cached attention) and the likelihood of whole lists see the
     same model: a sampled jet, listed again, has a finite likelihood, and its list is the one
     drawn (distinct pixels, pT never rising)."""
-    images, labels = _images_and_labels(pythia_jets)
+    images, labels = pythia_jet_tensors
     torch.manual_seed(0)
     model = JetTransformerGenerator(width=32, layers=2, heads=2, max_hits=40).eval()
     latent = torch.randn(64, model.latent_size)

@@ -83,10 +83,10 @@ class JetTokens(nn.Module):
             "unit_momenta",
             torch.stack(
                 [
-                    torch.cosh(x)[None].expand(25, 25),
-                    torch.cos(y)[:, None].expand(25, 25),
-                    torch.sin(y)[:, None].expand(25, 25),
-                    torch.sinh(x)[None].expand(25, 25),
+                    torch.cosh(x)[None].expand(IMAGE_SHAPE),
+                    torch.cos(y)[:, None].expand(IMAGE_SHAPE),
+                    torch.sin(y)[:, None].expand(IMAGE_SHAPE),
+                    torch.sinh(x)[None].expand(IMAGE_SHAPE),
                 ]
             ).reshape(4, _PIXELS),
             persistent=False,
