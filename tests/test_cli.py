@@ -214,3 +214,30 @@ def test_killed_production_resumes(tmp_path: Path) -> None:
         for key in ("layer_0", "layer_1", "layer_2", "overflow"):
             np.testing.assert_array_equal(got[key][rows], block[key], err_msg=f"{chunk} {key}")
     assert sorted(os.listdir(tmp_path)) == ["fresh", "x.h5"]
+
+
+def test_torch_threads_wait_passively_only_where_the_cores_are_busy() -> None:
+    """The command sets ``OMP_WAIT_POLICY=PASSIVE`` before torch is imported when the load
+    average fills the usable cores, leaves an idle machine's threads spinning, and never
+    overrides the user's choice."""
+    probe = (
+        "import os, sys; os.getloadavg = lambda: ({load}, 0.0, 0.0); "
+        "from fastshower import cli; cli._passive_threads_when_busy(); "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    def policy(load: float, **env: str) -> str:
+        environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env
+        run = subprocess.run(
+            [sys.executable, "-c", probe.format(load=load)],
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return run.stdout.strip()
+
+    assert policy(float(cores)) == "PASSIVE False"
+    assert policy(0.0) == "None False"
+    assert policy(float(cores), OMP_WAIT_POLICY="ACTIVE") == "ACTIVE False"

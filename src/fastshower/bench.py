@@ -72,6 +72,9 @@ def run_bench(
             "cpu_count": os.cpu_count(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "torch": torch.__version__,
+            # passive threads on a busy machine (``fastshower.cli``): 15-30 % slower than
+            # spinning ones where the cores are free
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         },
         "geant4": geant4,
         "results": rows,
