@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fastshower._cpus import usable_cpus
 from fastshower.io import JET_SCHEMA, read_dataset, read_showers
 from fastshower.simulate.calo import CaloSettings, simulate_showers
 from fastshower.simulate.production import parts_dir, plan_chunks
@@ -225,7 +226,7 @@ def test_torch_threads_wait_passively_only_where_the_cores_are_busy() -> None:
         "from fastshower import cli; cli._passive_threads_when_busy(); "
         "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
     )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cpus()
 
     def policy(load: float, **env: str) -> str:
         environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env

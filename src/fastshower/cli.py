@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TextIO
 import click
 
 from fastshower import __version__
+from fastshower._cpus import usable_cpus
 
 
 class BadInput(click.ClickException):
@@ -111,8 +112,7 @@ def _passive_threads_when_busy() -> None:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this platform
         return
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if load >= (cpus or 1) - 0.5:
+    if load >= usable_cpus() - 0.5:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 

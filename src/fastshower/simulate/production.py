@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from fastshower._cpus import usable_cpus
 from fastshower.io import DatasetError, Schema, dataset_info, open_writer, read_dataset
 
 __all__ = [
@@ -322,7 +323,7 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         return
     with (
         LocalCluster(
-            n_workers=workers or _cpu_count(),
+            n_workers=workers or usable_cpus(),
             threads_per_worker=1,
             processes=True,
             # No dashboard, and its HTTP server (which the scheduler starts even without one)
@@ -333,13 +334,6 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         Client(cluster) as client,
     ):
         yield client
-
-
-def _cpu_count() -> int:
-    """CPUs this process may use (a container's or batch slot's limit, not the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _on_dask(
