@@ -12,7 +12,7 @@ import fastshower
 PACKAGE = Path(fastshower.__file__).parent
 LAYERS = [
     # the foundations: the detector as data, physics observables, files
-    {"_stdout", "detector", "particles"},
+    {"_cpus", "_stdout", "detector", "particles"},
     {"observables", "checkpoint"},
     {"io"},
     {"calochallenge"},
