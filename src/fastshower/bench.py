@@ -34,6 +34,8 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from fastshower._cpus import usable_cpus
+
 __all__ = ["BATCH_SIZES", "QUICK_BATCH_SIZES", "run_bench"]
 
 BATCH_SIZES = (1, 4, 10, 128, 512, 1024, 4096, 16384)
@@ -184,7 +186,7 @@ def _backends(
 
         return make
 
-    all_threads = os.cpu_count() or 1
+    all_threads = usable_cpus()
     backends = [
         (f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
         ("torch CPU, 1 thread", torch_cpu(1)),
