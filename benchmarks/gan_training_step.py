@@ -1,5 +1,7 @@
 """Seconds per training step of the published GANs on this machine: one discriminator update
-and the recipe's generator updates (CaloGAN two, LAGAN one), at the published batch sizes.
+and the recipe's generator updates (CaloGAN two, LAGAN one), at the published batch sizes, in
+float32 and, where the CPU has bfloat16 matrix units (AMX), in the training loop's bfloat16
+mixed precision too.
 
     python benchmarks/gan_training_step.py --threads 1 --repeats 3
 
@@ -16,6 +18,7 @@ import time
 
 import torch
 
+from fastshower._cpus import bfloat16_matrix_units
 from fastshower.detector import CALORIMETER
 from fastshower.training.calogan import CaloganRecipe
 from fastshower.training.lagan import LaganRecipe
@@ -31,7 +34,7 @@ def _batches(name: str, n: int) -> tuple:
     return torch.rand(n, 25, 25), torch.randint(0, 2, (n,))
 
 
-def time_steps(name: str, batch_size: int, repeats: int) -> list[float]:
+def time_steps(name: str, batch_size: int, repeats: int, bfloat16: bool) -> list[float]:
     recipe = CaloganRecipe() if name == "calogan" else LaganRecipe()
     networks = recipe.networks()
     optimisers = {key: torch.optim.Adam(net.parameters(), 2e-4) for key, net in networks.items()}
@@ -41,7 +44,8 @@ def time_steps(name: str, batch_size: int, repeats: int) -> list[float]:
     def step() -> None:
         for update in updates:
             for _ in range(update.repeats):
-                loss, _ = update.loss(networks, batch, rng)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+                    loss, _ = update.loss(networks, batch, rng)
                 optimisers[update.network].zero_grad()
                 loss.backward()
                 optimisers[update.network].step()
@@ -61,14 +65,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    precisions = (False, True) if bfloat16_matrix_units() else (False,)
     for name in ("calogan", "lagan"):
         batch_size = _TRAINING[name].batch_size
-        times = time_steps(name, batch_size, args.repeats)
-        spread = (max(times) - min(times)) / 2
-        print(
-            f"{name}: batch {batch_size}, {args.threads} thread(s): "
-            f"{statistics.median(times):.2f} +- {spread:.2f} s per step"
-        )
+        for bfloat16 in precisions:
+            times = time_steps(name, batch_size, args.repeats, bfloat16)
+            spread = (max(times) - min(times)) / 2
+            print(
+                f"{name}: batch {batch_size}, {args.threads} thread(s), "
+                f"{'bfloat16' if bfloat16 else 'float32'}: "
+                f"{statistics.median(times):.2f} +- {spread:.2f} s per step"
+            )
 
 
 if __name__ == "__main__":

@@ -91,3 +91,24 @@ def test_gradients_reach_every_parameter() -> None:
     mb(lc(x).flatten(1)).sum().backward()
     for p in (*lc.parameters(), *mb.parameters(), x):
         assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_locally_connected_in_bfloat16_autocast_follows_float32() -> None:
+    """Under autocast (the training loop's mixed precision) the products run in bfloat16, and
+    the output and the gradients come back within bfloat16's precision of float32's, each
+    gradient in its input's own type."""
+    torch.manual_seed(4)
+    layer = LocallyConnected2d(3, 2, input_size=(9, 11), kernel_size=(3, 4), stride=2)
+    x = torch.randn(5, 3, 9, 11, requires_grad=True)
+    results = []
+    for mixed in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+            out = layer(x)
+        (out.float() * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads = (layer.weight.grad.clone(), layer.bias.grad.clone(), x.grad.clone())
+        assert all(g.dtype == torch.float32 for g in grads)
+        results.append((out.detach().float(), *grads))
+        x.grad, layer.weight.grad, layer.bias.grad = None, None, None
+    assert not torch.equal(results[0][0], results[1][0])  # the products did run in bfloat16
+    for mixed, full in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(mixed, full, rtol=0.05, atol=0.05 * full.abs().max().item())

@@ -13,6 +13,7 @@ discrimination.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -94,16 +95,12 @@ class LocallyConnected2d(nn.Module):
         read = (kh - 1) * w + kw + s * (ho * w - 1)  # rows the last offset's slice reaches
         rows = F.pad(rows, (0, 0, 0, 0, 0, max(0, read - h * w)))
         weight = F.pad(self.weight.view(ho, wo, -1), (0, 0, 0, w - wo))  # zero the wrapped ones
-        weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).contiguous()
-        out: torch.Tensor | None = None  # (ho * w, N, o)
-        for i in range(kh):
-            for j in range(kw):
-                start = i * w + j
-                inputs = rows[start : start + s * (ho * w - 1) + 1 : s]
-                term = torch.bmm(inputs, weight[i, j].transpose(1, 2))
-                out = term if out is None else out + term
-        if out is None:  # never: kh, kw >= 1 (checked in __init__); what out.view would raise
-            raise AttributeError("a kernel of no offsets")
+        weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).reshape(kh * kw, -1, o, c)
+        starts = tuple(i * w + j for i in range(kh) for j in range(kw))
+        if torch.is_grad_enabled() and not _tracing():
+            out = _ShiftedProducts.apply(rows, weight, starts, s, ho * w)
+        else:
+            out = _shifted_products(rows, weight, starts, s, ho * w)
         return out.view(ho, w, -1, o)[:, :wo].permute(2, 3, 0, 1)
 
     def extra_repr(self) -> str:
@@ -111,6 +108,65 @@ class LocallyConnected2d(nn.Module):
             f"{self.in_channels}, {self.out_channels}, input_size={self.input_size}, "
             f"kernel_size={self.kernel_size}, stride={self.stride}"
         )
+
+
+def _shifted_products(
+    rows: torch.Tensor, weight: torch.Tensor, starts: tuple[int, ...], stride: int, length: int
+) -> torch.Tensor:
+    """(length, N, o): the sum over offsets k of rows[starts[k] + stride t] @ weight[k, t]^T."""
+    span = stride * (length - 1) + 1
+    out: torch.Tensor | None = None
+    for k, start in enumerate(starts):
+        term = torch.bmm(rows[start : start + span : stride], weight[k].transpose(1, 2))
+        out = term if out is None else out + term
+    if out is None:  # never: a kernel has one offset at least (checked in __init__)
+        raise ValueError("a kernel of no offsets")
+    return out
+
+
+class _ShiftedProducts(torch.autograd.Function):
+    """``_shifted_products`` with its own backward, which accumulates the input's gradient in
+    one buffer. Autograd's own gives each offset's slice of the input a zero-filled copy of the
+    whole input and then sums them: at LAGAN's 5 x 5 kernels, the fills and sums were a third of
+    its training step on CPU."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        rows: torch.Tensor,
+        weight: torch.Tensor,
+        starts: tuple[int, ...],
+        stride: int,
+        length: int,
+    ) -> torch.Tensor:
+        device = rows.device.type
+        if torch.is_autocast_enabled(device):  # kept as the products use them, for the backward
+            dtype = torch.get_autocast_dtype(device)
+            rows, weight = rows.to(dtype), weight.to(dtype)
+        ctx.save_for_backward(rows, weight)
+        ctx.starts, ctx.stride, ctx.length = starts, stride, length
+        return _shifted_products(rows, weight, starts, stride, length)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        rows, weight = ctx.saved_tensors
+        grad = grad.to(rows.dtype).contiguous()  # a permuted view here sends bmm to a slow path
+        need_rows, need_weight = ctx.needs_input_grad[:2]
+        grad_rows = torch.zeros_like(rows) if need_rows else None
+        span = ctx.stride * (ctx.length - 1) + 1
+        weight_grads = []
+        for k, start in enumerate(ctx.starts):
+            window = slice(start, start + span, ctx.stride)
+            if grad_rows is not None:
+                grad_rows[window] += torch.bmm(grad, weight[k])
+            if need_weight:
+                weight_grads.append(torch.bmm(grad.transpose(1, 2), rows[window]))
+        grad_weight = torch.stack(weight_grads) if need_weight else None
+        return grad_rows, grad_weight, None, None, None
+
+
+def _tracing() -> bool:
+    return bool(torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -133,6 +189,8 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(torch.randn(in_features, n_kernels * kernel_dim) * 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = (x @ self.T).view(len(x), self.n_kernels, self.kernel_dim)
-        distance = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(dim=3)  # (N, N, n_kernels)
-        return torch.exp(-distance).sum(dim=1)
+        m = (x @ self.T).view(len(x), self.n_kernels, self.kernel_dim).transpose(0, 1)
+        # L1 distances per kernel, (n_kernels, N, N): cdist never holds the (N, N, n_kernels,
+        # kernel_dim) differences, 3x faster than broadcasting them at CaloGAN's batch of 256
+        distance = torch.cdist(m, m, p=1)
+        return torch.exp(-distance).sum(dim=2).T

@@ -23,9 +23,10 @@ The loop does the rest, top to bottom:
   ``DistributedDataParallel``, each rank reads its share of every epoch
   (``DistributedSampler``), and only rank 0 writes files and shows the progress bar. NCCL on
   GPUs, gloo on CPUs.
-- **Devices.** CUDA when present, with automatic mixed precision in bfloat16 unless the
-  recipe says otherwise (``mixed_precision``: the CaloFlow's likelihood stays in float32);
-  else CPU in float32.
+- **Devices.** CUDA when present, else CPU. Automatic mixed precision in bfloat16 on GPUs and
+  on CPUs with bfloat16 matrix units (Intel AMX: LAGAN's step 1.6x, CaloGAN's 1.35x), unless
+  the recipe says otherwise (``mixed_precision``: the likelihoods stay in float32); else
+  float32.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from fastshower._cpus import bfloat16_matrix_units
 from fastshower.checkpoint import load_checkpoint, save_checkpoint
 from fastshower.modelfile import save_model
 from fastshower.training.recipe import GanRecipe, Recipe, Update
@@ -135,9 +137,11 @@ def train(
     elif checkpoint.exists() and rank == 0:
         raise ValueError(f"{out} holds a training already: pass resume=True or another folder")
     wrapped = {name: _wrap(m, world) for name, m in networks.items()}
-    # Mixed precision on GPUs, in bfloat16: float32's range, so no loss scaling is needed.
+    # Mixed precision in bfloat16 (float32's range, so no loss scaling is needed) where the
+    # hardware multiplies it faster: GPUs, and CPUs with matrix units
+    fast_bf16 = device.type == "cuda" or (device.type == "cpu" and bfloat16_matrix_units())
     amp = torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and recipe.mixed_precision
+        device.type, dtype=torch.bfloat16, enabled=fast_bf16 and recipe.mixed_precision
     )
     provenance = {**(provenance or {}), "train_config": _plain(config)}
     steps_per_epoch = _n_batches(dataset, config, world)

@@ -45,7 +45,8 @@ class Recipe(Protocol):
 
     @property
     def mixed_precision(self) -> bool:
-        """Whether the loop may run the networks in bfloat16 on a GPU."""
+        """Whether the loop may run the networks in bfloat16 (on GPUs and on CPUs with bfloat16
+        matrix units)."""
         ...
 
     def networks(self) -> dict[str, nn.Module]:
