@@ -2,7 +2,7 @@
 # LAGAN as published (docs/models.md): W and QCD jet images, batch 100, 50 epochs, on the first
 # training block of each class (20k jets each). Resumable: rerun and the training continues.
 # Judged by studies/judge.sh against the held-out jets. Cost: ~4 min per epoch of 36k jets on
-# one core with bfloat16 matrix units (docs/models.md), ~8-10 min in float32.
+# one core (docs/models.md), so ~3 h.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/lagan.sh
 set -euo pipefail

@@ -95,7 +95,10 @@ class LocallyConnected2d(nn.Module):
         read = (kh - 1) * w + kw + s * (ho * w - 1)  # rows the last offset's slice reaches
         rows = F.pad(rows, (0, 0, 0, 0, 0, max(0, read - h * w)))
         weight = F.pad(self.weight.view(ho, wo, -1), (0, 0, 0, w - wo))  # zero the wrapped ones
-        weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).reshape(kh * kw, -1, o, c)
+        # contiguous, then one bank per offset: reshaping the permuted view instead gave a layout
+        # on which bmm rounded differently (the shipped LAGAN's samples changed in the last bit)
+        weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).contiguous()
+        weight = weight.view(kh * kw, -1, o, c)
         starts = tuple(i * w + j for i in range(kh) for j in range(kw))
         if torch.is_grad_enabled() and not _tracing():
             out = _ShiftedProducts.apply(rows, weight, starts, s, ho * w)

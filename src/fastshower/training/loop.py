@@ -24,7 +24,7 @@ The loop does the rest, top to bottom:
   (``DistributedSampler``), and only rank 0 writes files and shows the progress bar. NCCL on
   GPUs, gloo on CPUs.
 - **Devices.** CUDA when present, else CPU. Automatic mixed precision in bfloat16 on GPUs and
-  on CPUs with bfloat16 matrix units (Intel AMX: LAGAN's step 1.6x, CaloGAN's 1.35x), unless
+  on CPUs with bfloat16 matrix units (Intel AMX; ``docs/models.md``), unless
   the recipe says otherwise (``mixed_precision``: the likelihoods stay in float32); else
   float32.
 """
