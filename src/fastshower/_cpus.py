@@ -22,7 +22,4 @@ def bfloat16_matrix_units() -> bool:
     import torch
 
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # torch's own CPU-feature probe
-    try:
-        return bool(probe and probe())
-    except RuntimeError:
-        return False
+    return bool(probe and probe())

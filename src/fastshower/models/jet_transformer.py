@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fastshower.models.family import JET_CLASSES, jet_family
+from fastshower.models.layers import tracing
 from fastshower.models.splines import SplineTransform
 from fastshower.observables.jets import IMAGE_GRID
 
@@ -364,7 +365,7 @@ class JetTransformerGenerator(nn.Module):
             hit[:, STOP] = False
             ceiling = pt_bin
             momenta = momenta + self.space.momenta(target, pt_bin)
-            if _tracing():
+            if tracing():
                 continue
             ended = int(done.sum())
             if ended == len(done):
@@ -405,10 +406,6 @@ def _draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     latent vector gives one image on every runtime)."""
     cdf = logits.softmax(-1).cumsum(-1)
     return (cdf < u[:, None] * cdf[:, -1:]).sum(-1).clamp_max(logits.shape[-1] - 1)
-
-
-def _tracing() -> bool:
-    return bool(torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
 
 
 FAMILY = jet_family("jet-transformer", JetTransformerGenerator, 1.0, strict=False, optimize=False)

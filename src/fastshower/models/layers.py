@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["LocallyConnected2d", "MinibatchDiscrimination"]
+__all__ = ["LocallyConnected2d", "MinibatchDiscrimination", "tracing"]
 
 
 class LocallyConnected2d(nn.Module):
@@ -100,7 +100,7 @@ class LocallyConnected2d(nn.Module):
         weight = weight.view(ho * w, o, c, kh, kw).permute(3, 4, 0, 1, 2).contiguous()
         weight = weight.view(kh * kw, -1, o, c)
         starts = tuple(i * w + j for i in range(kh) for j in range(kw))
-        if torch.is_grad_enabled() and not _tracing():
+        if torch.is_grad_enabled() and not tracing():
             out = _ShiftedProducts.apply(rows, weight, starts, s, ho * w)
         else:
             out = _shifted_products(rows, weight, starts, s, ho * w)
@@ -168,7 +168,9 @@ class _ShiftedProducts(torch.autograd.Function):
         return grad_rows, grad_weight, None, None, None
 
 
-def _tracing() -> bool:
+def tracing() -> bool:
+    """Whether torch.compile or the ONNX export is tracing the model: what they trace must be
+    plain tensor operations, with no data-dependent Python branches."""
     return bool(torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
 
 
