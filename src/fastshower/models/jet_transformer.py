@@ -394,10 +394,10 @@ class JetTransformerGenerator(nn.Module):
         momenta = torch.zeros_like(latent[:, :1]).repeat(1, 4)
         width = self.summary_embedding.out_features
         heads = cast(_Block, self.blocks[0]).heads
+        # places are written before they are read: the caches need no zeros (filling them was
+        # a twentieth of the sampling time)
         caches = [
-            torch.zeros_like(latent[:, :1, None, None]).repeat(
-                2, 1, heads, self.max_hits, width // heads
-            )
+            latent.new_empty((2, latent.shape[0], heads, self.max_hits, width // heads))
             for _ in self.blocks
         ]
         jet_summary = summary
@@ -440,7 +440,7 @@ class JetTransformerGenerator(nn.Module):
                 pixel, pt_bin, ceiling, done, momenta = (
                     t[keep] for t in (pixel, pt_bin, ceiling, done, momenta)
                 )
-                caches = [cache[:, keep] for cache in caches]
+                caches = [_kept(cache, keep, step + 1) for cache in caches]
         if rows is not None:
             finished[rows] = image
             image = finished
@@ -450,6 +450,15 @@ class JetTransformerGenerator(nn.Module):
         # flow's pixels are rescaled to its flow I's pT (``JetTokens.match_summary``)
         pixels = self.space.match_summary(image[:, :_PIXELS], jet_summary)
         return pixels.unflatten(1, IMAGE_SHAPE)
+
+
+def _kept(cache: torch.Tensor, keep: torch.Tensor, places: int) -> torch.Tensor:
+    """A key/value cache (2, N, heads, max places, width) of the jets ``keep`` (N,) only, its
+    first ``places`` written: copying the places not written yet made this a quarter of the
+    sampling time at batch 1024."""
+    kept = cache.new_empty((2, int(keep.sum()), *cache.shape[2:]))
+    kept[:, :, :, :places] = cache[:, keep, :, :places]
+    return kept
 
 
 def _draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
