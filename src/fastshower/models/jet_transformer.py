@@ -201,8 +201,8 @@ class JetTokens(nn.Module):
                 / mass2
                 - (p[:, 1] * dp[:, 1] + p[:, 2] * dp[:, 2]) / pt2
             )
-            step = gap / torch.where(slope.abs() > 1e-12, slope, 1.0)
-            step = torch.where(slope.abs() > 1e-12, step, torch.zeros_like(step))
+            steep = slope.abs() > 1e-12
+            step = torch.where(steep, gap / torch.where(steep, slope, 1.0), torch.zeros_like(gap))
             a = a - torch.minimum(torch.maximum(step, -1 / reach), 1 / reach)
             a = torch.minimum(torch.maximum(a, -4 / reach), 4 / reach)
         pixels = pixels * torch.exp(best[:, None] * r2)
