@@ -43,13 +43,13 @@ jets qcd 12 20000 jets_qcd-train-s12.h5
 calo e+ 201 20000 eplus-test.h5
 calo gamma 202 20000 gamma-test.h5
 # the judge's Geant4-against-Geant4 floors for e+ and gamma (the first training block of each),
-# on which the published CaloGAN recipe trains too; then the rest of the jets' training (the jet
-# models train on a CPU), the rest of the pions' (the particle the models are furthest from)
+# on which the published CaloGAN recipe trains too; then the rest of the pions' training (the
+# particle the models are furthest from, and where more showers helped most), then the jets'
 calo e+ 1 20000 eplus-train-s1.h5
 calo gamma 2 20000 gamma-train-s2.h5
+for seed in 4 5 6 7 8 9; do calo pi+ "$seed" 10000 "piplus-train-s$seed.h5"; done
 jets w 21 20000 jets_w-train-s21.h5
 jets qcd 22 20000 jets_qcd-train-s22.h5
-for seed in 4 5 6 7 8 9; do calo pi+ "$seed" 10000 "piplus-train-s$seed.h5"; done
 calo e+ 11 10000 eplus-train-s11.h5
 calo gamma 12 10000 gamma-train-s12.h5
 # off the centre: incidence points uniform in the square of +-50 mm
