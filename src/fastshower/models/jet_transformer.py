@@ -445,9 +445,10 @@ class JetTransformerGenerator(nn.Module):
             finished[rows] = image
             image = finished
         # the list's pT strays from the summary's by about 6 % (after 6 epochs on W jets), its
-        # mass by -3 % / +4 % (5-95 %, after 20 epochs), more than a W jet's own spread, while the
-        # summary's are at the Pythia floor: the image is reshaped to the summary, as the jet
-        # flow's pixels are rescaled to its flow I's pT (``JetTokens.match_summary``)
+        # mass by -3 % / +4 % (5-95 %, after 20 epochs), about as wide as the W peak itself,
+        # while the summary's are close to the Pythia floor: the image is reshaped to the
+        # summary, as the jet flow's pixels are rescaled to its flow I's pT
+        # (``JetTokens.match_summary``)
         pixels = self.space.match_summary(image[:, :_PIXELS], jet_summary)
         return pixels.unflatten(1, IMAGE_SHAPE)
 
