@@ -77,6 +77,22 @@ def test_images_are_reshaped_to_the_summary_mass_and_pt(
         assert (np.abs(after - target) <= np.abs(before - target) + 1e-6)[~reached].all()
 
 
+def test_half_precision_jets_keep_their_pt() -> None:
+    """In float16 (as ``bench`` times a GPU) a jet's squared momenta overflow: the reshaping to
+    the summary runs in float32, so the shipped model's jets keep the pT they were drawn with
+    (250-300 GeV in training) instead of coming back empty."""
+    from fastshower.modelfile import load_model
+    from fastshower.pretrained import resolve_model
+
+    model = load_model(resolve_model("jet-transformer")).generator.half().eval()
+    latent = torch.randn(32, model.latent_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        images = model(latent.half(), torch.tensor([0, 1] * 16))
+    assert images.dtype == torch.float16 and torch.isfinite(images).all()
+    pt = image_observables(images.double().numpy())["pt"]
+    assert ((pt > 230) & (pt < 320)).all(), pt
+
+
 def test_samples_are_what_the_likelihood_allows(
     pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
 ) -> None:

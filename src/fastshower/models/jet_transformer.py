@@ -178,19 +178,24 @@ class JetTokens(nn.Module):
         changing a weight by at most a factor e, the weights kept within e^+-4, and the step
         that came closest kept (the mass is not monotonic in ``a`` for every jet). Then the pT
         is scaled to the summary's, which keeps the mass over pT.
+
+        In float32 at least: a jet's squared momenta (up to 1e5 GeV^2) overflow float16.
         """
-        raw = summary * self.std + self.mean
+        dtype = pixels.dtype
+        work = torch.promote_types(dtype, torch.float32)
+        pixels, units, xy = pixels.to(work), self.unit_momenta.to(work), self.pixel_xy.to(work)
+        raw = summary.to(work) * self.std.to(work) + self.mean.to(work)
         log_ratio2 = 2 * (raw[:, 1] - raw[:, 0])  # log (m / pT)^2
         total = pixels.sum(1, keepdim=True).clamp_min(1e-30)
-        axis = (pixels / total) @ self.pixel_xy.T  # (N, 2)
-        r2 = ((self.pixel_xy[None] - axis[:, :, None]) ** 2).sum(1)
+        axis = (pixels / total) @ xy.T  # (N, 2)
+        r2 = ((xy[None] - axis[:, :, None]) ** 2).sum(1)
         r2 = r2 - (pixels * r2).sum(1, keepdim=True) / total
         reach = torch.where(pixels > 0, r2.abs(), 0.0).amax(1).clamp_min(1e-6)  # (N,)
         a = torch.zeros_like(reach)
         best, best_gap = a, torch.full_like(a, torch.inf)
         for _ in range(steps):
             weighted = pixels * torch.exp(a[:, None] * r2)
-            p, dp = weighted @ self.unit_momenta.T, (weighted * r2) @ self.unit_momenta.T
+            p, dp = weighted @ units.T, (weighted * r2) @ units.T
             mass2 = (p[:, 0] ** 2 - p[:, 1] ** 2 - p[:, 2] ** 2 - p[:, 3] ** 2).clamp_min(1e-12)
             pt2 = (p[:, 1] ** 2 + p[:, 2] ** 2).clamp_min(1e-12)
             gap = mass2.log() - pt2.log() - log_ratio2
@@ -206,10 +211,10 @@ class JetTokens(nn.Module):
             a = a - torch.minimum(torch.maximum(step, -1 / reach), 1 / reach)
             a = torch.minimum(torch.maximum(a, -4 / reach), 4 / reach)
         pixels = pixels * torch.exp(best[:, None] * r2)
-        momenta = pixels @ self.unit_momenta.T
+        momenta = pixels @ units.T
         pt = (momenta[:, 1] ** 2 + momenta[:, 2] ** 2).sqrt()  # (hypot has no ONNX export)
         scale = torch.where(pt > 0, raw[:, 0].exp() / pt.clamp_min(1e-30), torch.zeros_like(pt))
-        return pixels * scale[:, None]
+        return (pixels * scale[:, None]).to(dtype)
 
 
 class _Block(nn.Module):
