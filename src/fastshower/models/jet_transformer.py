@@ -195,24 +195,18 @@ class JetTokens(nn.Module):
         best, best_gap = a, torch.full_like(a, torch.inf)
         for _ in range(steps):
             weighted = pixels * torch.exp(a[:, None] * r2)
-            p, dp = weighted @ units.T, (weighted * r2) @ units.T
-            mass2 = (p[:, 0] ** 2 - p[:, 1] ** 2 - p[:, 2] ** 2 - p[:, 3] ** 2).clamp_min(1e-12)
-            pt2 = (p[:, 1] ** 2 + p[:, 2] ** 2).clamp_min(1e-12)
+            p, dp = weighted @ units.T, (weighted * r2) @ units.T  # the momentum, d/da of it
+            mass2, pt2 = _minkowski(p, p).clamp_min(1e-12), _transverse(p, p).clamp_min(1e-12)
             gap = mass2.log() - pt2.log() - log_ratio2
             closer = gap.abs() < best_gap
             best, best_gap = torch.where(closer, a, best), torch.where(closer, gap.abs(), best_gap)
-            slope = 2 * (
-                (p[:, 0] * dp[:, 0] - p[:, 1] * dp[:, 1] - p[:, 2] * dp[:, 2] - p[:, 3] * dp[:, 3])
-                / mass2
-                - (p[:, 1] * dp[:, 1] + p[:, 2] * dp[:, 2]) / pt2
-            )
+            slope = 2 * (_minkowski(p, dp) / mass2 - _transverse(p, dp) / pt2)
             steep = slope.abs() > 1e-12
             step = torch.where(steep, gap / torch.where(steep, slope, 1.0), torch.zeros_like(gap))
-            a = a - torch.minimum(torch.maximum(step, -1 / reach), 1 / reach)
-            a = torch.minimum(torch.maximum(a, -4 / reach), 4 / reach)
+            a = (a - step.clamp(-1 / reach, 1 / reach)).clamp(-4 / reach, 4 / reach)
         pixels = pixels * torch.exp(best[:, None] * r2)
         momenta = pixels @ units.T
-        pt = (momenta[:, 1] ** 2 + momenta[:, 2] ** 2).sqrt()  # (hypot has no ONNX export)
+        pt = _transverse(momenta, momenta).sqrt()  # (hypot has no ONNX export)
         scale = torch.where(pt > 0, raw[:, 0].exp() / pt.clamp_min(1e-30), torch.zeros_like(pt))
         return (pixels * scale[:, None]).to(dtype)
 
@@ -456,6 +450,16 @@ class JetTransformerGenerator(nn.Module):
         # (``JetTokens.match_summary``)
         pixels = self.space.match_summary(image[:, :_PIXELS], jet_summary)
         return pixels.unflatten(1, IMAGE_SHAPE)
+
+
+def _minkowski(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The Minkowski product of four-momenta (N, 4): (E, px, py, pz)."""
+    return a[:, 0] * b[:, 0] - a[:, 1] * b[:, 1] - a[:, 2] * b[:, 2] - a[:, 3] * b[:, 3]
+
+
+def _transverse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The product of four-momenta's (N, 4) transverse parts."""
+    return a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
 def _kept(cache: torch.Tensor, keep: torch.Tensor, places: int) -> torch.Tensor:
