@@ -93,15 +93,30 @@ def test_half_precision_jets_keep_their_pt() -> None:
     assert ((pt > 230) & (pt < 320)).all(), pt
 
 
+@pytest.mark.parametrize(
+    ("pixel_choice", "decoder", "pt_choice"),
+    [("flat", "attention", "flat"), ("rows", "attention", "flat"), ("rows", "gru", "coarse-fine")],
+)
 def test_samples_are_what_the_likelihood_allows(
     pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
+    pixel_choice: str,
+    decoder: str,
+    pt_choice: str,
 ) -> None:
-    """Sampling one step at a time (cached attention) and the likelihood of whole lists see the
-    same model: a sampled jet, listed again, has a finite likelihood, and its list is the one
-    drawn (distinct pixels, pT never rising)."""
+    """Sampling one step at a time (cached attention, or the recurrent state) and the
+    likelihood of whole lists see the same model: a sampled jet, listed again, has a finite
+    likelihood, and its list is the one drawn (distinct pixels, pT never rising)."""
     images, labels = pythia_jet_tensors
     torch.manual_seed(0)
-    model = JetTransformerGenerator(width=32, layers=2, heads=2, max_hits=40).eval()
+    model = JetTransformerGenerator(
+        width=32,
+        layers=2,
+        heads=2,
+        max_hits=40,
+        pixel_choice=pixel_choice,
+        decoder=decoder,
+        pt_choice=pt_choice,
+    ).eval()
     latent = torch.randn(64, model.latent_size)
     classes = torch.tensor([0, 1] * 32)
     with torch.no_grad():
@@ -169,3 +184,67 @@ def test_one_place_at_a_time_is_the_causal_pass() -> None:
     with torch.no_grad():
         stepped = torch.cat([block.step(h[:, t : t + 1], cache, t) for t in range(7)], dim=1)
         torch.testing.assert_close(stepped, block(h), rtol=1e-5, atol=1e-5)
+
+
+def test_row_then_column_draws_the_pixels_with_the_likelihood_s_probabilities() -> None:
+    """The row-then-column choice: its probabilities over the pixels left (and stop) sum to one,
+    and 400 000 draws from them fall as often as they say (chi-square), with no pixel drawn
+    twice, a full row included."""
+    torch.manual_seed(1)
+    model = JetTransformerGenerator(width=16, layers=1, heads=2, pixel_choice="rows").eval()
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    h = torch.randn(1, 16)
+    hit = torch.zeros(1, STOP + 1, dtype=torch.bool)
+    hit[0, torch.randperm(STOP, generator=torch.Generator().manual_seed(2))[:40]] = True
+    hit[0, 50:75] = True  # the whole third row
+    free = ~hit[0]
+    with torch.no_grad():
+        candidates = torch.arange(STOP + 1)
+        nll = model._pixel_nll(
+            h.expand(STOP + 1, 16)[:, None], hit.expand(STOP + 1, -1)[:, None], candidates[:, None]
+        )[:, 0]
+        probability = torch.where(free, (-nll).exp(), 0.0).double()
+        assert probability.sum().item() == pytest.approx(1.0, abs=1e-5)
+        n = 400_000
+        row_hits = hit[:, :STOP].reshape(1, 25, 25).sum(-1).expand(n, -1)
+        u = torch.rand(n)
+        drawn = model._draw_pixel(h.expand(n, 16), hit.expand(n, -1).clone(), row_hits, u)
+    assert not hit[0, drawn].any()
+    counts = torch.bincount(drawn, minlength=STOP + 1).double()[free]
+    expected = n * probability[free]
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    dof = int(free.sum()) - 1
+    assert chi2 < dof + 5 * (2 * dof) ** 0.5, (chi2, dof)
+
+
+def test_coarse_then_fine_draws_the_pt_bins_with_the_likelihood_s_probabilities() -> None:
+    """The coarse-then-fine pT choice below a ceiling inside a coarse bin: its probabilities
+    over the bins up to the ceiling sum to one, and draws fall as often as they say."""
+    torch.manual_seed(3)
+    model = JetTransformerGenerator(width=16, layers=1, heads=2, pt_choice="coarse-fine").eval()
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    bins, ceiling = model.space.pt_bins, 150  # inside the tenth coarse bin of 16
+    h, pixel = torch.randn(1, 16), torch.tensor([312])
+    with torch.no_grad():
+        candidates = torch.arange(bins)
+        nll = model._pt_nll(
+            h.expand(bins, 16)[:, None],
+            pixel.expand(bins)[:, None],
+            torch.full((bins, 1), ceiling),
+            candidates[:, None],
+        )[:, 0]
+        allowed = candidates <= ceiling
+        probability = torch.where(allowed, (-nll).exp(), 0.0).double()
+        assert probability.sum().item() == pytest.approx(1.0, abs=1e-5)
+        n = 400_000
+        drawn = model._draw_pt(
+            h.expand(n, 16), pixel.expand(n), torch.full((n,), ceiling), torch.rand(n)
+        )
+    assert drawn.max() <= ceiling
+    counts = torch.bincount(drawn, minlength=bins).double()[allowed]
+    expected = n * probability[allowed]
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    dof = int(allowed.sum()) - 1
+    assert chi2 < dof + 5 * (2 * dof) ** 0.5, (chi2, dof)

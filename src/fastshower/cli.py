@@ -987,6 +987,27 @@ def train_jet_flow_command(
 @click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--pixel-choice",
+    type=click.Choice(["flat", "rows"]),
+    default="flat",
+    show_default=True,
+    help="The next pixel from one softmax over all, or its row then its column.",
+)
+@click.option(
+    "--decoder",
+    type=click.Choice(["attention", "gru"]),
+    default="attention",
+    show_default=True,
+    help="What reads the jet so far: self-attention blocks or a recurrent network.",
+)
+@click.option(
+    "--pt-choice",
+    type=click.Choice(["flat", "coarse-fine"]),
+    default="flat",
+    show_default=True,
+    help="A hit's pT bin from one softmax over all, or a coarse bin then the bin in it.",
+)
 def train_jet_transformer_command(
     data: tuple[Path, ...],
     out: Path,
@@ -998,6 +1019,9 @@ def train_jet_transformer_command(
     lr: float,
     width: int,
     layers: int,
+    pixel_choice: str,
+    decoder: str,
+    pt_choice: str,
 ) -> None:
     """An autoregressive transformer of jet images (the hit pixels hardest first, each a pixel
     and a pT bin) after a flow of its pT, mass and hit count: maximum likelihood, Adam 5e-4
@@ -1017,7 +1041,13 @@ def train_jet_transformer_command(
             list(data),
             out,
             config,
-            model_config={"width": width, "layers": layers},
+            model_config={
+                "width": width,
+                "layers": layers,
+                "pixel_choice": pixel_choice,
+                "decoder": decoder,
+                "pt_choice": pt_choice,
+            },
             resume=resume,
             progress=not no_progress,
         )
