@@ -35,6 +35,18 @@ CASES = {
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
     "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
     "jet-transformer": ({"width": 16, "layers": 1, "heads": 2, "max_hits": 6}, JETS),
+    # the recurrent decoder with the row-then-column and coarse-then-fine choices
+    "jet-transformer/gru": (
+        {
+            "width": 16,
+            "layers": 1,
+            "max_hits": 6,
+            "decoder": "gru",
+            "pixel_choice": "rows",
+            "pt_choice": "coarse-fine",
+        },
+        JETS,
+    ),
 }
 MAIN_OUTPUT = {
     "lagan": "image",

@@ -58,12 +58,13 @@ DECODERS = ("attention", "gru")
 """What reads the jet so far: causal self-attention blocks (a transformer), or a recurrent
 network (GRU), whose state is all it keeps between steps."""
 PIXEL_CHOICES = ("flat", "rows")
+"""How the next pixel is chosen: one softmax over the 625 pixels and stop, or the row (or stop),
+then the column given it."""
 PT_CHOICES = ("flat", "coarse-fine")
 """How a hit's pT bin is chosen: one softmax over the bins, or a coarse bin of 16, then the bin
 within it."""
 _FINE = 16
-"""How the next pixel is chosen: one softmax over the 625 pixels and stop, or the row (or stop),
-then the column given it."""
+_GRU_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class JetTokens(nn.Module):
@@ -103,6 +104,16 @@ class JetTokens(nn.Module):
             persistent=False,
         )
         self.unit_momenta: torch.Tensor
+        # a hit's four-momentum is its bin's centre pT times its pixel's unit momentum (0: stop)
+        centres = torch.exp(self.log_low + (torch.arange(pt_bins) + 0.5) * self.bin_width)
+        self.register_buffer("bin_centres", centres, persistent=False)
+        self.register_buffer(
+            "pixel_momenta", F.pad(self.unit_momenta, (0, 1)).T.contiguous(), persistent=False
+        )
+        self.register_buffer("metric", torch.tensor([1.0, -1.0, -1.0, -1.0]), persistent=False)
+        self.bin_centres: torch.Tensor
+        self.pixel_momenta: torch.Tensor
+        self.metric: torch.Tensor
         # each pixel's (x, y) on the image, for distances from the jet's axis
         self.register_buffer(
             "pixel_xy",
@@ -156,20 +167,21 @@ class JetTokens(nn.Module):
     def momenta(self, pixel: torch.Tensor, pt_bin: torch.Tensor) -> torch.Tensor:
         """Four-momenta (..., 4) of hits (pixel, pT bin) at their bins' centres; 0 for
         ``STOP``."""
-        half = torch.full_like(pt_bin, 0.5, dtype=self.unit_momenta.dtype)
-        pt = self.pt_gev(pt_bin.clamp_max(self.pt_bins - 1), half)
-        unit = self.unit_momenta.T[pixel.clamp_max(_PIXELS - 1)]
-        return torch.where((pixel == STOP)[..., None], 0.0, pt[..., None] * unit)
+        centre = self.bin_centres[pt_bin.clamp_max(self.pt_bins - 1)]
+        return centre[..., None] * self.pixel_momenta[pixel]
 
-    def progress(self, momenta: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
-        """What the hits so far add up to (four-momenta (..., 4)) against the standardised
-        summary the jet is heading for (broadcast): their four-momentum over its pT, and their
-        mass over its mass (..., 5)."""
-        raw = summary * self.std + self.mean
-        pt, target_mass = raw[..., 0].exp(), raw[..., 1].exp()
-        e, px, py, pz = momenta.unbind(-1)
-        mass = (e**2 - px**2 - py**2 - pz**2).clamp_min(0).sqrt()
-        return torch.cat([momenta / pt[..., None], (mass / target_mass)[..., None]], -1)
+    def progress_scale(self, summary: torch.Tensor) -> torch.Tensor:
+        """1 / (pT, pT, pT, pT, mass) (..., 5) of standardised summaries: what ``progress``
+        measures the hits against."""
+        inverse = torch.exp(-(summary[..., :2] * self.std[:2] + self.mean[:2]))
+        return inverse[..., [0, 0, 0, 0, 1]]
+
+    def progress(self, momenta: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """What the hits so far add up to (four-momenta (..., 4)) against the summary the jet is
+        heading for (its ``progress_scale``, broadcast): their four-momentum over its pT, and
+        their mass over its mass (..., 5)."""
+        mass2 = (momenta * momenta * self.metric).sum(-1, keepdim=True)
+        return torch.cat([momenta, mass2.clamp_min(0).sqrt()], -1) * scale
 
     def pt_gev(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
         """pT of bin ``bins`` at ``place`` in [0, 1) of it (uniform in log pT)."""
@@ -401,12 +413,12 @@ class JetTransformerGenerator(nn.Module):
         ``ceiling``, by the inverse CDF at ``u`` (coarse then fine: as ``_draw_pixel``)."""
         h = h + self.chosen(pixel.clamp_max(_PIXELS - 1))
         if self.pt_choice == "flat":
-            return _draw(_below(self.pt_head(h), ceiling), u)[0]
+            return _draw(_below(self.pt_head(h), ceiling), u)
         top = ceiling.div(_FINE, rounding_mode="floor")
-        coarse, rest = _draw(_below(self.pt_coarse_head(h), top), u)
+        coarse, rest = _draw_split(_below(self.pt_coarse_head(h), top), u)
         fine_ceiling = torch.where(coarse == top, ceiling.remainder(_FINE), _FINE - 1)
         fine_logits = self.pt_fine_head(h + self.chosen_coarse(coarse))
-        return coarse * _FINE + _draw(_below(fine_logits, fine_ceiling), rest)[0]
+        return coarse * _FINE + _draw(_below(fine_logits, fine_ceiling), rest)
 
     def log_prob(
         self, encoded: tuple[torch.Tensor, torch.Tensor], labels: torch.Tensor
@@ -422,7 +434,7 @@ class JetTransformerGenerator(nn.Module):
         input_bins = torch.cat([no_pt, pt_bin[:, :-1]], dim=1)
         place = torch.arange(length, device=tokens.device).clamp_max(self.max_hits)
         momenta = self.space.momenta(inputs, input_bins).cumsum(1)
-        progress = self.space.progress(momenta, summary[:, None])
+        progress = self.space.progress(momenta, self.space.progress_scale(summary[:, None]))
         h = self._embed(inputs, input_bins, place[None].expand(n, -1), labels, summary, progress)
         if self.decoder == "attention":
             for block in self.blocks:
@@ -476,16 +488,32 @@ class JetTransformerGenerator(nn.Module):
         is drawn at where ``u`` fell within its row's share of the CDF, so the pixel is the flat
         inverse CDF's."""
         if self.pixel_choice == "flat":
-            return _draw(self.pixel_head(h).masked_fill_(hit, -torch.inf), u)[0]
+            return _draw(self.pixel_head(h).masked_fill_(hit, -torch.inf), u)
         rows, cols = IMAGE_SHAPE
         full = torch.cat([row_hits >= cols, hit[:, STOP:]], 1)  # (counted: all() took 1/5)
-        row, rest = _draw(self.row_head(h).masked_fill_(full, -torch.inf), u)
+        row, rest = _draw_split(self.row_head(h).masked_fill_(full, -torch.inf), u)
         in_row = row.clamp_max(rows - 1)
         grid = hit[:, :_PIXELS].unflatten(1, IMAGE_SHAPE)
         taken = grid.gather(1, in_row[:, None, None].expand(-1, 1, cols))[:, 0]
         column_logits = self.column_head(h + self.chosen_row(in_row))
-        column = _draw(column_logits.masked_fill_(taken, -torch.inf), rest)[0]
+        column = _draw(column_logits.masked_fill_(taken, -torch.inf), rest)
         return torch.where(row == rows, STOP, in_row * cols + column)
+
+    def _recurrent_step(
+        self, x: torch.Tensor, state: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of the recurrent decoder, layer by layer through ``torch.gru_cell``: the
+        function of ``nn.GRU`` on a sequence of one, which ``torch.export`` cannot capture (it
+        reassigns the GRU's weights on each call)."""
+        gru = self.recurrent
+        if state is None:
+            state = torch.zeros_like(x)[None].repeat(gru.num_layers, 1, 1)  # batch kept free
+        states = []
+        for layer in range(gru.num_layers):
+            weights = [getattr(gru, f"{name}_l{layer}") for name in _GRU_PARAMETERS]
+            x = torch.gru_cell(x, state[layer], *weights)
+            states.append(x)
+        return x, torch.stack(states)
 
     def _context(self, labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(labels.long(), len(JET_CLASSES)).to(self.summary_embedding.weight.dtype)
@@ -522,18 +550,30 @@ class JetTransformerGenerator(nn.Module):
                 for _ in self.blocks
             ]
         jet_summary = summary
+        # what ``_embed`` adds up, gathered once: each pixel's three vectors in one table, each
+        # jet's class and summary in one vector (a step of a small model is dozens of small
+        # operations, and their number is its time)
+        pixel_table = self.pixel.weight + self.row(self.pixel_row) + self.col(self.pixel_col)
+        jet = self.jet_class(labels) + self.summary_embedding(summary)
+        scale = self.space.progress_scale(summary)
         rows: torch.Tensor | None = None  # where the jets still being written sit in the batch
         finished = image
         for step in range(self.max_hits):
-            place = torch.full_like(pixel[:, None], step)
-            progress = self.space.progress(momenta, summary)[:, None]
-            h = self._embed(pixel[:, None], pt_bin[:, None], place, labels, summary, progress)
+            progress = self.space.progress(momenta, scale)
+            h = (
+                pixel_table[pixel]
+                + self.pt.weight[pt_bin]
+                + self.place.weight[step]
+                + jet
+                + self.progress_embedding(progress)
+            )[:, None]
             if self.decoder == "attention":
                 for i, block in enumerate(self.blocks):
                     h = cast(_Block, block).step(h, caches[i], step)
+                h = h[:, 0]
             else:
-                h, state = self.recurrent(h, state)
-            h = self.norm(h[:, 0])
+                h, state = self._recurrent_step(h[:, 0], state)
+            h = self.norm(h)
             pixel = self._draw_pixel(h, hit, row_hits, uniforms[:, step, 0])
             done = done | (pixel == STOP)
             pt_bin = self._draw_pt(h, pixel, ceiling, uniforms[:, step, 1])
@@ -561,8 +601,8 @@ class JetTransformerGenerator(nn.Module):
                 finished[rows[done]] = image[done]
                 keep = ~done
                 rows = rows[keep]
-                summary, uniforms, labels, image, hit, row_hits = (
-                    t[keep] for t in (summary, uniforms, labels, image, hit, row_hits)
+                jet, scale, uniforms, image, hit, row_hits = (
+                    t[keep] for t in (jet, scale, uniforms, image, hit, row_hits)
                 )
                 pixel, pt_bin, ceiling, done, momenta = (
                     t[keep] for t in (pixel, pt_bin, ceiling, done, momenta)
@@ -610,19 +650,35 @@ def _below(logits: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill_(categories > ceiling[..., None], -torch.inf)
 
 
-def _draw(logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The category whose cumulative probability first exceeds ``u`` (inverse-CDF sampling, so a
-    latent vector gives one image on every runtime), and where ``u`` fell within that
-    category's probability, in [0, 1): a uniform of its own, independent of the category."""
-    cdf = logits.softmax(-1).cumsum(-1)
-    target = u[:, None] * cdf[:, -1:]
-    # the count of cdf values below u; outside a trace by bisection of each (non-decreasing) row
-    drawn = (cdf < target).sum(-1) if tracing() else torch.searchsorted(cdf, target)[:, 0]
-    drawn = drawn.clamp_max(logits.shape[-1] - 1)
+    latent vector gives one image on every runtime)."""
+    return _inverse_cdf(logits, u)[0]
+
+
+def _draw_split(logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_draw``'s category, and where ``u`` fell within that category's probability, in
+    [0, 1): a uniform of its own, independent of the category, for a choice that follows."""
+    drawn, probabilities, cdf, target = _inverse_cdf(logits, u)
     upper = cdf.gather(1, drawn[:, None])[:, 0]
-    lower = torch.where(drawn > 0, cdf.gather(1, (drawn - 1).clamp_min(0)[:, None])[:, 0], 0.0)
-    rest = (target[:, 0] - lower) / (upper - lower).clamp_min(1e-30)
+    width = probabilities.gather(1, drawn[:, None])[:, 0]
+    rest = 1 - (upper - target) / width.clamp_min(1e-30)
     return drawn, rest.clamp(0.0, 1.0 - 2**-24)
+
+
+def _inverse_cdf(
+    logits: torch.Tensor, u: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the category drawn, the probabilities, their cumulative sums, ``u`` on their scale)."""
+    probabilities = logits.softmax(-1)
+    cdf = probabilities.cumsum(-1)
+    target = u * cdf[:, -1]
+    # the count of cdf values below u; outside a trace by bisection of each (non-decreasing) row
+    if tracing():
+        drawn = (cdf < target[:, None]).sum(-1)
+    else:
+        drawn = torch.searchsorted(cdf, target[:, None])[:, 0]
+    return drawn.clamp_max(logits.shape[-1] - 1), probabilities, cdf, target
 
 
 FAMILY = jet_family("jet-transformer", JetTransformerGenerator, 1.0, strict=False, optimize=False)
