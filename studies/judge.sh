@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The judge at the field's scale (docs/validation.md): per particle, one `fastshower evaluate`
 # run of every shower model against the 20k-shower test set no model has seen, beside Geant4
-# against Geant4 (the first training block, the floor); per jet class, LAGAN, the jet flow and
-# Pythia against the 10k held-out jets. Each run reports the network and the boosted trees, their
-# learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
+# against Geant4 (the first training block, the floor); per jet class, LAGAN, the jet flow, the
+# jet RNN and Pythia against the 10k held-out jets. Each run reports the network and the boosted
+# trees, their learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
 # studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
-# CaloGAN and the jet transformer enter where studies/calogan.sh and studies/jet_transformer.sh
-# have trained them. Last, each jet model's W and QCD jets
+# CaloGAN enters where studies/calogan.sh has trained it. Last, each jet model's W and QCD jets
 # in one sample against both test sets pooled: the W/QCD taggers. Resumable: generated samples
 # and finished reports are kept and not made again.
 #
@@ -42,8 +41,7 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
     $FS evaluate --reference "$DATA/$f-test.h5" "${C[@]}" --candidate "$DATA/$f-train-s$floor.h5" \
       --max-events 20000 --out "$OUT/report-$f"
 done
-JET_MODELS=(lagan jet-flow)
-[ -d "$RUNS/jet-transformer/model/best" ] && JET_MODELS+=("$RUNS/jet-transformer/model/best")
+JET_MODELS=(lagan jet-flow jet-rnn)
 for spec in w:11 qcd:12; do
   IFS=: read -r c floor <<< "$spec"
   if [ ! -f "$DATA/jets_$c-test.h5" ] || [ ! -f "$DATA/jets_$c-train-s$floor.h5" ]; then

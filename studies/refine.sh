@@ -3,7 +3,7 @@
 # shipped calo-flow: a refiner trained on one sample of the model (seed 2025) against the first
 # Geant4 training block, then a new sample (seed 2024, the judge's) weighted by it and judged
 # against the test set beside the unrefined one and the Geant4 floor, with the amplification of
-# each. Then each shipped jet model (lagan, jet-flow, jet-transformer) the same way, W and QCD
+# each. Then each shipped jet model (lagan, jet-flow, jet-rnn) the same way, W and QCD
 # jets in one sample against the first Pythia training block of each class (weights scaled per
 # class), judged against both test sets pooled, taggers included. Whatever lacks its files
 # (studies/reference_data.sh) is skipped.
@@ -39,7 +39,7 @@ if [ ! -f "$DATA/jets_w-train-s11.h5" ] || [ ! -f "$DATA/jets_qcd-train-s12.h5" 
   echo "skipping jets: the first training blocks are not made yet"
   exit 0
 fi
-for model in lagan jet-flow jet-transformer; do
+for model in lagan jet-flow jet-rnn; do
   gen=(--model "$model" --class both --events 20000 --no-progress)
   [ -f "$OUT/$model-s2025.h5" ] || $FS generate "${gen[@]}" --seed 2025 --out "$OUT/$model-s2025.h5"
   [ -f "$OUT/refiner-$model/config.json" ] ||

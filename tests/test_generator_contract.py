@@ -34,24 +34,12 @@ CASES = {
     "calo-flow/grid": ({**FLOW, "transforms": 4, "coupling": "grid"}, SHOWERS),
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
     "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
-    "jet-transformer": ({"width": 16, "layers": 1, "heads": 2, "max_hits": 6}, JETS),
-    # the recurrent decoder with the row-then-column and coarse-then-fine choices
-    "jet-transformer/gru": (
-        {
-            "width": 16,
-            "layers": 1,
-            "max_hits": 6,
-            "decoder": "gru",
-            "pixel_choice": "rows",
-            "pt_choice": "coarse-fine",
-        },
-        JETS,
-    ),
+    "jet-rnn": ({"width": 16, "max_hits": 6}, JETS),
 }
 MAIN_OUTPUT = {
     "lagan": "image",
     "jet-flow": "image",
-    "jet-transformer": "image",
+    "jet-rnn": "image",
 }  # the others: every layer's cells
 
 

@@ -52,8 +52,7 @@ def test_wrong_folders_are_refused(saved: Path, tmp_path: Path) -> None:
     with pytest.raises(
         ModelFileError,
         match="unknown model 'calogan-v0': known are calo-flow, calogan, flow-matching, jet-flow, "
-        "jet-transformer, "
-        "lagan",
+        "jet-rnn, lagan",
     ):
         load_model(saved)
     edit(saved, format="fastshower-model/0", model="lagan")

@@ -97,7 +97,7 @@ def test_run_demo(tmp_path: Path) -> None:
     assert not (tmp_path / "report").exists()
     # the shipped jet generator: as many jets as Pythia made, both classes, and their report
     jets = read_dataset(h5[4], JET_SCHEMA)
-    assert h5[4].name == f"jets-jet-transformer-{2 * N_DEMO_JETS}-seed1.h5"
+    assert h5[4].name == f"jets-jet-rnn-{2 * N_DEMO_JETS}-seed1.h5"
     assert len(jets) == 2 * N_DEMO_JETS
     assert set(np.unique(jets["signal"])) == {0.0, 1.0} and (jets["image"] >= 0).all()
     assert paths[-1] == tmp_path / "report-jets" / "report.html"

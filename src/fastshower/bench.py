@@ -63,7 +63,7 @@ def run_bench(
     rows = []
     for name, folder in _models(model_dirs, out):
         # a smoke run neither compiles nor exports (an export is minutes for the flows and the
-        # jet transformer; the generator contract's tests export every family)
+        # jet RNN; the generator contract's tests export every family)
         for backend, run in _backends(folder, compiled=not quick, onnx=not quick):
             sizes = COMPILED_BATCH_SIZES if "compiled" in backend else batches
             rows += _time_backend(name, backend, run, sizes, repeats, geant4["ms_per_shower"])

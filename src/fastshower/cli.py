@@ -981,34 +981,13 @@ def train_jet_flow_command(
     _report_training(state, out)
 
 
-@train_group.command("jet-transformer")
+@train_group.command("jet-rnn")
 @_JET_DATA
-@_training_options(epochs=15, batch_size=64)
+@_training_options(epochs=20, batch_size=64)
 @click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
-@click.option("--layers", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option(
-    "--pixel-choice",
-    type=click.Choice(["flat", "rows"]),
-    default="flat",
-    show_default=True,
-    help="The next pixel from one softmax over all, or its row then its column.",
-)
-@click.option(
-    "--decoder",
-    type=click.Choice(["attention", "gru"]),
-    default="attention",
-    show_default=True,
-    help="What reads the jet so far: self-attention blocks or a recurrent network.",
-)
-@click.option(
-    "--pt-choice",
-    type=click.Choice(["flat", "coarse-fine"]),
-    default="flat",
-    show_default=True,
-    help="A hit's pT bin from one softmax over all, or a coarse bin then the bin in it.",
-)
-def train_jet_transformer_command(
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
+def train_jet_rnn_command(
     data: tuple[Path, ...],
     out: Path,
     epochs: int,
@@ -1019,35 +998,26 @@ def train_jet_transformer_command(
     lr: float,
     width: int,
     layers: int,
-    pixel_choice: str,
-    decoder: str,
-    pt_choice: str,
 ) -> None:
-    """An autoregressive transformer of jet images (the hit pixels hardest first, each a pixel
-    and a pT bin) after a flow of its pT, mass and hit count: maximum likelihood, Adam 5e-4
-    cosine-decayed, batch 64, 15 epochs."""
-    from fastshower.training.trainers import JET_TRANSFORMER_TRAINING, train_jet_transformer
+    """An autoregressive recurrent network (GRU) of jet images (the hit pixels hardest first,
+    each a pixel and a pT bin) after a flow of its pT, mass and hit count: maximum likelihood,
+    Adam 5e-4 cosine-decayed, batch 64, 20 epochs."""
+    from fastshower.training.trainers import JET_RNN_TRAINING, train_jet_rnn
 
     _require_files(data)
     try:
         config = replace(
-            JET_TRANSFORMER_TRAINING,
+            JET_RNN_TRAINING,
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,
             lr_generator=lr,
         )
-        state = train_jet_transformer(
+        state = train_jet_rnn(
             list(data),
             out,
             config,
-            model_config={
-                "width": width,
-                "layers": layers,
-                "pixel_choice": pixel_choice,
-                "decoder": decoder,
-                "pt_choice": pt_choice,
-            },
+            model_config={"width": width, "layers": layers},
             resume=resume,
             progress=not no_progress,
         )

@@ -16,7 +16,7 @@ from fastshower.models import (
     calogan,
     flow_matching,
     jet_flow,
-    jet_transformer,
+    jet_rnn,
     lagan,
 )
 from fastshower.models.family import Family
@@ -24,8 +24,7 @@ from fastshower.models.family import Family
 __all__ = ["FAMILIES", "build_generator", "family"]
 
 FAMILIES: dict[str, Family] = {
-    m.FAMILY.name: m.FAMILY
-    for m in (calo_flow, calogan, flow_matching, jet_flow, jet_transformer, lagan)
+    m.FAMILY.name: m.FAMILY for m in (calo_flow, calogan, flow_matching, jet_flow, jet_rnn, lagan)
 }
 """Model name (as model files record it) -> its family."""
 

@@ -17,7 +17,7 @@ _HERE = Path(__file__).parent
 
 DEFAULT_SHOWER_MODEL = "calo-flow"
 """The demo's shower generator."""
-DEFAULT_JET_MODEL = "jet-transformer"
+DEFAULT_JET_MODEL = "jet-rnn"
 """The demo's jet-image generator (W and QCD)."""
 
 

@@ -1,5 +1,5 @@
-"""The jet transformer on real Pythia jets: its token lists give the pixels back, sampling and
-the likelihood agree on what may come next, training raises the likelihood and it generates the
+"""The jet RNN on real Pythia jets: its token lists give the pixels back, sampling and the
+likelihood agree on what may come next, training raises the likelihood and it generates the
 class it is asked for."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("pythia8mc", reason="needs the jets extra")
 
-from fastshower.models.jet_transformer import STOP, JetTransformerGenerator
+from fastshower.models.jet_rnn import STOP, JetRNNGenerator
 from fastshower.observables.jets import image_observables
 
 
@@ -21,7 +21,7 @@ def test_tokens_list_the_hits_hardest_first_and_give_the_pixels_back(
     pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
     images, labels = pythia_jet_tensors
-    space = JetTransformerGenerator(width=16, layers=1, heads=2).space
+    space = JetRNNGenerator(width=16).space
     tokens, summary = space.encode(images, labels, torch.Generator().manual_seed(1))
     assert summary.shape == (120, 3) and torch.isfinite(summary).all()
     # unfitted, the summary is raw: the image's pT and mass (as the jet observables have them)
@@ -54,7 +54,7 @@ def test_images_are_reshaped_to_the_summary_mass_and_pt(
     it. Real jets told a mass 4 % off and a pT 2 % off come back with that mass and pT, on the
     same pixels, and a jet told its own mass and pT comes back as it was."""
     images, labels = pythia_jet_tensors
-    space = JetTransformerGenerator(width=16, layers=1, heads=2).space
+    space = JetRNNGenerator(width=16).space
     images = torch.where(images >= 1e-3, images, 0.0).double()
     space.double()
     _, summary = space.encode(images, labels, torch.Generator().manual_seed(1))
@@ -84,7 +84,7 @@ def test_half_precision_jets_keep_their_pt() -> None:
     from fastshower.modelfile import load_model
     from fastshower.pretrained import resolve_model
 
-    model = load_model(resolve_model("jet-transformer")).generator.half().eval()
+    model = load_model(resolve_model("jet-rnn")).generator.half().eval()
     latent = torch.randn(32, model.latent_size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         images = model(latent.half(), torch.tensor([0, 1] * 16))
@@ -93,30 +93,15 @@ def test_half_precision_jets_keep_their_pt() -> None:
     assert ((pt > 230) & (pt < 320)).all(), pt
 
 
-@pytest.mark.parametrize(
-    ("pixel_choice", "decoder", "pt_choice"),
-    [("flat", "attention", "flat"), ("rows", "attention", "flat"), ("rows", "gru", "coarse-fine")],
-)
 def test_samples_are_what_the_likelihood_allows(
     pythia_jet_tensors: tuple[torch.Tensor, torch.Tensor],
-    pixel_choice: str,
-    decoder: str,
-    pt_choice: str,
 ) -> None:
-    """Sampling one step at a time (cached attention, or the recurrent state) and the
-    likelihood of whole lists see the same model: a sampled jet, listed again, has a finite
-    likelihood, and its list is the one drawn (distinct pixels, pT never rising)."""
+    """Sampling one step at a time and the likelihood of whole lists see the same model: a
+    sampled jet, listed again, has a finite likelihood, and its list is the one drawn (distinct
+    pixels, pT never rising)."""
     images, labels = pythia_jet_tensors
     torch.manual_seed(0)
-    model = JetTransformerGenerator(
-        width=32,
-        layers=2,
-        heads=2,
-        max_hits=40,
-        pixel_choice=pixel_choice,
-        decoder=decoder,
-        pt_choice=pt_choice,
-    ).eval()
+    model = JetRNNGenerator(width=32, layers=2, max_hits=40).eval()
     latent = torch.randn(64, model.latent_size)
     classes = torch.tensor([0, 1] * 32)
     with torch.no_grad():
@@ -134,7 +119,7 @@ def test_samples_are_what_the_likelihood_allows(
 def test_training_raises_the_likelihood_and_generates_each_class(
     pythia_jets: tuple[dict, dict], tmp_path: Path
 ) -> None:
-    """``fastshower train jet-transformer`` on 120 real jets, then ``generate --class``."""
+    """``fastshower train jet-rnn`` on 120 real jets, then ``generate --class``."""
     from click.testing import CliRunner
 
     from fastshower.cli import main
@@ -156,7 +141,7 @@ def test_training_raises_the_likelihood_and_generates_each_class(
         "--lr",
         "3e-3",
     ]
-    command = ["train", "jet-transformer", "--out", str(tmp_path / "m"), *small, "--no-progress"]
+    command = ["train", "jet-rnn", "--out", str(tmp_path / "m"), *small, "--no-progress"]
     done = runner.invoke(main, [*command, *files])
     assert done.exit_code == 0, done.output
     losses = [h["loss"] for h in json.loads((tmp_path / "m" / "history.json").read_text())]
@@ -174,24 +159,12 @@ def test_training_raises_the_likelihood_and_generates_each_class(
         assert np.isfinite(data["jet_mass"]).all()
 
 
-def test_one_place_at_a_time_is_the_causal_pass() -> None:
-    """Sampling runs each block one place at a time on its key/value cache; training runs all
-    places at once under a causal mask. Both are the same function."""
-    torch.manual_seed(0)
-    block = JetTransformerGenerator(width=32, layers=1, heads=4).blocks[0]
-    h = torch.randn(5, 7, 32)
-    cache = torch.zeros(2, 5, 4, 7, 8)
-    with torch.no_grad():
-        stepped = torch.cat([block.step(h[:, t : t + 1], cache, t) for t in range(7)], dim=1)
-        torch.testing.assert_close(stepped, block(h), rtol=1e-5, atol=1e-5)
-
-
 def test_row_then_column_draws_the_pixels_with_the_likelihood_s_probabilities() -> None:
     """The row-then-column choice: its probabilities over the pixels left (and stop) sum to one,
     and 400 000 draws from them fall as often as they say (chi-square), with no pixel drawn
     twice, a full row included."""
     torch.manual_seed(1)
-    model = JetTransformerGenerator(width=16, layers=1, heads=2, pixel_choice="rows").eval()
+    model = JetRNNGenerator(width=16).eval()
     for parameter in model.parameters():
         torch.nn.init.normal_(parameter, std=0.5)
     h = torch.randn(1, 16)
@@ -222,7 +195,7 @@ def test_coarse_then_fine_draws_the_pt_bins_with_the_likelihood_s_probabilities(
     """The coarse-then-fine pT choice below a ceiling inside a coarse bin: its probabilities
     over the bins up to the ceiling sum to one, and draws fall as often as they say."""
     torch.manual_seed(3)
-    model = JetTransformerGenerator(width=16, layers=1, heads=2, pt_choice="coarse-fine").eval()
+    model = JetRNNGenerator(width=16).eval()
     for parameter in model.parameters():
         torch.nn.init.normal_(parameter, std=0.5)
     bins, ceiling = model.space.pt_bins, 150  # inside the tenth coarse bin of 16
@@ -248,3 +221,19 @@ def test_coarse_then_fine_draws_the_pt_bins_with_the_likelihood_s_probabilities(
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     dof = int(allowed.sum()) - 1
     assert chi2 < dof + 5 * (2 * dof) ** 0.5, (chi2, dof)
+
+
+def test_one_hit_at_a_time_is_the_pass_over_whole_lists() -> None:
+    """Sampling steps the GRU one hit at a time (``torch.gru_cell``, layer by layer); training
+    runs ``nn.GRU`` over whole lists. Both are the same function."""
+    torch.manual_seed(0)
+    model = JetRNNGenerator(width=32, layers=2).eval()
+    x = torch.randn(5, 7, 32)
+    with torch.no_grad():
+        state, steps = None, []
+        for t in range(7):
+            out, state = model._recurrent_step(x[:, t], state)
+            steps.append(out)
+        torch.testing.assert_close(
+            torch.stack(steps, 1), model.recurrent(x)[0], rtol=1e-5, atol=1e-5
+        )

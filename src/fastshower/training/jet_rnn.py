@@ -1,4 +1,4 @@
-"""How the jet transformer trains (``fastshower.models.jet_transformer``): the exact likelihood of
+"""How the jet RNN trains (``fastshower.models.jet_rnn``): the exact likelihood of
 each jet's hit list, validated on the jet mass per class as the jet flow and LAGAN are."""
 
 from __future__ import annotations
@@ -8,18 +8,18 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from fastshower.models.jet_transformer import JetTransformerGenerator
+from fastshower.models.jet_rnn import JetRNNGenerator
 from fastshower.training.jet_flow import JetFlowRecipe
 
-__all__ = ["JetTransformerRecipe"]
+__all__ = ["JetRNNRecipe"]
 
 
-class JetTransformerRecipe(JetFlowRecipe):
-    """How ``fastshower.training.loop`` trains a ``JetTransformerGenerator`` on (images in GeV,
+class JetRNNRecipe(JetFlowRecipe):
+    """How ``fastshower.training.loop`` trains a ``JetRNNGenerator`` on (images in GeV,
     class) batches, encoded into token lists by its ``JetTokens``."""
 
-    name = "jet-transformer"
-    generator_class: ClassVar[type[nn.Module]] = JetTransformerGenerator
+    name = "jet-rnn"
+    generator_class: ClassVar[type[nn.Module]] = JetRNNGenerator
 
     def objective(
         self, model: nn.Module, x: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
