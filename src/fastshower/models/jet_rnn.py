@@ -303,22 +303,32 @@ class JetRNNGenerator(nn.Module):
         self.pixel_row: torch.Tensor
         self.pixel_col: torch.Tensor
 
+    def _pixel_table(self) -> torch.Tensor:
+        """(626, width): each pixel's vector plus its row's and its column's."""
+        return self.pixel.weight + self.row(self.pixel_row) + self.col(self.pixel_col)
+
+    def _jet_vector(self, labels: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
+        """(N, width): each jet's class and summary, the same at every step."""
+        return self.jet_class(labels) + self.summary_embedding(summary)
+
     def _embed(
         self,
+        pixel_table: torch.Tensor,
+        jet: torch.Tensor,
         pixel: torch.Tensor,
         pt_bin: torch.Tensor,
-        place: torch.Tensor,
-        labels: torch.Tensor,
-        summary: torch.Tensor,
+        place: torch.Tensor | int,
         progress: torch.Tensor,
     ) -> torch.Tensor:
+        """What the GRU reads at a step: the previous hit (pixel and pT bin), the place, the
+        jet's class and summary (``jet``, broadcast) and the progress towards it. The tables are
+        made once per batch: a sampling step is dozens of small operations, and their number is
+        its time."""
         return (
-            self.pixel(pixel)
-            + self.row(self.pixel_row[pixel])
-            + self.col(self.pixel_col[pixel])
-            + self.pt(pt_bin)
-            + self.place(place)
-            + (self.jet_class(labels) + self.summary_embedding(summary))[:, None]
+            pixel_table[pixel]
+            + self.pt.weight[pt_bin]
+            + self.place.weight[place]
+            + jet
             + self.progress_embedding(progress)
         )
 
@@ -364,7 +374,8 @@ class JetRNNGenerator(nn.Module):
         place = torch.arange(length, device=tokens.device).clamp_max(self.max_hits)
         momenta = self.space.momenta(inputs, input_bins).cumsum(1)
         progress = self.space.progress(momenta, self.space.progress_scale(summary[:, None]))
-        h = self._embed(inputs, input_bins, place[None].expand(n, -1), labels, summary, progress)
+        jet = self._jet_vector(labels, summary)[:, None]
+        h = self._embed(self._pixel_table(), jet, inputs, input_bins, place[None], progress)
         h = self.norm(self.recurrent(h)[0])
         # pixels hit before each step are excluded from its choice
         hit_before = F.one_hot(inputs, _PIXELS + 1).cumsum(1).bool()
@@ -459,23 +470,13 @@ class JetRNNGenerator(nn.Module):
         momenta = torch.zeros_like(latent[:, :1]).repeat(1, 4)
         state: torch.Tensor | None = None  # the GRU's
         jet_summary = summary
-        # what ``_embed`` adds up, gathered once: each pixel's three vectors in one table, each
-        # jet's class and summary in one vector (a step of a small model is dozens of small
-        # operations, and their number is its time)
-        pixel_table = self.pixel.weight + self.row(self.pixel_row) + self.col(self.pixel_col)
-        jet = self.jet_class(labels) + self.summary_embedding(summary)
+        pixel_table, jet = self._pixel_table(), self._jet_vector(labels, summary)
         scale = self.space.progress_scale(summary)
         rows: torch.Tensor | None = None  # where the jets still being written sit in the batch
         finished = image
         for step in range(self.max_hits):
             progress = self.space.progress(momenta, scale)
-            h = (
-                pixel_table[pixel]
-                + self.pt.weight[pt_bin]
-                + self.place.weight[step]
-                + jet
-                + self.progress_embedding(progress)
-            )
+            h = self._embed(pixel_table, jet, pixel, pt_bin, step, progress)
             h, state = self._recurrent_step(h, state)
             h = self.norm(h)
             pixel = self._draw_pixel(h, hit, row_hits, uniforms[:, step, 0])
