@@ -417,10 +417,11 @@ class JetRNNGenerator(nn.Module):
     ) -> torch.Tensor:
         """The next pixel (or ``STOP``) of jets whose hit pixels are ``hit`` (N, 626), ``row_hits``
         (N, rows) of them in each row, by the inverse CDF at ``u``. Row then column: the column
-        is drawn at where ``u`` fell within its row's share of the CDF, so the pixel is the flat
-        inverse CDF's."""
+        is drawn at where ``u`` fell within its row's share of the CDF, so the pixel is the one
+        a single inverse-CDF draw over all the pixels (row by row, then stop) would give."""
         rows, cols = IMAGE_SHAPE
-        full = torch.cat([row_hits >= cols, hit[:, STOP:]], 1)  # (counted: all() took 1/5)
+        # rows counted as they fill (all() over the hit map took a fifth of a step)
+        full = torch.cat([row_hits >= cols, hit[:, STOP:]], 1)
         row, rest = _draw_split(self.row_head(h).masked_fill_(full, -torch.inf), u)
         in_row = row.clamp_max(rows - 1)
         grid = hit[:, :_PIXELS].unflatten(1, IMAGE_SHAPE)
