@@ -5,7 +5,7 @@
 # jet RNN and Pythia against the 10k held-out jets. Each run reports the network and the boosted
 # trees, their learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
 # studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
-# CaloGAN enters where studies/calogan.sh has trained it. Last, each jet model's W and QCD jets
+# CaloGAN enters where studies/calogan.sh has trained it (its last epoch). Last, each jet model's W and QCD jets
 # in one sample against both test sets pooled: the W/QCD taggers. Resumable: generated samples
 # and finished reports are kept and not made again.
 #
@@ -30,7 +30,9 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
   fi
   models=(calo-flow)
   [ "$p" = e+ ] && models+=(flow-matching-eplus flow-matching-eplus-1step)
-  [ -d "$RUNS/calogan/$f/best" ] && models+=("$RUNS/calogan/$f/best")
+  # CaloGAN as published: its last epoch (its validation score, W1 of the layer fractions,
+  # favoured the first epoch of 50 on pions: a GAN's score is noisy, and the paper kept the last)
+  [ -d "$RUNS/calogan/$f/last" ] && models+=("$RUNS/calogan/$f/last")
   C=()
   for model in "${models[@]}"; do
     name=$(echo "$model" | tr / _)
