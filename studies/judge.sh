@@ -5,9 +5,9 @@
 # jet RNN and Pythia against the 10k held-out jets. Each run reports the network and the boosted
 # trees, their learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
 # studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
-# CaloGAN enters where studies/calogan.sh has trained it (its last epoch). Last, each jet model's W and QCD jets
-# in one sample against both test sets pooled: the W/QCD taggers. Resumable: generated samples
-# and finished reports are kept and not made again.
+# CaloGAN enters where studies/calogan.sh has trained it (its last epoch). Last, each jet
+# model's W and QCD jets in one sample against both test sets pooled: the W/QCD taggers.
+# Resumable: generated samples and finished reports are kept and not made again.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/judge.sh
 set -euo pipefail
