@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The shipped jet-rnn (docs/models.md): W and QCD jet images, on the first training block of
 # each class (20k jets each, 10 % held out for validation as LAGAN's), 20 epochs at batch 64
-# (~55 s each on 2 cores beside other work). The shipped model is the last epoch (model/last):
-# the validation score (the jet mass per class) follows the summary flow, to which sampling
-# reshapes every jet, and says little of the pixels.
+# (~55 s each on 2 cores beside other work). model/best is the epoch with the best likelihood of
+# the validation jets; the shipped model was the last (model/last), which had it.
 # Resumable: rerun and the training continues. Judged by studies/judge.sh against the held-out
 # jets.
 #

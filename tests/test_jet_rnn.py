@@ -144,9 +144,14 @@ def test_training_raises_the_likelihood_and_generates_each_class(
     command = ["train", "jet-rnn", "--out", str(tmp_path / "m"), *small, "--no-progress"]
     done = runner.invoke(main, [*command, *files])
     assert done.exit_code == 0, done.output
-    losses = [h["loss"] for h in json.loads((tmp_path / "m" / "history.json").read_text())]
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    losses = [h["loss"] for h in history]
     # nats per jet: from a uniform guess over the pixels towards the jets' structure
     assert losses[-1] < losses[0] - 20, losses
+    # validated on the held-out jets' likelihood (nats per jet, as the loss), the mass beside it
+    validated = [h for h in history if "score" in h]
+    assert validated and all("mass_w1_w" in h and "mass_score" in h for h in validated)
+    assert all(abs(h["score"] - h["loss"]) < 0.5 * h["loss"] for h in validated), validated
     for jet_class, label in (("w", 1), ("qcd", 0)):
         out = tmp_path / f"generated-{jet_class}.h5"
         args = ["--model", str(tmp_path / "m" / "last"), "--class", jet_class, "--events", "50"]
