@@ -11,6 +11,7 @@ caller is kept.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ if "FASTSHOWER_CACHE" not in os.environ:
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -129,3 +131,39 @@ def pythia_jet_tensors(
     images = np.concatenate([jets["image"] for jets in pythia_jets])
     labels = np.concatenate([jets["signal"].astype(np.int64) for jets in pythia_jets])
     return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+@pytest.fixture
+def train_on_pythia_jets(
+    pythia_jets: tuple[dict[str, np.ndarray], dict[str, np.ndarray]], tmp_path: Path
+) -> Any:
+    """``fastshower train FAMILY OPTIONS`` on the 120 Pythia jets (a W file and a QCD file), as a
+    user runs it; returns the training's history and ``generate(jet_class)``, 50 jets of that
+    class from its last epoch (``fastshower generate --class``), read back."""
+    from click.testing import CliRunner
+
+    from fastshower.cli import main
+    from fastshower.io import JET_SCHEMA, read_dataset, write_dataset
+
+    runner = CliRunner()
+
+    def train(family: str, options: list[str]) -> tuple[list[dict[str, Any]], Any]:
+        files = []
+        for jets, name in zip(pythia_jets, ("w", "qcd"), strict=True):
+            path = write_dataset(tmp_path / f"{name}.h5", jets, JET_SCHEMA, {})
+            files += ["--data", str(path)]
+        model = tmp_path / "m"
+        command = ["train", family, "--out", str(model), *options, "--no-progress", *files]
+        done = runner.invoke(main, command)
+        assert done.exit_code == 0, done.output
+
+        def generate(jet_class: str) -> Any:
+            out = tmp_path / f"generated-{jet_class}.h5"
+            args = ["--model", str(model / "last"), "--class", jet_class, "--events", "50"]
+            done = runner.invoke(main, ["generate", *args, "--out", str(out), "--no-progress"])
+            assert done.exit_code == 0, done.output
+            return read_dataset(out, JET_SCHEMA)
+
+        return json.loads((model / "history.json").read_text()), generate
+
+    return train

@@ -3,8 +3,7 @@ its likelihood rises in training, and it generates the class it is asked for."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,42 +56,15 @@ def test_flows_invert_so_the_density_is_that_of_the_samples(
 
 @pytest.mark.slow
 def test_training_raises_the_likelihood_and_generates_each_class(
-    pythia_jets: tuple[dict, dict], tmp_path: Path
+    train_on_pythia_jets: Any,
 ) -> None:
     """``fastshower train jet-flow`` on 120 real jets, then ``generate --class``."""
-    from click.testing import CliRunner
-
-    from fastshower.cli import main
-    from fastshower.io import JET_SCHEMA, read_dataset, write_dataset
-
-    files = []
-    for jets, name in zip(pythia_jets, ("w", "qcd"), strict=True):
-        files += ["--data", str(write_dataset(tmp_path / f"{name}.h5", jets, JET_SCHEMA, {}))]
-    runner = CliRunner()
-    small = [
-        "--transforms",
-        "2",
-        "--hidden",
-        "32",
-        "--batch-size",
-        "20",
-        "--epochs",
-        "6",
-        "--lr",
-        "3e-3",
-    ]
-    done = runner.invoke(
-        main, ["train", "jet-flow", "--out", str(tmp_path / "m"), *small, "--no-progress", *files]
-    )
-    assert done.exit_code == 0, done.output
-    losses = [h["loss"] for h in json.loads((tmp_path / "m" / "history.json").read_text())]
+    small = ["--transforms", "2", "--hidden", "32", "--batch-size", "20", "--epochs", "6"]
+    history, generate = train_on_pythia_jets("jet-flow", [*small, "--lr", "3e-3"])
+    losses = [h["loss"] for h in history]
     assert losses[-1] < losses[0] - 0.1, losses  # nats per coordinate
     for jet_class, label in (("w", 1), ("qcd", 0)):
-        out = tmp_path / f"generated-{jet_class}.h5"
-        args = ["--model", str(tmp_path / "m" / "last"), "--class", jet_class, "--events", "50"]
-        done = runner.invoke(main, ["generate", *args, "--out", str(out), "--no-progress"])
-        assert done.exit_code == 0, done.output
-        data = read_dataset(out, JET_SCHEMA)
+        data = generate(jet_class)
         assert (data["signal"] == label).all() and (data["image"] >= 0).all()
         # the pT of the jets it learnt (about 250-300 GeV), not of noise
         assert 200 < float(np.median(data["image"].sum((1, 2)))) < 400

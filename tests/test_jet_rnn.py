@@ -4,8 +4,7 @@ class it is asked for."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,34 +116,11 @@ def test_samples_are_what_the_likelihood_allows(
 
 @pytest.mark.slow
 def test_training_raises_the_likelihood_and_generates_each_class(
-    pythia_jets: tuple[dict, dict], tmp_path: Path
+    train_on_pythia_jets: Any,
 ) -> None:
     """``fastshower train jet-rnn`` on 120 real jets, then ``generate --class``."""
-    from click.testing import CliRunner
-
-    from fastshower.cli import main
-    from fastshower.io import JET_SCHEMA, read_dataset, write_dataset
-
-    files = []
-    for jets, name in zip(pythia_jets, ("w", "qcd"), strict=True):
-        files += ["--data", str(write_dataset(tmp_path / f"{name}.h5", jets, JET_SCHEMA, {}))]
-    runner = CliRunner()
-    small = [
-        "--width",
-        "32",
-        "--layers",
-        "2",
-        "--batch-size",
-        "20",
-        "--epochs",
-        "6",
-        "--lr",
-        "3e-3",
-    ]
-    command = ["train", "jet-rnn", "--out", str(tmp_path / "m"), *small, "--no-progress"]
-    done = runner.invoke(main, [*command, *files])
-    assert done.exit_code == 0, done.output
-    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    small = ["--width", "32", "--layers", "2", "--batch-size", "20", "--epochs", "6"]
+    history, generate = train_on_pythia_jets("jet-rnn", [*small, "--lr", "3e-3"])
     losses = [h["loss"] for h in history]
     # nats per jet: from a uniform guess over the pixels towards the jets' structure
     assert losses[-1] < losses[0] - 20, losses
@@ -153,11 +129,7 @@ def test_training_raises_the_likelihood_and_generates_each_class(
     assert validated and all("mass_w1_w" in h and "mass_score" in h for h in validated)
     assert all(abs(h["score"] - h["loss"]) < 0.5 * h["loss"] for h in validated), validated
     for jet_class, label in (("w", 1), ("qcd", 0)):
-        out = tmp_path / f"generated-{jet_class}.h5"
-        args = ["--model", str(tmp_path / "m" / "last"), "--class", jet_class, "--events", "50"]
-        done = runner.invoke(main, ["generate", *args, "--out", str(out), "--no-progress"])
-        assert done.exit_code == 0, done.output
-        data = read_dataset(out, JET_SCHEMA)
+        data = generate(jet_class)
         assert (data["signal"] == label).all() and (data["image"] >= 0).all()
         hits = (data["image"] > 0).sum((1, 2))
         assert hits.min() >= 1 and hits.max() <= 100  # at most max_hits, the default

@@ -114,10 +114,8 @@ class JetTokens(nn.Module):
         self.register_buffer(
             "pixel_momenta", F.pad(self.unit_momenta, (0, 1)).T.contiguous(), persistent=False
         )
-        self.register_buffer("metric", torch.tensor([1.0, -1.0, -1.0, -1.0]), persistent=False)
         self.bin_centres: torch.Tensor
         self.pixel_momenta: torch.Tensor
-        self.metric: torch.Tensor
         # each pixel's (x, y) on the image, for distances from the jet's axis
         self.register_buffer(
             "pixel_xy",
@@ -162,10 +160,10 @@ class JetTokens(nn.Module):
         self, pixels: torch.Tensor, hits: torch.Tensor, rng: torch.Generator
     ) -> torch.Tensor:
         """log pT, log mass (GeV, at least 10 MeV) and log(1 + hits + u) of flat images."""
-        e, px, py, pz = (pixels.double() @ self.unit_momenta.double().T).unbind(1)
-        mass = (e**2 - px**2 - py**2 - pz**2).clamp_min(1e-4).sqrt()
+        p = pixels.double() @ self.unit_momenta.double().T
+        mass = _minkowski(p, p).clamp_min(1e-4).sqrt()
         u = torch.rand(hits.shape, generator=rng, device=pixels.device)
-        pt = torch.hypot(px, py).clamp_min(math.exp(self.log_low))
+        pt = torch.hypot(p[:, 1], p[:, 2]).clamp_min(math.exp(self.log_low))
         return torch.stack([pt.log(), mass.log(), torch.log1p(hits + u)], 1).to(pixels.dtype)
 
     def momenta(self, pixel: torch.Tensor, pt_bin: torch.Tensor) -> torch.Tensor:
@@ -184,8 +182,8 @@ class JetTokens(nn.Module):
         """What the hits so far add up to (four-momenta (..., 4)) against the summary the jet is
         heading for (its ``progress_scale``, broadcast): their four-momentum over its pT, and
         their mass over its mass (..., 5)."""
-        mass2 = (momenta * momenta * self.metric).sum(-1, keepdim=True)
-        return torch.cat([momenta, mass2.clamp_min(0).sqrt()], -1) * scale
+        mass = _minkowski(momenta, momenta).clamp_min(0).sqrt()
+        return torch.cat([momenta, mass[..., None]], -1) * scale
 
     def pt_gev(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
         """pT of bin ``bins`` at ``place`` in [0, 1) of it (uniform in log pT)."""
@@ -470,7 +468,6 @@ class JetRNNGenerator(nn.Module):
         done = pixel < 0
         momenta = torch.zeros_like(latent[:, :1]).repeat(1, 4)
         state: torch.Tensor | None = None  # the GRU's
-        jet_summary = summary
         pixel_table, jet = self._pixel_table(), self._jet_vector(labels, summary)
         scale = self.space.progress_scale(summary)
         rows: torch.Tensor | None = None  # where the jets still being written sit in the batch
@@ -522,18 +519,23 @@ class JetRNNGenerator(nn.Module):
         # while the summary's are close to the Pythia floor: the image is reshaped to the
         # summary, as the jet flow's pixels are rescaled to its flow I's pT
         # (``JetTokens.match_summary``)
-        pixels = self.space.match_summary(image[:, :_PIXELS], jet_summary)
+        pixels = self.space.match_summary(image[:, :_PIXELS], summary)
         return pixels.unflatten(1, IMAGE_SHAPE)
 
 
 def _minkowski(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The Minkowski product of four-momenta (N, 4): (E, px, py, pz)."""
-    return a[:, 0] * b[:, 0] - a[:, 1] * b[:, 1] - a[:, 2] * b[:, 2] - a[:, 3] * b[:, 3]
+    """The Minkowski product of four-momenta (..., 4): (E, px, py, pz)."""
+    return (
+        a[..., 0] * b[..., 0]
+        - a[..., 1] * b[..., 1]
+        - a[..., 2] * b[..., 2]
+        - a[..., 3] * b[..., 3]
+    )
 
 
 def _transverse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The product of four-momenta's (N, 4) transverse parts."""
-    return a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+    """The product of four-momenta's (..., 4) transverse parts."""
+    return a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
 
 
 def _mlp(width: int, outputs: int) -> nn.Sequential:
