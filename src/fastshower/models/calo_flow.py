@@ -58,6 +58,7 @@ from zuko.distributions import DiagNormal
 from zuko.lazy import Flow, UnconditionalDistribution
 
 from fastshower.detector import CALORIMETER
+from fastshower.models.autoregressive import invert_flow
 from fastshower.models.family import flow_family
 from fastshower.models.grid_coupling import GridCouplingTransform, grid_masks
 from fastshower.models.shower_space import N_CELLS, ShowerSpace, ShowerSpaceSettings
@@ -123,7 +124,7 @@ class TwoFlows(nn.Module):
         """Noise -> standardised vectors: flow I's inverse, then flow II's given it."""
         context = self.space.context(condition)
         head = self.space.head
-        energies = self.energy_flow(context).transform.inv(latent[:, :head])
+        energies = invert_flow(self.energy_flow, latent[:, :head], context)
         cells_context = torch.cat([context, energies], dim=1)
         cells = latent[:, head:]
         for coupling in reversed(self.cell_flow.transform.transforms):  # its inverse
