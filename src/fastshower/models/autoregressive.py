@@ -28,11 +28,10 @@ __all__ = ["invert_flow"]
 def invert_flow(flow: Flow, latent: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     """``flow(context).transform.inv(latent)`` for a flow of masked autoregressive transforms
     (a zuko MAF), ``latent`` and ``context`` (N, features) and (N, context features)."""
-    transforms = list(flow.transform.transforms)
-    if tracing() or not all(isinstance(t, MaskedAutoregressiveTransform) for t in transforms):
+    if tracing():
         return flow(context).transform.inv(latent)
     y = latent
-    for transform in reversed(transforms):
+    for transform in reversed(flow.transform.transforms):
         y = _invert(transform, y, context)
     return y
 

@@ -28,7 +28,7 @@ jets left the mass peak four times too broad).
 Why a GRU and choices in two steps: sampling writes a jet one hit per step. A causal
 transformer (4 blocks of width 128) came closer to Pythia (pixel AUC 0.555 / 0.530 for W / QCD
 against 0.593 / 0.573) but took 0.9 ms per jet at batch 1024 on 2 cores, most of it reading its
-key/value cache at every step; one GRU layer keeps a state of 128 numbers instead (0.15 ms), and
+key/value cache at every step; one GRU layer keeps a state of 128 numbers instead (0.13 ms), and
 its step costs more in the number of its small operations than in arithmetic. A softmax over all
 626 pixels (and 256 pT bins) per step cost more than the network itself; a row then a column (a
 coarse then a fine bin) are two choices among 26 and 25 (16 and 16), drawn from one uniform, so
