@@ -9,8 +9,9 @@
 #
 # The split is by file and seed: test files use seeds 201-233, which no training file uses. Chunk
 # seeds depend only on a file's seed and the chunk index, so every file is recreated bit for bit
-# (cells; the checksum also covers the creation time), and the training blocks of seeds 1-7 begin
-# with the showers of the earlier 10k-shower training files of the same seeds.
+# (its events: `fastshower checksum --check studies/reference_data.sha256 --data "$DATA"`), and
+# the training blocks of seeds 1-7 begin with the showers of the earlier 10k-shower training
+# files of the same seeds.
 #
 # Resumable: rerun and every production continues where it stopped (finished chunks are kept in
 # <file>.parts/). Ordered by what the judge needs first, then by what the models most need.

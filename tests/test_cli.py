@@ -77,6 +77,8 @@ BAD_INPUTS = {
     "jets-unwritable": (jets(out="missing/j.h5"), r"--out .*j.h5: the folder .*missing does not"),
     "jets-zero-events": (jets(events="0"), r"--events 0: the number of events must be positive"),
     "checksum-missing-file": (["checksum", "absent.h5"], r"absent.h5: no such file"),
+    "checksum-nothing": (["checksum"], r"either FILES or --check"),
+    "checksum-missing-listing": (["checksum", "--check", "absent.txt"], r"absent.txt: no such"),
 }
 
 
@@ -205,6 +207,22 @@ def test_killed_production_resumes(tmp_path: Path) -> None:
     other = fastshower(*calo(events="2", seed="2", out="other.h5"), cwd=tmp_path / "fresh")
     assert other.returncode == 0, other.stderr
     assert fastshower("checksum", "fresh/other.h5", cwd=tmp_path).stdout.split()[0] != a
+    # a listing of what the files should hold: the same events pass, other events fail
+    listing = tmp_path / "listing.sha256"
+    listing.write_text(f"# reference\n{a}  x.h5\n{a}  other.h5\n{a}  absent.h5\n")
+    checked = fastshower("checksum", "--check", str(listing), "--data", "fresh", cwd=tmp_path)
+    assert checked.returncode == 1, checked.stderr
+    assert checked.stdout.splitlines() == [
+        "x.h5: OK",
+        "other.h5: FAILED",
+        "absent.h5: not made",
+    ]
+    listing.write_text(f"{a}  x.h5\n")
+    checked = fastshower("checksum", "--check", str(listing), "--data", "fresh", cwd=tmp_path)
+    assert (checked.returncode, checked.stdout) == (0, "x.h5: OK\n"), checked.stderr
+    listing.write_text(f"{a} x.h5\n")  # one space: not the format
+    checked = fastshower("checksum", "--check", str(listing), cwd=tmp_path)
+    assert checked.returncode == 2 and "listing.sha256:1: expected" in checked.stderr
     (tmp_path / "fresh" / "other.h5").unlink()
 
     # each chunk's seed made exactly its own block of events: none lost, none duplicated

@@ -448,17 +448,42 @@ def convert_command(source: Path, out: Path, to_format: str, particle: str | Non
 
 
 @main.command("checksum")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def checksum_command(files: tuple[Path, ...]) -> None:
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--check",
+    "listing",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Check the files a listing names ('<sha256>  <name>' lines, as this command prints).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    envvar="FASTSHOWER_DATA",
+    default=Path("."),
+    show_default="$FASTSHOWER_DATA, else .",
+    help="With --check: the folder the listed names are in.",
+)
+def checksum_command(files: tuple[Path, ...], listing: Path | None, data: Path) -> None:
     """SHA-256 of each file's data (its events, not its provenance): equal for a production
-    recreated from the same seeds, as docs/datasets.md lists them."""
-    from fastshower.io import data_digest
+    recreated from the same seeds, as studies/reference_data.sha256 lists them. With --check,
+    each listed file's status (OK, FAILED, in production, not made); exit 1 if one FAILED."""
+    from fastshower.io import check_digests, data_digest
 
-    for path in files:
-        try:
+    if bool(files) == bool(listing):
+        _fail("give either FILES or --check LISTING")
+    try:
+        if listing is not None:
+            results = check_digests(listing, data)
+            for name, status in results:
+                click.echo(f"{name}: {status}")
+            if any(status == "FAILED" for _, status in results):
+                sys.exit(1)
+            return
+        for path in files:
             click.echo(f"{data_digest(path)}  {path}")
-        except ValueError as error:  # DatasetError included
-            _fail(str(error))
+    except ValueError as error:  # DatasetError included
+        _fail(str(error))
 
 
 @main.command("generate")
