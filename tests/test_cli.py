@@ -223,6 +223,7 @@ def test_killed_production_resumes(tmp_path: Path) -> None:
     listing.write_text(f"{a} x.h5\n")  # one space: not the format
     checked = fastshower("checksum", "--check", str(listing), cwd=tmp_path)
     assert checked.returncode == 2 and "listing.sha256:1: expected" in checked.stderr
+    listing.unlink()
     (tmp_path / "fresh" / "other.h5").unlink()
 
     # each chunk's seed made exactly its own block of events: none lost, none duplicated

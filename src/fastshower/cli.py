@@ -11,13 +11,17 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import partial, wraps
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from fastshower import __version__
 from fastshower._cpus import usable_cpus
+
+if TYPE_CHECKING:  # the training modules import torch: loaded only by the commands that train
+    from fastshower.training.loop import TrainConfig
 
 
 class BadInput(click.ClickException):
@@ -907,10 +911,19 @@ _JET_DATA = click.option(
 )
 
 
+_SHARED_TRAINING_OPTIONS = ("epochs", "batch_size", "seed", "resume", "no_progress")
+
+
 def _training_options(epochs: int, batch_size: int) -> Callable[[Callable], Callable]:
-    """The options every ``train`` command shares, with its own defaults."""
+    """The options every ``train`` command shares, with its own defaults: ``--out``, and the
+    others handed to the command as one ``shared`` dict, for ``_train``."""
 
     def decorate(command: Callable) -> Callable:
+        @wraps(command)
+        def packed(**kwargs: Any) -> Any:
+            shared = {name: kwargs.pop(name) for name in _SHARED_TRAINING_OPTIONS}
+            return command(shared=shared, **kwargs)
+
         for option in reversed(
             [
                 click.option(
@@ -923,13 +936,37 @@ def _training_options(epochs: int, batch_size: int) -> Callable[[Callable], Call
                 click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
             ]
         ):
-            command = option(command)
-        return command
+            packed = option(packed)
+        return packed
 
     return decorate
 
 
-def _report_training(state: dict[str, Any], out: Path) -> None:
+def _train(
+    train: Callable[..., dict[str, Any]],
+    data: Any,
+    out: Path,
+    base: TrainConfig,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    resume: bool,
+    no_progress: bool,
+    lr: float | None = None,
+    **options: Any,
+) -> None:
+    """Run ``train(data, out, config, ...)`` with the ``base`` configuration given the shared
+    options: what every ``train`` command does once its own options are checked. A ValueError
+    (bad data, settings, a teacher that cannot be loaded) ends as the one-line error."""
+    changes: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "seed": seed}
+    if lr is not None:
+        changes["lr_generator"] = lr
+    try:
+        config = replace(base, **changes)
+        state = train(data, out, config, resume=resume, progress=not no_progress, **options)
+    except ValueError as error:  # ModelFileError included
+        _fail(str(error))
     if int(os.environ.get("RANK", "0")) == 0:  # one line, not one per torchrun process
         click.echo(f"trained {state['epoch']} epochs; best epoch {state['best_epoch']}: {out}")
 
@@ -945,22 +982,13 @@ def train_group() -> None:
 def train_lagan_command(
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
+    shared: dict[str, Any],
 ) -> None:
     """LAGAN on jet images: Adam 2e-4 (beta1 0.5), batch 100, 50 epochs, as published."""
     from fastshower.training.trainers import LAGAN_TRAINING, train_lagan
 
     _require_files(data)
-    try:
-        config = replace(LAGAN_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed)
-        state = train_lagan(list(data), out, config, resume=resume, progress=not no_progress)
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    _train(train_lagan, list(data), out, LAGAN_TRAINING, **shared)
 
 
 @train_group.command("jet-flow")
@@ -973,11 +1001,7 @@ def train_lagan_command(
 def train_jet_flow_command(
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
+    shared: dict[str, Any],
     lr: float,
     transforms: int,
     hidden: int,
@@ -989,21 +1013,15 @@ def train_jet_flow_command(
 
     _require_files(data)
     model_config = {"transforms": transforms, "hidden": hidden, "bins": bins}
-    try:
-        config = replace(
-            JET_FLOW_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed, lr_generator=lr
-        )
-        state = train_jet_flow(
-            list(data),
-            out,
-            config,
-            model_config=model_config,
-            resume=resume,
-            progress=not no_progress,
-        )
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    _train(
+        train_jet_flow,
+        list(data),
+        out,
+        JET_FLOW_TRAINING,
+        lr=lr,
+        model_config=model_config,
+        **shared,
+    )
 
 
 @train_group.command("jet-rnn")
@@ -1015,11 +1033,7 @@ def train_jet_flow_command(
 def train_jet_rnn_command(
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
+    shared: dict[str, Any],
     lr: float,
     width: int,
     layers: int,
@@ -1030,45 +1044,23 @@ def train_jet_rnn_command(
     from fastshower.training.trainers import JET_RNN_TRAINING, train_jet_rnn
 
     _require_files(data)
-    try:
-        config = replace(
-            JET_RNN_TRAINING,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            lr_generator=lr,
-        )
-        state = train_jet_rnn(
-            list(data),
-            out,
-            config,
-            model_config={"width": width, "layers": layers},
-            resume=resume,
-            progress=not no_progress,
-        )
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    model_config = {"width": width, "layers": layers}
+    _train(
+        train_jet_rnn, list(data), out, JET_RNN_TRAINING, lr=lr, model_config=model_config, **shared
+    )
 
 
 @train_group.command("calogan")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Shower file.")
 @_training_options(epochs=50, batch_size=256)
-def train_calogan_command(
-    data: Path, out: Path, epochs: int, batch_size: int, seed: int, resume: bool, no_progress: bool
-) -> None:
+def train_calogan_command(data: Path, out: Path, shared: dict[str, Any]) -> None:
     """CaloGAN on one particle's showers: Adam 2e-4 (G) / 2e-5 (D), beta1 0.5, batch 256, two
     generator steps per discriminator step, as published."""
     from fastshower.training.trainers import CALOGAN_TRAINING, train_calogan
 
     if not data.is_file():
         _fail(f"--data {data}: no such file")
-    try:
-        config = replace(CALOGAN_TRAINING, epochs=epochs, batch_size=batch_size, seed=seed)
-        state = train_calogan(data, out, config, resume=resume, progress=not no_progress)
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    _train(train_calogan, data, out, CALOGAN_TRAINING, **shared)
 
 
 @train_group.command("flow-matching")
@@ -1082,17 +1074,13 @@ def train_calogan_command(
 def train_flow_matching_command(
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
+    shared: dict[str, Any],
     lr: float,
     width: int,
     blocks: int,
     steps: int,
     cell_floor: float,
     noise_mev: float,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
 ) -> None:
     """A conditional flow-matching model of showers (every particle given, one model); sampled
     with the midpoint rule in --steps steps."""
@@ -1102,23 +1090,17 @@ def train_flow_matching_command(
     _require_files(data)
     if min(width, blocks, steps) <= 0 or lr <= 0:
         _fail("--width, --blocks, --steps and --lr must be positive")
-    try:
-        config = replace(
-            FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
-        )
-        space = ShowerSpaceSettings(cell_floor=cell_floor, noise_mev=noise_mev)
-        model_config = {"width": width, "blocks": blocks, "steps": steps, **asdict(space)}
-        state = train_flow_matching(
-            list(data),
-            out,
-            config,
-            model_config=model_config,
-            resume=resume,
-            progress=not no_progress,
-        )
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    space = ShowerSpaceSettings(cell_floor=cell_floor, noise_mev=noise_mev)
+    model_config = {"width": width, "blocks": blocks, "steps": steps, **asdict(space)}
+    _train(
+        train_flow_matching,
+        list(data),
+        out,
+        FLOW_TRAINING,
+        lr=lr,
+        model_config=model_config,
+        **shared,
+    )
 
 
 @train_group.command("calo-flow")
@@ -1175,8 +1157,7 @@ def train_flow_matching_command(
 def train_calo_flow_command(
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
+    shared: dict[str, Any],
     lr: float,
     transforms: int,
     hidden: int,
@@ -1187,9 +1168,6 @@ def train_calo_flow_command(
     layer_energies: str,
     cell_floor: float,
     noise_mev: float,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
 ) -> None:
     """A CaloFlow-style normalizing flow of showers (every particle given, one model): layer
     energies, then cells given them, by maximum likelihood; sampled in one pass."""
@@ -1199,35 +1177,29 @@ def train_calo_flow_command(
     _require_files(data)
     if min(transforms, hidden) <= 0 or lr <= 0 or bins < 2:
         _fail("--transforms, --hidden and --lr must be positive, --bins at least 2")
-    try:
-        config = replace(
-            CALO_FLOW_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
-        )
-        space = ShowerSpaceSettings(
-            cell_floor=cell_floor,
-            noise_mev=noise_mev,
-            layer_hits=layer_hits,
-            layer_peaks=layer_peaks,
-            layer_energies=layer_energies,
-        )
-        model_config = {
-            "transforms": transforms,
-            "hidden": hidden,
-            "coupling": coupling,
-            "bins": bins,
-            **asdict(space),
-        }
-        state = train_calo_flow(
-            list(data),
-            out,
-            config,
-            model_config=model_config,
-            resume=resume,
-            progress=not no_progress,
-        )
-    except ValueError as error:
-        _fail(str(error))
-    _report_training(state, out)
+    space = ShowerSpaceSettings(
+        cell_floor=cell_floor,
+        noise_mev=noise_mev,
+        layer_hits=layer_hits,
+        layer_peaks=layer_peaks,
+        layer_energies=layer_energies,
+    )
+    model_config = {
+        "transforms": transforms,
+        "hidden": hidden,
+        "coupling": coupling,
+        "bins": bins,
+        **asdict(space),
+    }
+    _train(
+        train_calo_flow,
+        list(data),
+        out,
+        CALO_FLOW_TRAINING,
+        lr=lr,
+        model_config=model_config,
+        **shared,
+    )
 
 
 @train_group.command("distill")
@@ -1257,40 +1229,21 @@ def train_distill_command(
     teacher: Path,
     data: tuple[Path, ...],
     out: Path,
-    epochs: int,
-    batch_size: int,
+    shared: dict[str, Any],
     lr: float,
     width: int | None,
     blocks: int | None,
-    seed: int,
-    resume: bool,
-    no_progress: bool,
 ) -> None:
     """A one-step student of a shower flow (flow matching or CaloFlow): one network call per
     shower."""
-    from fastshower.modelfile import ModelFileError
     from fastshower.training.trainers import DISTILL_TRAINING, distill_one_step
 
     _require_files(data)
     sizes = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}
     if any(v <= 0 for v in sizes.values()) or lr <= 0:
         _fail("--width, --blocks and --lr must be positive")
-    try:
-        config = replace(
-            DISTILL_TRAINING, epochs=epochs, batch_size=batch_size, lr_generator=lr, seed=seed
-        )
-        state = distill_one_step(
-            teacher,
-            list(data),
-            out,
-            config,
-            model_config=sizes,
-            resume=resume,
-            progress=not no_progress,
-        )
-    except (ModelFileError, ValueError) as error:
-        _fail(str(error))
-    _report_training(state, out)
+    student = partial(distill_one_step, teacher)
+    _train(student, list(data), out, DISTILL_TRAINING, lr=lr, model_config=sizes, **shared)
 
 
 if __name__ == "__main__":  # pragma: no cover
