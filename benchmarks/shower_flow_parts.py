@@ -65,17 +65,10 @@ def main() -> None:
         energies = invert_flow(generator.energy_flow, latent[:, :head], context)
         sampled = generator.sample_space(latent, condition)
     cells_context = torch.cat([context, energies], dim=1)
-
-    def cell_flow() -> torch.Tensor:
-        cells = latent[:, head:]
-        for coupling in reversed(generator.cell_flow.transform.transforms):
-            cells = coupling.invert(cells, cells_context)
-        return cells
-
     print(f"{args.model}, ms per shower at batch {args.batch}, {torch.get_num_threads()} threads")
     rows = {
         "flow I": ms(lambda: invert_flow(generator.energy_flow, latent[:, :head], context)),
-        "cell flow": ms(cell_flow),
+        "cell flow": ms(lambda: generator.sample_cells(latent[:, head:], cells_context)),
         "decoding": ms(lambda: space.decode(sampled, condition)),
         "whole": ms(lambda: generator(latent, condition)),
         "whole, compiled": ms(_compiled(generator, latent, condition)),

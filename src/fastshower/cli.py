@@ -472,7 +472,8 @@ def checksum_command(files: tuple[Path, ...], listing: Path | None, data: Path) 
     """SHA-256 of each file's data (its events, not its provenance): equal for a production
     recreated from the same seeds, as studies/reference_data.sha256 lists them. With --check,
     each listed file's status (OK, FAILED, in production, not made); exit 1 if one FAILED."""
-    from fastshower.io import check_digests, data_digest
+    from fastshower.io import data_digest
+    from fastshower.simulate.production import check_digests
 
     if bool(files) == bool(listing):
         _fail("give either FILES or --check LISTING")

@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import secrets
 import warnings
 from collections.abc import Iterator, Mapping
@@ -58,7 +57,6 @@ __all__ = [
     "Field",
     "Schema",
     "atomic_output",
-    "check_digests",
     "data_digest",
     "dataset_info",
     "open_writer",
@@ -714,38 +712,3 @@ def data_digest(path: str | os.PathLike[str]) -> str:
             for a in range(0, len(ds), rows):  # in blocks: a reference file is gigabytes
                 digest.update(np.ascontiguousarray(ds[a : a + rows]).tobytes())
     return digest.hexdigest()
-
-
-def check_digests(
-    listing: str | os.PathLike[str], data: str | os.PathLike[str]
-) -> list[tuple[str, str]]:
-    """Each file a listing names, checked against its data digest: ``(name, status)`` with status
-    ``OK``, ``FAILED`` (other events than the listed ones), ``in production`` (only its
-    ``.parts/`` folder exists) or ``not made``.
-
-    The listing is ``sha256sum``'s format, ``<digest>  <name>`` per line (``#`` starts a
-    comment), with names relative to ``data``: how a recreated reference set is checked against
-    the one the documented figures were measured on, wherever it lives. A line that is not of
-    that form raises ``DatasetError``, before any file is read."""
-    if not Path(listing).is_file():
-        raise DatasetError(f"{listing}: no such file")
-    entries = []
-    for number, line in enumerate(Path(listing).read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        digest, _, name = line.partition("  ")
-        if not re.fullmatch("[0-9a-f]{64}", digest) or not name.strip():
-            raise DatasetError(f"{listing}:{number}: expected '<sha256>  <file name>'")
-        entries.append((digest, name.strip()))
-    results = []
-    for digest, name in entries:
-        path = Path(data) / name
-        if path.exists():
-            status = "OK" if data_digest(path) == digest else "FAILED"
-        elif path.with_name(path.name + ".parts").is_dir():
-            status = "in production"
-        else:
-            status = "not made"
-        results.append((name, status))
-    return results

@@ -125,11 +125,16 @@ class TwoFlows(nn.Module):
         context = self.space.context(condition)
         head = self.space.head
         energies = invert_flow(self.energy_flow, latent[:, :head], context)
-        cells_context = torch.cat([context, energies], dim=1)
-        cells = latent[:, head:]
-        for coupling in reversed(self.cell_flow.transform.transforms):  # its inverse
-            cells = coupling.invert(cells, cells_context)
+        cells = self.sample_cells(latent[:, head:], torch.cat([context, energies], dim=1))
         return torch.cat([energies, cells], dim=1)
+
+    def sample_cells(self, latent: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Flow II's inverse: noise (N, cells) -> standardised cells, given the context and
+        flow I's coordinates (``context``, concatenated)."""
+        cells = latent
+        for coupling in reversed(self.cell_flow.transform.transforms):
+            cells = coupling.invert(cells, context)
+        return cells
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """log p(x | context) of standardised vectors (N, ``space.dim``): flow I's plus flow

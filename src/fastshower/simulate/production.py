@@ -22,6 +22,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,13 +35,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fastshower._cpus import usable_cpus
-from fastshower.io import DatasetError, Schema, dataset_info, open_writer, read_dataset
+from fastshower.io import (
+    DatasetError,
+    Schema,
+    data_digest,
+    dataset_info,
+    open_writer,
+    read_dataset,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "Chunk",
     "ProductionError",
     "ProductionJob",
+    "check_digests",
     "chunk_seed",
     "parts_dir",
     "plan_chunks",
@@ -107,6 +116,41 @@ def parts_dir(out: str | os.PathLike[str]) -> Path:
     """Where the chunks of ``out`` are kept until the merge."""
     out = Path(out)
     return out.with_name(out.name + ".parts")
+
+
+def check_digests(
+    listing: str | os.PathLike[str], data: str | os.PathLike[str]
+) -> list[tuple[str, str]]:
+    """Each file a listing names, checked against its data digest (``io.data_digest``):
+    ``(name, status)`` with status ``OK``, ``FAILED`` (other events than the listed ones),
+    ``in production`` (only its ``parts_dir`` exists) or ``not made``.
+
+    The listing is ``sha256sum``'s format, ``<digest>  <name>`` per line (``#`` starts a
+    comment), with names relative to ``data``: how a recreated reference set is checked against
+    the one the documented figures were measured on, wherever it lives. A line that is not of
+    that form raises ``DatasetError``, before any file is read."""
+    listing = Path(listing)
+    if not listing.is_file():
+        raise DatasetError(f"{listing}: no such file")
+    entries = []
+    for number, line in enumerate(listing.read_text().splitlines(), 1):
+        digest, _, name = line.split("#", 1)[0].strip().partition("  ")
+        if not digest:
+            continue
+        if not re.fullmatch("[0-9a-f]{64}", digest) or not name.strip():
+            raise DatasetError(f"{listing}:{number}: expected '<sha256>  <file name>'")
+        entries.append((digest, name.strip()))
+    results = []
+    for digest, name in entries:
+        path = Path(data) / name
+        if path.exists():
+            status = "OK" if data_digest(path) == digest else "FAILED"
+        elif parts_dir(path).is_dir():
+            status = "in production"
+        else:
+            status = "not made"
+        results.append((name, status))
+    return results
 
 
 def produce(
