@@ -35,6 +35,7 @@ CASES = {
     "flow-matching": ({"particles": ["e+", "pi+"], "width": 32, "blocks": 1, "steps": 2}, SHOWERS),
     "jet-flow": ({"transforms": 2, "hidden": 16, "energy_hidden": 8}, JETS),
     "jet-rnn": ({"width": 16, "max_hits": 6}, JETS),
+    "shower-rnn": ({"particles": ["e+", "pi+"], "width": 16, "max_hits": 6}, SHOWERS),
 }
 MAIN_OUTPUT = {
     "lagan": "image",
@@ -101,7 +102,11 @@ def test_contract(case: str, tmp_path: Path) -> None:
 def _randomize_output_layers(generator: torch.nn.Module) -> None:
     """Flows start with a zero velocity (their output layer is zero-initialised), which would
     make the conditioning invisible; give them a random one, as training would. The same for
-    the grid couplings' convolutions, which start at zero."""
+    the grid couplings' convolutions, which start at zero, and for the hit counts of the shower
+    RNN's summaries, which its unfitted standardisation would make mostly 0."""
+    summaries = getattr(getattr(generator, "space", None), "summaries", None)
+    if summaries is not None:  # the shower RNN: 2 hits per layer, not mostly none
+        summaries.mean[3:6], summaries.std[3:6] = 1.25, 0.1  # log(1 + hits + u)
     velocity = getattr(generator, "velocity", None)
     if velocity is not None:
         torch.nn.init.normal_(velocity.out.weight, std=0.05)

@@ -12,6 +12,7 @@ import torch
 
 pytest.importorskip("pythia8mc", reason="needs the jets extra")
 
+from fastshower.models.hit_lists import gru_step
 from fastshower.models.jet_rnn import STOP, JetRNNGenerator
 from fastshower.observables.jets import image_observables
 
@@ -209,7 +210,7 @@ def test_one_hit_at_a_time_is_the_pass_over_whole_lists() -> None:
     with torch.no_grad():
         state, steps = None, []
         for t in range(7):
-            out, state = model._recurrent_step(x[:, t], state)
+            out, state = gru_step(model.recurrent, x[:, t], state)
             steps.append(out)
         torch.testing.assert_close(
             torch.stack(steps, 1), model.recurrent(x)[0], rtol=1e-5, atol=1e-5

@@ -1203,6 +1203,38 @@ def train_calo_flow_command(
     )
 
 
+@train_group.command("shower-rnn")
+@_SHOWER_FILES
+@_training_options(epochs=20, batch_size=64)
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
+@click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
+def train_shower_rnn_command(
+    data: tuple[Path, ...],
+    out: Path,
+    shared: dict[str, Any],
+    lr: float,
+    width: int,
+    layers: int,
+) -> None:
+    """An autoregressive recurrent network (GRU) of showers (each layer's hit cells, hottest
+    first, each a cell and an energy bin) after a flow of the layer summaries: maximum
+    likelihood, Adam 5e-4 cosine-decayed, batch 64, 20 epochs."""
+    from fastshower.training.trainers import SHOWER_RNN_TRAINING, train_shower_rnn
+
+    _require_files(data)
+    model_config = {"width": width, "layers": layers}
+    _train(
+        train_shower_rnn,
+        list(data),
+        out,
+        SHOWER_RNN_TRAINING,
+        lr=lr,
+        model_config=model_config,
+        **shared,
+    )
+
+
 @train_group.command("distill")
 @click.option(
     "--teacher",

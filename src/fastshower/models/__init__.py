@@ -18,13 +18,15 @@ from fastshower.models import (
     jet_flow,
     jet_rnn,
     lagan,
+    shower_rnn,
 )
 from fastshower.models.family import Family
 
 __all__ = ["FAMILIES", "build_generator", "family"]
 
 FAMILIES: dict[str, Family] = {
-    m.FAMILY.name: m.FAMILY for m in (calo_flow, calogan, flow_matching, jet_flow, jet_rnn, lagan)
+    m.FAMILY.name: m.FAMILY
+    for m in (calo_flow, calogan, flow_matching, jet_flow, jet_rnn, lagan, shower_rnn)
 }
 """Model name (as model files record it) -> its family."""
 

@@ -57,6 +57,7 @@ from torch.nn import functional as F
 
 from fastshower.models.autoregressive import invert_flow
 from fastshower.models.family import JET_CLASSES, jet_family
+from fastshower.models.hit_lists import below, draw, draw_split, gru_step, mlp
 from fastshower.models.layers import tracing
 from fastshower.models.splines import SplineTransform
 from fastshower.observables.jets import IMAGE_GRID
@@ -69,7 +70,6 @@ STOP = _PIXELS
 """The pixel index that ends a jet (and, as an input, starts it)."""
 _FINE = 16
 """Fine pT bins per coarse bin."""
-_GRU_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class JetTokens(nn.Module):
@@ -293,12 +293,12 @@ class JetRNNGenerator(nn.Module):
         # the row (or stop), then the column given the row
         self.row_head = nn.Linear(width, rows + 1)
         self.chosen_row = nn.Embedding(rows, width)
-        self.column_head = _mlp(width, cols)
+        self.column_head = mlp(width, cols)
         # the pT bin given the pixel: a coarse bin, then the bin within it
         self.chosen = nn.Embedding(_PIXELS, width)
-        self.pt_coarse_head = _mlp(width, pt_bins // _FINE)
+        self.pt_coarse_head = mlp(width, pt_bins // _FINE)
         self.chosen_coarse = nn.Embedding(pt_bins // _FINE, width)
-        self.pt_fine_head = _mlp(width, _FINE)
+        self.pt_fine_head = mlp(width, _FINE)
         self.pixel_row: torch.Tensor
         self.pixel_col: torch.Tensor
 
@@ -339,9 +339,9 @@ class JetRNNGenerator(nn.Module):
         h = h + self.chosen(pixel.clamp_max(_PIXELS - 1))
         coarse, fine = pt_bin.div(_FINE, rounding_mode="floor"), pt_bin.remainder(_FINE)
         top = ceiling.div(_FINE, rounding_mode="floor")
-        coarse_logits = _below(self.pt_coarse_head(h), top)
+        coarse_logits = below(self.pt_coarse_head(h), top)
         fine_ceiling = torch.where(coarse == top, ceiling.remainder(_FINE), _FINE - 1)
-        fine_logits = _below(self.pt_fine_head(h + self.chosen_coarse(coarse)), fine_ceiling)
+        fine_logits = below(self.pt_fine_head(h + self.chosen_coarse(coarse)), fine_ceiling)
         return F.cross_entropy(
             coarse_logits.transpose(1, 2), coarse, reduction="none"
         ) + F.cross_entropy(fine_logits.transpose(1, 2), fine, reduction="none")
@@ -353,10 +353,10 @@ class JetRNNGenerator(nn.Module):
         ``ceiling``, by the inverse CDF at ``u`` (coarse then fine: as ``_draw_pixel``)."""
         h = h + self.chosen(pixel.clamp_max(_PIXELS - 1))
         top = ceiling.div(_FINE, rounding_mode="floor")
-        coarse, rest = _draw_split(_below(self.pt_coarse_head(h), top), u)
+        coarse, rest = draw_split(below(self.pt_coarse_head(h), top), u)
         fine_ceiling = torch.where(coarse == top, ceiling.remainder(_FINE), _FINE - 1)
         fine_logits = self.pt_fine_head(h + self.chosen_coarse(coarse))
-        return coarse * _FINE + _draw(_below(fine_logits, fine_ceiling), rest)
+        return coarse * _FINE + draw(below(fine_logits, fine_ceiling), rest)
 
     def log_prob(
         self, encoded: tuple[torch.Tensor, torch.Tensor], labels: torch.Tensor
@@ -421,29 +421,13 @@ class JetRNNGenerator(nn.Module):
         rows, cols = IMAGE_SHAPE
         # rows counted as they fill (all() over the hit map took a fifth of a step)
         full = torch.cat([row_hits >= cols, hit[:, STOP:]], 1)
-        row, rest = _draw_split(self.row_head(h).masked_fill_(full, -torch.inf), u)
+        row, rest = draw_split(self.row_head(h).masked_fill_(full, -torch.inf), u)
         in_row = row.clamp_max(rows - 1)
         grid = hit[:, :_PIXELS].unflatten(1, IMAGE_SHAPE)
         taken = grid.gather(1, in_row[:, None, None].expand(-1, 1, cols))[:, 0]
         column_logits = self.column_head(h + self.chosen_row(in_row))
-        column = _draw(column_logits.masked_fill_(taken, -torch.inf), rest)
+        column = draw(column_logits.masked_fill_(taken, -torch.inf), rest)
         return torch.where(row == rows, STOP, in_row * cols + column)
-
-    def _recurrent_step(
-        self, x: torch.Tensor, state: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of the GRU, layer by layer through ``torch.gru_cell``: the
-        function of ``nn.GRU`` on a sequence of one, which ``torch.export`` cannot capture (it
-        reassigns the GRU's weights on each call)."""
-        gru = self.recurrent
-        if state is None:
-            state = torch.zeros_like(x)[None].repeat(gru.num_layers, 1, 1)  # batch kept free
-        states = []
-        for layer in range(gru.num_layers):
-            weights = [getattr(gru, f"{name}_l{layer}") for name in _GRU_PARAMETERS]
-            x = torch.gru_cell(x, state[layer], *weights)
-            states.append(x)
-        return x, torch.stack(states)
 
     def _context(self, labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(labels.long(), len(JET_CLASSES)).to(self.summary_embedding.weight.dtype)
@@ -476,7 +460,7 @@ class JetRNNGenerator(nn.Module):
         for step in range(self.max_hits):
             progress = self.space.progress(momenta, scale)
             h = self._embed(pixel_table, jet, pixel, pt_bin, step, progress)
-            h, state = self._recurrent_step(h, state)
+            h, state = gru_step(self.recurrent, h, state)
             h = self.norm(h)
             pixel = self._draw_pixel(h, hit, row_hits, uniforms[:, step, 0])
             done = done | (pixel == STOP)
@@ -537,47 +521,6 @@ def _minkowski(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _transverse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The product of four-momenta's (..., 4) transverse parts."""
     return a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
-
-
-def _mlp(width: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, outputs))
-
-
-def _below(logits: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
-    """``logits`` (..., K) with the categories above ``ceiling`` (...) excluded, in place."""
-    categories = torch.arange(logits.shape[-1], device=logits.device)
-    return logits.masked_fill_(categories > ceiling[..., None], -torch.inf)
-
-
-def _draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The category whose cumulative probability first exceeds ``u`` (inverse-CDF sampling, so a
-    latent vector gives one image on every runtime)."""
-    return _inverse_cdf(logits, u)[0]
-
-
-def _draw_split(logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``_draw``'s category, and where ``u`` fell within that category's probability, in
-    [0, 1): a uniform of its own, independent of the category, for a choice that follows."""
-    drawn, probabilities, cdf, target = _inverse_cdf(logits, u)
-    upper = cdf.gather(1, drawn[:, None])[:, 0]
-    width = probabilities.gather(1, drawn[:, None])[:, 0]
-    rest = 1 - (upper - target) / width.clamp_min(1e-30)
-    return drawn, rest.clamp(0.0, 1.0 - 2**-24)
-
-
-def _inverse_cdf(
-    logits: torch.Tensor, u: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(the category drawn, the probabilities, their cumulative sums, ``u`` on their scale)."""
-    probabilities = logits.softmax(-1)
-    cdf = probabilities.cumsum(-1)
-    target = u * cdf[:, -1]
-    # the count of cdf values below u; outside a trace by bisection of each (non-decreasing) row
-    if tracing():
-        drawn = (cdf < target[:, None]).sum(-1)
-    else:
-        drawn = torch.searchsorted(cdf, target[:, None])[:, 0]
-    return drawn.clamp_max(logits.shape[-1] - 1), probabilities, cdf, target
 
 
 FAMILY = jet_family("jet-rnn", JetRNNGenerator, 1.0, strict=False, optimize=False)

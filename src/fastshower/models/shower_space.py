@@ -247,11 +247,36 @@ class ShowerSpace(nn.Module):
 
     def decode(self, x: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Standardised vectors -> cells in MeV per layer, (N, n_cells) each, >= 0."""
-        delta = self.settings.noise_mev
         x = torch.minimum(x, self.upper) * self.std + self.mean
-        energy_mev = condition[:, :1] * _MEV_PER_GEV
-        layer_energy = self._layer_energies(x[:, :_N_LAYERS], energy_mev)
-        cells = self.cells.decode(x[:, self.head :], energy_mev)
+        cells = self.cells.decode(x[:, self.head :], condition[:, :1] * _MEV_PER_GEV)
+        return self._fit_layers(x[:, : self.head], cells, condition)
+
+    def decode_head(
+        self, head: torch.Tensor, cells_mev: torch.Tensor, condition: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Cells (N, 504) in MeV made by another model (the shower RNN) fitted to standardised
+        layer summaries (N, ``head``) as ``decode`` fits its own: each layer rescaled to its
+        energy, its hottest cell set."""
+        return self._fit_layers(self.raw_head(head), cells_mev, condition)
+
+    def raw_head(self, head: torch.Tensor) -> torch.Tensor:
+        """Standardised layer summaries (N, ``head``) -> unstandardised, each at most its
+        largest training value."""
+        upper, mean, std = (t[: self.head] for t in (self.upper, self.mean, self.std))
+        return torch.minimum(head, upper) * std + mean
+
+    def layer_energies(self, raw_head: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Each layer's energy (N, 3) in MeV from unstandardised summaries (``raw_head``)."""
+        return self._layer_energies(raw_head[:, :_N_LAYERS], condition[:, :1] * _MEV_PER_GEV)
+
+    def _fit_layers(
+        self, head: torch.Tensor, cells: torch.Tensor, condition: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Cells (N, 504) in MeV -> per layer (N, n_cells), rescaled to the (unstandardised)
+        layer summaries ``head``'s energy, with its hottest cell set and its faint cells
+        mapped."""
+        delta = self.settings.noise_mev
+        layer_energy = self.layer_energies(head, condition)
         if self.faint is not None:
             particle = (condition[:, 1:2] == self.pdg).to(torch.int64).argmax(1)
         out = []
@@ -263,10 +288,10 @@ class ShowerSpace(nn.Module):
             if self.settings.layer_peaks:
                 # in float64: the peak is energy - rest, which can cancel to a few digits
                 e64 = energy.double()
-                log_rest = x[:, self.head - _N_LAYERS + i].unsqueeze(1).double()
+                log_rest = head[:, self.head - _N_LAYERS + i].unsqueeze(1).double()
                 rest = torch.exp(log_rest) * (e64 + delta) - delta / 2
                 rest = torch.minimum(rest.clamp(min=0.0), e64)
-                layer = _set_peak(layer, (e64 - rest).to(x.dtype), rest.to(x.dtype))
+                layer = _set_peak(layer, (e64 - rest).to(head.dtype), rest.to(head.dtype))
             if self.faint is not None:
                 layer = self.faint(layer, i, particle)
             out.append(layer)

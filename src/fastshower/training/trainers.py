@@ -40,6 +40,7 @@ from fastshower.training.jet_rnn import JetRNNRecipe
 from fastshower.training.lagan import LaganRecipe
 from fastshower.training.loop import TrainConfig, train
 from fastshower.training.shower_recipe import ShowerRecipe
+from fastshower.training.shower_rnn import ShowerRNNRecipe
 
 __all__ = [
     "CALOGAN_TRAINING",
@@ -49,6 +50,7 @@ __all__ = [
     "JET_FLOW_TRAINING",
     "JET_RNN_TRAINING",
     "LAGAN_TRAINING",
+    "SHOWER_RNN_TRAINING",
     "distill_one_step",
     "split_indices",
     "train_calo_flow",
@@ -57,6 +59,7 @@ __all__ = [
     "train_jet_flow",
     "train_jet_rnn",
     "train_lagan",
+    "train_shower_rnn",
     "write_held_out",
 ]
 
@@ -255,6 +258,34 @@ def train_calo_flow(
         data_paths,
         out,
         config or CALO_FLOW_TRAINING,
+        model_config,
+        validation_fraction,
+        resume,
+        progress,
+    )
+
+
+SHOWER_RNN_TRAINING = replace(CALO_FLOW_TRAINING, batch_size=64, epochs=20)
+"""Shower-RNN defaults: the jet RNN's (Adam 5e-4 cosine-decayed, batch 64, weight average
+0.999, 20 epochs)."""
+
+
+def train_shower_rnn(
+    data_paths: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    model_config: dict[str, Any] | None = None,
+    validation_fraction: float = 0.1,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train one shower RNN on the shower files of every particle given."""
+    return _train_shower_model(
+        ShowerRNNRecipe,
+        data_paths,
+        out,
+        config or SHOWER_RNN_TRAINING,
         model_config,
         validation_fraction,
         resume,
