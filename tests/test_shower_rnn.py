@@ -40,32 +40,45 @@ def test_hit_lists_give_each_layer_s_cells_back_hottest_first(
     assert (tokens.counts == counts).all() and tokens.cells.shape[1] == int(counts.sum(1).max())
     live = torch.arange(tokens.cells.shape[1]) < counts.sum(1, keepdim=True)
     assert (tokens.cells[~live] == 504).all()
-    # layer by layer (never back to an earlier one), each layer's hits hottest first
+    # layer by layer (never back to an earlier one)
     layer = model.space.cell_layer[tokens.cells.clamp_max(503)]
-    same_layer = (layer[:, 1:] == layer[:, :-1]) & live[:, 1:]
     assert ((layer.diff(dim=1) >= 0) | ~live[:, 1:]).all()
-    assert ((tokens.bins.diff(dim=1) <= 0) | ~same_layer).all()
-    # each cell back at its bin's centre: within half a bin (in log) of Geant4's energy
-    share = model.space.share_of(tokens.bins)
-    back = torch.zeros(len(cells), 505).scatter_add(1, tokens.cells, torch.where(live, share, 0.0))
-    back = back[:, :504] * condition[:, :1] * 1000
-    assert (back[~hit] == 0).all() and (back[hit] > 0).all()
-    error = (back[hit].log() - cells[hit].log()).abs()
-    assert float(error.max()) <= model.space.bin_width / 2 + 1e-4
-    # the summaries the hits are written towards: the counts, and each layer's energy
-    shares, told = model.space.targets(tokens.summary, condition)
+    # what each layer has left before each hit: the hits' energies are its differences, and
+    # give the cells back, hottest first in each layer
+    left = torch.where(live, tokens.left.double().exp(), 0.0)
+    same_layer = torch.cat([(layer[:, 1:] == layer[:, :-1]) & live[:, 1:], live[:, :1] * 0], 1)
+    after = torch.cat([left[:, 1:], left[:, :1] * 0], 1) * same_layer
+    energy = (left - after) * condition[:, :1].double() * 1000
+    back = torch.zeros(len(cells), 505, dtype=torch.float64).scatter_add(1, tokens.cells, energy)
+    np.testing.assert_allclose(back[:, :504], cells.double() * hit, rtol=1e-4, atol=1e-9)
+    assert ((energy.diff(dim=1) <= 1e-9) | ~same_layer[:, :-1]).all()
+    # a drawn hit's bin holds its share of what its layer had left, within the bounds
+    drawn = (tokens.bins > 0) | (tokens.high > 0)
+    assert drawn.sum() > 0.9 * (live.sum() - 2 * (counts > 1).sum() - (counts == 1).sum())
+    assert ((tokens.low <= tokens.bins) & (tokens.bins <= tokens.high))[drawn].all()
+    f = (left - after) / left.clamp_min(1e-300)
+    centre = model.space.log_f(tokens.bins, torch.full(f.shape, 0.5, dtype=torch.float64))
+    assert float((centre - f.clamp_min(1e-300).log()).abs()[drawn].max()) <= (
+        model.space.bin_width / 2 + 1e-4  # (left is float32)
+    )
+    # the summaries the hits are written towards: the counts, each layer's energy and hottest
+    shares, rests, told = model.space.targets(tokens.summary, condition)
     assert (told == counts).all()
     layers = torch.stack([c.sum(1) for c in cells.split(_LAYER_SIZES, 1)], 1)
-    np.testing.assert_allclose(shares * condition[:, :1] * 1000, layers, rtol=1e-3, atol=1e-5)
+    hottest = torch.stack([c.max(1).values for c in cells.split(_LAYER_SIZES, 1)], 1)
+    e = condition[:, :1] * 1000
+    np.testing.assert_allclose(shares * e, layers, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose((shares - rests) * e, hottest, rtol=1e-3, atol=1e-3)
 
 
 def test_samples_have_the_summary_s_hits_and_energies_and_a_finite_likelihood(
     positrons: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
 ) -> None:
     """An untrained model (its summaries standardised on Geant4's) writes, per layer, exactly
-    the number of hits its summary flow drew, fitted to the energy it drew; written again as a
-    list, the shower has a finite likelihood (sampling kept to what the likelihood allows:
-    distinct cells of the right layer, energies never rising within a layer)."""
+    the number of hits its summary flow drew, holding exactly the energy it drew, the hottest
+    exactly its hottest cell's; written again as a list, the shower has a finite likelihood
+    (sampling kept to what the likelihood allows: distinct cells of the right layer, energies
+    never rising within a layer)."""
     cells, condition = _tensors(positrons[0])
     torch.manual_seed(0)
     model = ShowerRNNGenerator(particles=["e+"], width=16, layers=2).eval()
@@ -75,16 +88,20 @@ def test_samples_have_the_summary_s_hits_and_energies_and_a_finite_likelihood(
         layers = model(latent, condition[:64])
         context = model.space.summaries.context(condition[:64])
         summary = invert_flow(model.summary_flow, latent[:, : model.space.head], context)
-        shares, counts = model.space.targets(summary, condition[:64])
+        shares, rests, counts = model.space.targets(summary, condition[:64])
         flat = torch.cat([layer.flatten(1) for layer in layers], 1)
-        got = torch.stack([(c > 0).sum(1) for c in flat.split(_LAYER_SIZES, 1)], 1)
-        energies = torch.stack([c.sum(1) for c in flat.split(_LAYER_SIZES, 1)], 1)
-        expected = shares * condition[:64, :1] * 1000
+        per_layer = flat.split(_LAYER_SIZES, 1)
+        got = torch.stack([(c > 0).sum(1) for c in per_layer], 1)
+        energies = torch.stack([c.sum(1) for c in per_layer], 1)
+        hottest = torch.stack([c.max(1).values for c in per_layer], 1)
+        e = condition[:64, :1] * 1000
         # (an untrained summary flow may draw energy for a layer with no hits: it is lost)
-        nonempty = (expected > 1e-3) & (counts > 0)
+        nonempty = (shares * e > 1e-3) & (counts > 0)
         assert nonempty.float().mean() > 0.5
         assert (got[nonempty] == counts[nonempty]).all()
-        np.testing.assert_allclose(energies[nonempty], expected[nonempty], rtol=1e-4)
+        np.testing.assert_allclose(energies[nonempty], (shares * e)[nonempty], rtol=1e-4)
+        several = nonempty & (counts > 1) & (rests > 1e-3 * shares)
+        np.testing.assert_allclose(hottest[several], ((shares - rests) * e)[several], rtol=1e-4)
         encoded = model.space.encode(flat, condition[:64], torch.Generator().manual_seed(2))
         assert torch.isfinite(model(encoded, condition[:64], density=True)).all()
         real = model.space.encode(cells, condition, torch.Generator().manual_seed(2))

@@ -13,25 +13,30 @@ given the condition: each layer's energy (CaloFlow's shares), its number of hit 
 energy outside its hottest cell (``ShowerSpace``). Then a GRU writes layer 0's hits, then layer
 1's, then layer 2's, **exactly as many as flow I drew** (the hit count is the sparsity the
 classifier sees first, and a small flow learns it better than a stop decision taken step by
-step), each the hottest of the layer's hits still to come; each step reads the previous hit,
+step), each the hottest of the layer's hits still to come. Each step reads the previous hit,
 the condition and summaries, and how far the layer has got (its share of the count written,
-the energy so far against the layer's), and predicts:
+the energy left), and predicts:
 
 - the next cell: its group of 24 (a quarter of a layer-0 row of strips, two rows of layer 1,
   four of layer 2; groups of other layers and full groups excluded), then the cell within the
   group, cells already hit excluded;
-- its energy given the cell: one of ``bins`` bins of ``log(cell / E)`` between ``cell_range``,
-  as a coarse bin of 16 and the bin within it, bins above the layer's previous hit excluded,
-  the energy uniform in log within its bin.
+- its energy, as its share ``f`` of the layer's energy not yet written (stick-breaking): one
+  of ``bins`` bins of ``log f`` between ``log(1/504)`` and 0, as a coarse bin of 16 and the bin
+  within it, ``f`` uniform in log within its bin. ``f`` is at least ``1 / (hits left)`` (the
+  hottest of the rest holds at least their mean) and at most what keeps the hit below the
+  previous one. The hottest hit is flow I's (the layer's energy minus the energy outside its
+  hottest cell) and the last takes what is left: neither is drawn.
 
-Last, each layer is fitted to flow I's summaries as the shower flow's are
-(``ShowerSpace.decode_head``): rescaled to the layer's energy, its hottest cell set to the
-layer's energy minus the energy outside it. Every hit Geant4 leaves down to ``noise_mev`` (1 eV)
-is a hit here: no faint-cell map is needed.
+Why shares of what is left: written as energies of their own (bins of ``log(cell / E)``), the
+hits of a pion's layer summed to 0.2-3.8x flow I's energy (5-95 %, after 3 epochs), and rescaling
+the layer to it moved every cell by that factor. Shares of the rest sum to the layer's energy
+by construction, and each is learnt at the scale of what is left, so the faintest cells at the
+end of a layer are written as precisely as the hottest. Every hit Geant4 leaves down to
+``noise_mev`` (1 eV) is a hit here: no faint-cell map is needed.
 
-``forward(latent, condition)`` samples: latent (N, 9 + 3 * 504) standard normal (flow I's, then
-three numbers per step, turned into uniforms: the cell's, the bin's and the place in the bin),
-condition (N, 4) (``CONDITION_FIELDS``); it returns the three layers in MeV.
+``forward(latent, condition)`` samples: latent (N, 9 + 3 * ``max_hits``) standard normal (flow
+I's, then three numbers per step, turned into uniforms: the cell's, the bin's and the place in
+the bin), condition (N, 4) (``CONDITION_FIELDS``); it returns the three layers in MeV.
 ``forward(encoded, condition, density=True)`` returns each shower's log-likelihood in nats, of
 what ``ShowerTokens.encode`` makes: the training view.
 """
@@ -51,7 +56,7 @@ from torch.nn import functional as F
 from fastshower.detector import CALORIMETER
 from fastshower.models.autoregressive import invert_flow
 from fastshower.models.family import flow_family
-from fastshower.models.hit_lists import below, draw, draw_split, gru_step, mlp
+from fastshower.models.hit_lists import draw, draw_split, gru_step, mlp
 from fastshower.models.layers import tracing
 from fastshower.models.shower_space import N_CELLS, ShowerSpace, ShowerSpaceSettings
 from fastshower.models.splines import SplineTransform
@@ -64,41 +69,42 @@ _N_GROUPS = N_CELLS // _GROUP
 _LAYER_SIZES = tuple(layer.n_cells for layer in CALORIMETER.layers)
 _N_LAYERS = len(_LAYER_SIZES)
 _FINE = 16
-"""Fine energy bins per coarse bin."""
+"""Fine bins per coarse bin."""
 _NONE = N_CELLS
-"""The cell index (and, with ``bins``, the bin) of no hit: the input of the first step."""
+"""The cell index of no hit: the input of the first step, and the padding after the last."""
 _MEV_PER_GEV = 1000.0
+_LOG_SMALLEST_SHARE = -math.log(N_CELLS)
+"""The lower end of the bins of log f: the hottest of 504 hits holds at least 1/504 of them."""
 
 
 class Tokens(NamedTuple):
-    """A batch of showers as the network learns them (``ShowerTokens.encode``)."""
+    """A batch of showers as the network learns them (``ShowerTokens.encode``), (N, L) each
+    but ``counts`` and ``summary``; L the most hits in the batch."""
 
     cells: torch.Tensor
-    """(N, L) int64: each hit's cell, layer by layer, hottest first; ``_NONE`` after the last."""
+    """int64: each hit's cell, layer by layer, hottest first; ``_NONE`` after the last."""
     bins: torch.Tensor
-    """(N, L) int64: each hit's energy bin (0 after the last)."""
+    """int64: each drawn hit's bin of log f (its share of what its layer had left); 0 where
+    nothing is drawn (a layer's hottest and last hits, padding)."""
+    low: torch.Tensor
+    """int64: the lowest bin allowed for each hit (f at least 1 / hits left)."""
+    high: torch.Tensor
+    """int64: the highest bin allowed (the hit at most the previous one)."""
+    left: torch.Tensor
+    """float: log of the layer's energy left before each hit, as a share of the incident one."""
     counts: torch.Tensor
     """(N, 3) int64: hits per layer."""
     summary: torch.Tensor
-    """(N, 9) the standardised layer summaries (fresh noise)."""
+    """(N, 9): the standardised layer summaries (fresh noise)."""
 
 
 class ShowerTokens(nn.Module):
     """Showers <-> what the network learns: the layer summaries of a ``ShowerSpace`` (which it
-    standardises and fits generated cells to) and each shower's hit list."""
+    standardises) and each shower's hit list."""
 
-    def __init__(
-        self,
-        particles: Sequence[str],
-        bins: int,
-        cell_range: tuple[float, float],
-        noise_mev: float,
-    ) -> None:
+    def __init__(self, particles: Sequence[str], bins: int, noise_mev: float) -> None:
         super().__init__()
-        low, high = (float(v) for v in cell_range)
-        if not 0 < low < high:
-            raise ValueError(f"cell range {low:g}:{high:g} (of E): need 0 < low < high")
-        # the summaries the network is written towards: energies, hit counts, hottest cells
+        # the summaries the hits are written towards: energies, hit counts, hottest cells
         settings = ShowerSpaceSettings(
             noise_mev=noise_mev, layer_hits=True, layer_peaks=True, layer_energies="shares"
         )
@@ -107,8 +113,7 @@ class ShowerTokens(nn.Module):
         self.context_size = self.summaries.context_size
         self.noise_mev = noise_mev
         self.bins = bins
-        self.log_low = math.log(low)
-        self.bin_width = (math.log(high) - self.log_low) / bins
+        self.bin_width = -_LOG_SMALLEST_SHARE / bins
         layer = torch.repeat_interleave(torch.arange(_N_LAYERS), torch.tensor(_LAYER_SIZES))
         self.register_buffer("cell_layer", layer, persistent=False)
         self.register_buffer("group_layer", layer[::_GROUP].clone(), persistent=False)
@@ -133,39 +138,73 @@ class ShowerTokens(nn.Module):
     def encode(
         self, cells_mev: torch.Tensor, condition: torch.Tensor, rng: torch.Generator
     ) -> Tokens:
-        """Showers (N, 504) in MeV -> ``Tokens``, L the most hits in the batch."""
+        """Showers (N, 504) in MeV -> ``Tokens``."""
         summary = self.summaries.encode(cells_mev, condition, rng)[:, : self.head]
         hit = cells_mev >= self.noise_mev
         counts = torch.stack([h.sum(1) for h in hit.split(_LAYER_SIZES, dim=1)], 1)
         length = max(1, int(counts.sum(1).max()))
-        share = cells_mev / (condition[:, :1] * _MEV_PER_GEV)
-        # layer by layer, hottest first, the empty cells last (in float64: a float32 sum of
-        # the layer and a share of 1e-6 loses the share)
-        log_share = share.double().clamp_min(1e-300).log()
-        key = torch.where(hit, self.cell_layer * 1e3 - log_share, torch.inf)
+        # in float64: the energy left is a sum of up to 288 cells over nine decades
+        share = cells_mev.double() / (condition[:, :1].double() * _MEV_PER_GEV)
+        # layer by layer, hottest first, the empty cells last
+        key = torch.where(hit, self.cell_layer * 1e3 - share.clamp_min(1e-300).log(), torch.inf)
         order = key.argsort(dim=1, stable=True)[:, :length]
-        live = torch.arange(length, device=hit.device) < counts.sum(1, keepdim=True)
-        cells = torch.where(live, order, _NONE)
-        bins = self.bin_of(share.gather(1, order)).masked_fill(~live, 0)
-        return Tokens(cells, bins, counts, summary)
+        _, written, count, layer, live = _places(counts, length)
+        energy = torch.where(live, share.gather(1, order), 0.0)
+        in_layer = F.one_hot(layer, _N_LAYERS).to(energy.dtype) * live[..., None]
+        # what each hit's layer has left before it: the sum of it and the hits after it
+        left = ((energy[..., None] * in_layer).flip(1).cumsum(1).flip(1) * in_layer).sum(-1)
+        previous = torch.cat([energy[:, :1], energy[:, :-1]], 1)
+        low, high = self.bounds(count - written, previous, left)
+        f = energy / left.clamp_min(1e-300)
+        bins = self.bin_of(f.clamp_min(1e-300).log()).clamp(low, high)
+        drawn = _drawn(written, count, live)
+        return Tokens(
+            cells=torch.where(live, order, _NONE),
+            bins=torch.where(drawn, bins, 0),
+            low=torch.where(drawn, low, 0),
+            high=torch.where(drawn, high, 0),
+            left=torch.where(live, left.clamp_min(1e-300).log(), 0.0).to(cells_mev.dtype),
+            counts=counts,
+            summary=summary,
+        )
 
-    def bin_of(self, share: torch.Tensor) -> torch.Tensor:
-        """The energy bin of cells of ``share`` of the incident energy."""
-        bins = ((share.clamp_min(1e-30).log() - self.log_low) / self.bin_width).floor()
+    def bin_of(self, log_f: torch.Tensor) -> torch.Tensor:
+        """The bin of log f."""
+        bins = ((log_f - _LOG_SMALLEST_SHARE) / self.bin_width).floor()
         return bins.clamp(0, self.bins - 1).long()
 
-    def share_of(self, bins: torch.Tensor, place: torch.Tensor | float = 0.5) -> torch.Tensor:
-        """The share of the incident energy at ``place`` in [0, 1) of bins ``bins``."""
-        return torch.exp(self.log_low + (bins.to(torch.float32) + place) * self.bin_width)
+    def bounds(
+        self, hits_left: torch.Tensor, previous: torch.Tensor, left: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lowest and highest bins of a hit's log f: at least ``1 / hits_left``, at most
+        ``previous / left`` (the previous hit's energy over what is left) and 1."""
+        low = self.bin_of(-torch.log(hits_left.clamp_min(1).to(left.dtype)))
+        ceiling = (previous.clamp_min(1e-300) / left.clamp_min(1e-300)).log().clamp_max(0.0)
+        return low, torch.maximum(self.bin_of(ceiling), low)
+
+    def log_f(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
+        """log f at ``place`` in [0, 1) of bins ``bins``."""
+        return _LOG_SMALLEST_SHARE + (bins.to(place.dtype) + place) * self.bin_width
 
     def targets(self, summary: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Standardised summaries -> (each layer's share of the incident energy (N, 3), its
-        hit count (N, 3) int64): what the hits are written towards."""
+        """Standardised summaries -> each layer's energy and the energy outside its hottest cell,
+        as shares of the incident energy (N, 3) each, and its hit count (N, 3) int64: what
+        the hits are written towards."""
         raw = self.summaries.raw_head(summary)
-        shares = self.summaries.layer_energies(raw, condition) / (condition[:, :1] * _MEV_PER_GEV)
+        energy_mev = condition[:, :1] * _MEV_PER_GEV
+        energies = self.summaries.layer_energies(raw, condition)
+        rests = self.summaries.layer_rests(raw, energies).to(energies.dtype) / energy_mev
         sizes = torch.tensor(_LAYER_SIZES, device=summary.device)
         counts = (raw[:, _N_LAYERS : 2 * _N_LAYERS].exp() - 1).floor().long()
-        return shares, torch.minimum(counts.clamp_min(0), sizes)
+        counts = torch.minimum(counts.clamp_min(0), sizes)
+        # a layer of several hits leaves at least noise_mev to each after its hottest, and its
+        # hottest holds at least their mean (flow I's numbers need not agree: they are drawn
+        # one after the other)
+        shares = energies / energy_mev
+        others = (counts - 1).clamp_min(0)
+        least = others * self.noise_mev / energy_mev
+        most = shares * others / counts.clamp_min(1)
+        return shares, torch.minimum(torch.maximum(rests, least), most), counts
 
 
 class ShowerRNNGenerator(nn.Module):
@@ -176,8 +215,7 @@ class ShowerRNNGenerator(nn.Module):
         particles: Sequence[str] = ("e+",),
         width: int = 128,
         layers: int = 1,
-        bins: int = 1024,
-        cell_range: tuple[float, float] = (1e-12, 2.0),
+        bins: int = 512,
         noise_mev: float = 1e-6,
         summary_transforms: int = 4,
         summary_hidden: int = 64,
@@ -189,7 +227,7 @@ class ShowerRNNGenerator(nn.Module):
             raise ValueError(f"max_hits must be in 1-{N_CELLS}, got {max_hits}")
         if bins % _FINE:
             raise ValueError(f"bins must be a multiple of {_FINE}, got {bins}")
-        self.space = ShowerTokens(particles, bins, tuple(cell_range), noise_mev)  # type: ignore[arg-type]
+        self.space = ShowerTokens(particles, bins, noise_mev)
         head, context = self.space.head, self.space.context_size
         self.max_hits = max_hits
         self.latent_size = head + 3 * max_hits
@@ -202,9 +240,7 @@ class ShowerRNNGenerator(nn.Module):
             shapes=[(summary_bins,), (summary_bins,), (summary_bins - 1,)],
         )
         self.shower_embedding = nn.Linear(context + head, width)
-        # how far the layer being written has got: its one-hot, the share of its count written
-        # and the log of the count left, its energy so far over its energy (bin centres)
-        self.progress_embedding = nn.Linear(_N_LAYERS + 3, width)
+        self.progress_embedding = nn.Linear(_N_LAYERS + 4, width)
         rows, columns = _cell_rows_and_columns()
         self.register_buffer("cell_row", rows)
         self.register_buffer("cell_column", columns)
@@ -214,7 +250,7 @@ class ShowerRNNGenerator(nn.Module):
         self.cell = nn.Embedding(N_CELLS + 1, width)
         self.row = nn.Embedding(int(rows.max()) + 1, width)
         self.column = nn.Embedding(int(columns.max()) + 1, width)
-        self.energy = nn.Embedding(bins + 1, width)  # the last: no hit yet
+        self.share = nn.Embedding(bins + 1, width)  # the last: a hit not drawn, or none yet
         self.recurrent = nn.GRU(width, width, num_layers=layers, batch_first=True)
         self.norm = nn.LayerNorm(width)
         self.group_head = nn.Linear(width, _N_GROUPS)
@@ -231,74 +267,99 @@ class ShowerRNNGenerator(nn.Module):
 
     def _shower_vector(self, condition: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
         """(N, width): the condition and the summaries, the same at every step."""
-        return self.shower_embedding(
-            torch.cat([self.space.summaries.context(condition), summary], 1)
-        )
+        context = self.space.summaries.context(condition)
+        return self.shower_embedding(torch.cat([context, summary], 1))
 
     def _progress(
         self,
         layer: torch.Tensor,
         written: torch.Tensor,
         count: torch.Tensor,
-        so_far: torch.Tensor,
-        target: torch.Tensor,
+        left: torch.Tensor,
+        layer_share: torch.Tensor,
     ) -> torch.Tensor:
-        """(..., 6) from the layer being written (...), the hits of it written and its count,
-        its energy so far and its energy (shares of E)."""
-        count = count.to(so_far.dtype)
+        """(..., 7): the layer being written (one-hot), the share of its count written, the log
+        of the hits left, the log of its energy left over its energy and over the hits left
+        (``left``: log of the energy left as a share of the incident one)."""
+        written, count = written.to(left.dtype), count.to(left.dtype)
+        hits_left = (count - written).clamp_min(1.0)
         return torch.cat(
             [
-                F.one_hot(layer, _N_LAYERS).to(so_far.dtype),
+                F.one_hot(layer, _N_LAYERS).to(left.dtype),
                 (written / count.clamp_min(1.0))[..., None],
-                torch.log1p((count - written).clamp_min(0.0))[..., None] / 6.0,
-                (so_far / target.clamp_min(1e-12)).clamp_max(4.0)[..., None],
+                hits_left.log()[..., None] / 6.0,
+                ((left - layer_share.clamp_min(1e-30).log()) / 10.0).clamp(-3.0, 1.0)[..., None],
+                ((left - hits_left.log()) / 10.0).clamp(-4.0, 1.0)[..., None],
             ],
             -1,
         )
 
-    def _energy_nll(
-        self, h: torch.Tensor, cell: torch.Tensor, ceiling: torch.Tensor, bins: torch.Tensor
-    ) -> torch.Tensor:
-        """-log p (N, L) of each hit's energy bin given its cell, bins above ``ceiling``
-        excluded."""
+    def _share_logits(
+        self, h: torch.Tensor, cell: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h with the chosen cell, the coarse bins' logits)."""
         h = h + self.chosen(cell.clamp_max(N_CELLS - 1))
+        return h, self.coarse_head(h)
+
+    def _share_nll(
+        self,
+        h: torch.Tensor,
+        cell: torch.Tensor,
+        bins: torch.Tensor,
+        low: torch.Tensor,
+        high: torch.Tensor,
+    ) -> torch.Tensor:
+        """-log p (N, L) of each hit's bin of log f given its cell, within [low, high]."""
+        h, coarse_logits = self._share_logits(h, cell)
         coarse, fine = bins.div(_FINE, rounding_mode="floor"), bins.remainder(_FINE)
-        top = ceiling.div(_FINE, rounding_mode="floor")
-        coarse_logits = below(self.coarse_head(h), top)
-        fine_ceiling = torch.where(coarse == top, ceiling.remainder(_FINE), _FINE - 1)
-        fine_logits = below(self.fine_head(h + self.chosen_coarse(coarse)), fine_ceiling)
+        low_coarse, high_coarse = (b.div(_FINE, rounding_mode="floor") for b in (low, high))
+        coarse_logits = _within(coarse_logits, low_coarse, high_coarse)
+        fine_low = torch.where(coarse == low_coarse, low.remainder(_FINE), 0)
+        fine_high = torch.where(coarse == high_coarse, high.remainder(_FINE), _FINE - 1)
+        fine_logits = _within(self.fine_head(h + self.chosen_coarse(coarse)), fine_low, fine_high)
         return F.cross_entropy(
             coarse_logits.transpose(1, 2), coarse, reduction="none"
         ) + F.cross_entropy(fine_logits.transpose(1, 2), fine, reduction="none")
 
+    def _draw_share(
+        self,
+        h: torch.Tensor,
+        cell: torch.Tensor,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        u: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bin of log f of the new hit in ``cell``, within [low, high], by the inverse CDF
+        at ``u`` (coarse then fine, as ``_share_nll`` scores it), and where ``u`` fell in it."""
+        h, coarse_logits = self._share_logits(h, cell)
+        low_coarse, high_coarse = (b.div(_FINE, rounding_mode="floor") for b in (low, high))
+        coarse, rest = draw_split(_within(coarse_logits, low_coarse, high_coarse), u)
+        fine_low = torch.where(coarse == low_coarse, low.remainder(_FINE), 0)
+        fine_high = torch.where(coarse == high_coarse, high.remainder(_FINE), _FINE - 1)
+        fine_logits = _within(self.fine_head(h + self.chosen_coarse(coarse)), fine_low, fine_high)
+        fine, place = draw_split(fine_logits, rest)
+        return coarse * _FINE + fine, place
+
     def log_prob(self, tokens: Tokens, condition: torch.Tensor) -> torch.Tensor:
         """Log-likelihood (N,) in nats of ``Tokens``: the summaries' under flow I plus the
         hits' given them."""
-        cells, bins, counts, summary = tokens
+        cells, bins, low, high, left, counts, summary = tokens
         n, length = cells.shape
-        device = cells.device
-        place = torch.arange(length, device=device)
-        ends = counts.cumsum(1)  # (N, 3): where each layer's hits end
-        live = place < ends[:, -1:]
-        layer = (place[None, :, None] >= ends[:, None, :]).sum(-1).clamp_max(_N_LAYERS - 1)
-        starts = ends - counts
-        written = place - starts.gather(1, layer)
-        count = counts.gather(1, layer)
-        # the inputs: the previous hit, and the layer's energy before this hit
-        none = torch.full((n, 1), _NONE, dtype=torch.long, device=device)
+        place, written, count, layer, live = _places(counts, length)
+        drawn = _drawn(written, count, live)
+        # the inputs: the previous hit and its share, and the layer's progress
+        none = torch.full((n, 1), _NONE, dtype=torch.long, device=cells.device)
         previous = torch.cat([none, cells[:, :-1]], 1)
-        previous_bins = torch.cat([none * 0 + self.space.bins, bins[:, :-1]], 1)
-        share = self.space.share_of(bins) * live
-        per_layer = share[..., None] * F.one_hot(layer, _N_LAYERS).to(share.dtype)
-        so_far = (per_layer.cumsum(1) - per_layer).gather(2, layer[..., None])[..., 0]
-        targets = self.space.targets(summary, condition)[0]
-        progress = self._progress(layer, written, count, so_far, targets.gather(1, layer))
-        x = self._cell_table()[previous] + self.energy.weight[previous_bins]
+        shares = torch.where(drawn, bins, self.space.bins)
+        previous_shares = torch.cat([none * 0 + self.space.bins, shares[:, :-1]], 1)
+        layer_shares = self.space.targets(summary, condition)[0].gather(1, layer)
+        progress = self._progress(layer, written, count, left, layer_shares)
+        x = self._cell_table()[previous] + self.share.weight[previous_shares]
         x = x + self._shower_vector(condition, summary)[:, None] + self.progress_embedding(progress)
         h = self.norm(self.recurrent(x)[0])
         # the cell: its group among the layer's groups not full, then the cell among those free
-        # (the masks only where there is a hit: a padded place's row may have nothing left)
-        hit_at = torch.full((n, N_CELLS + 1), length, dtype=torch.long, device=device)
+        # (the masks only where there is a hit: a padded place may have nothing left)
+        hit_at = torch.full((n, N_CELLS + 1), length, dtype=torch.long, device=cells.device)
         hit_at.scatter_(1, cells, place.expand(n, -1))  # each cell's place in the list
         taken = (hit_at[:, None, :N_CELLS] < place[:, None]) & live[..., None]
         taken = taken.unflatten(-1, (_N_GROUPS, _GROUP))  # (N, L, groups, 24): hit before
@@ -311,15 +372,10 @@ class ShowerRNNGenerator(nn.Module):
         cell_nll = F.cross_entropy(
             cell_logits.transpose(1, 2), cells.remainder(_GROUP) * live, reduction="none"
         )
-        # the energy: at most the layer's previous hit's
-        first = written == 0
-        ceiling = torch.where(
-            first, self.space.bins - 1, previous_bins.clamp_max(self.space.bins - 1)
-        )
-        energy_nll = self._energy_nll(h, cells, ceiling, bins)
-        nll = torch.where(live, group_nll + cell_nll + energy_nll, 0.0).sum(1)
+        share_nll = self._share_nll(h, cells, bins, low, high)
+        nll = torch.where(live, group_nll + cell_nll, 0.0) + torch.where(drawn, share_nll, 0.0)
         context = self.space.summaries.context(condition)
-        return self.summary_flow(context).log_prob(summary) - nll
+        return self.summary_flow(context).log_prob(summary) - nll.sum(1)
 
     def forward(self, x: Any, condition: torch.Tensor, density: bool = False) -> Any:
         if density:
@@ -329,10 +385,11 @@ class ShowerRNNGenerator(nn.Module):
     def sample(self, latent: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Showers (three layers (N, rows, columns), MeV) from standard-normal latent (N,
         ``latent_size``)."""
-        head, n_bins = self.space.head, self.space.bins
+        head = self.space.head
         context = self.space.summaries.context(condition)
         summary = invert_flow(self.summary_flow, latent[:, :head], context)
-        targets, counts = self.space.targets(summary, condition)
+        layer_shares, rests, counts = self.space.targets(summary, condition)
+        energy = condition[:, :1] * _MEV_PER_GEV
         uniforms = torch.special.ndtr(latent[:, head:]).unflatten(1, (self.max_hits, 3))
         total = counts.sum(1).clamp_max(self.max_hits)
         shower = self._shower_vector(condition, summary)
@@ -340,8 +397,8 @@ class ShowerRNNGenerator(nn.Module):
             order, plan = None, [None] * self.max_hits
         else:  # the longest showers first: those still being written are the first m
             order = total.argsort(descending=True, stable=True)
-            targets, counts, total, uniforms, shower = (
-                t[order] for t in (targets, counts, total, uniforms, shower)
+            layer_shares, rests, counts, total, uniforms, shower = (
+                t[order] for t in (layer_shares, rests, counts, total, uniforms, shower)
             )
             steps = torch.arange(int(total.max()) if len(total) else 0, device=latent.device)
             plan = (total[None] > steps[:, None]).sum(1).tolist()
@@ -349,24 +406,23 @@ class ShowerRNNGenerator(nn.Module):
         shares = torch.zeros_like(latent[:, :1]).repeat(1, N_CELLS)  # batch kept free
         hit = shares > 0
         group_hits = torch.zeros_like(counts[:, :1]).repeat(1, _N_GROUPS)
-        so_far = torch.zeros_like(targets)
         cell = torch.zeros_like(counts[:, 0]) + _NONE
-        energy_bin = torch.zeros_like(cell) + n_bins
+        share_token = torch.zeros_like(cell) + self.space.bins
+        left = torch.zeros_like(shares[:, 0])  # the layer's energy left (share of E)
+        previous = torch.zeros_like(left)  # the previous hit's
         state: torch.Tensor | None = None
         table = self._cell_table()
         for step, m in enumerate(plan):
             rows = slice(None) if m is None else slice(m)
             alive = step < total[rows]
             layer = (step >= ends[rows]).sum(1).clamp_max(_N_LAYERS - 1)
+            count = counts[rows].gather(1, layer[:, None])[:, 0]
             written = step - (ends[rows] - counts[rows]).gather(1, layer[:, None])[:, 0]
-            progress = self._progress(
-                layer,
-                written.to(so_far.dtype),
-                counts[rows].gather(1, layer[:, None])[:, 0],
-                so_far[rows].gather(1, layer[:, None])[:, 0],
-                targets[rows].gather(1, layer[:, None])[:, 0],
-            )
-            x = table[cell[rows]] + self.energy.weight[energy_bin[rows]] + shower[rows]
+            layer_share = layer_shares[rows].gather(1, layer[:, None])[:, 0]
+            left_now = torch.where(written == 0, layer_share, left[rows])
+            log_left = left_now.clamp_min(1e-30).log()
+            progress = self._progress(layer, written, count, log_left, layer_share)
+            x = table[cell[rows]] + self.share.weight[share_token[rows]] + shower[rows]
             x = x + self.progress_embedding(progress)
             h, state = gru_step(self.recurrent, x, None if state is None else state[:, rows])
             h = self.norm(h)
@@ -377,35 +433,61 @@ class ShowerRNNGenerator(nn.Module):
             taken = taken.gather(1, group[:, None, None].expand(-1, 1, _GROUP))[:, 0]
             cell_logits = self.cell_head(h + self.chosen_group(group))
             new_cell = group * _GROUP + draw(cell_logits.masked_fill_(taken, -torch.inf), rest)
-            ceiling = torch.where(written == 0, n_bins - 1, energy_bin[rows])
-            new_bin = self._draw_energy(h, new_cell, ceiling, u[:, 1])
+            # the share of what is left: the hottest is flow I's, the last takes the rest
+            low, high = self.space.bounds(count - written, previous[rows], left_now)
+            bins, place = self._draw_share(h, new_cell, low, high, u[:, 1])
+            # within the bin, f kept to its bounds: then every hit is at most the one before,
+            # and the last (the rest) too
+            hits_left = (count - written).clamp_min(1).to(left_now.dtype)
+            ceiling = (previous[rows] / left_now.clamp_min(1e-30)).log()
+            log_f = torch.maximum(self.space.log_f(bins, place), -hits_left.log())
+            log_f = torch.minimum(log_f, ceiling)
+            first, last = written == 0, written == count - 1
+            peak = layer_share - rests[rows].gather(1, layer[:, None])[:, 0]
+            drawn_energy = left_now * log_f.exp()
+            new_energy = torch.where(last, left_now, torch.where(first, peak, drawn_energy))
+            new_left = torch.where(
+                last, 0.0, torch.where(first, left_now - peak, -left_now * torch.expm1(log_f))
+            )
             # added, not set: a shower that has ended (in a trace) adds nothing where it draws
-            share = self.space.share_of(new_bin, u[:, 2]) * alive
-            shares[rows].scatter_add_(1, new_cell[:, None], share[:, None])
+            added = new_energy * alive
+            shares[rows].scatter_add_(1, new_cell[:, None], added[:, None])
             hit[rows].scatter_(1, new_cell[:, None], True)
             group_hits[rows].scatter_add_(1, group[:, None], alive.long()[:, None])
-            centre = self.space.share_of(new_bin) * alive
-            so_far[rows].scatter_add_(1, layer[:, None], centre[:, None])
-            cell[rows], energy_bin[rows] = new_cell, new_bin
+            drawn = ~(first | last)
+            cell[rows] = new_cell
+            share_token[rows] = torch.where(drawn, bins, self.space.bins)
+            left[rows], previous[rows] = new_left, new_energy
         if order is not None:
             shares = torch.empty_like(shares).index_copy_(0, order, shares)
-        cells_mev = shares * condition[:, :1] * _MEV_PER_GEV
-        layers = self.space.summaries.decode_head(summary, cells_mev, condition)
+        layers = (shares * energy).split(_LAYER_SIZES, dim=1)
         return tuple(
             c.reshape(-1, *layer.shape) for c, layer in zip(layers, CALORIMETER.layers, strict=True)
         )
 
-    def _draw_energy(
-        self, h: torch.Tensor, cell: torch.Tensor, ceiling: torch.Tensor, u: torch.Tensor
-    ) -> torch.Tensor:
-        """The energy bin of the new hit in ``cell``, at most ``ceiling``, by the inverse CDF at
-        ``u`` (coarse then fine)."""
-        h = h + self.chosen(cell)
-        top = ceiling.div(_FINE, rounding_mode="floor")
-        coarse, rest = draw_split(below(self.coarse_head(h), top), u)
-        fine_ceiling = torch.where(coarse == top, ceiling.remainder(_FINE), _FINE - 1)
-        fine_logits = self.fine_head(h + self.chosen_coarse(coarse))
-        return coarse * _FINE + draw(below(fine_logits, fine_ceiling), rest)
+
+def _places(counts: torch.Tensor, length: int) -> tuple[torch.Tensor, ...]:
+    """For lists of ``counts`` (N, 3) hits per layer, padded to ``length``: each place's index
+    (L,), its index within its layer, its layer's count and its layer (N, L), and whether it
+    holds a hit."""
+    place = torch.arange(length, device=counts.device)
+    ends = counts.cumsum(1)
+    live = place < ends[:, -1:]
+    layer = (place[None, :, None] >= ends[:, None, :]).sum(-1).clamp_max(_N_LAYERS - 1)
+    written = place - (ends - counts).gather(1, layer)
+    return place, written, counts.gather(1, layer), layer, live
+
+
+def _drawn(written: torch.Tensor, count: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+    """The hits whose share is drawn: not a layer's hottest (flow I's) or its last (the rest)."""
+    return live & (written > 0) & (written < count - 1)
+
+
+def _within(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """``logits`` (..., K) with the categories outside [``low``, ``high``] (...) excluded."""
+    categories = torch.arange(logits.shape[-1], device=logits.device)
+    outside = (categories < low[..., None]) | (categories > high[..., None])
+    return logits.masked_fill(outside, -torch.inf)
 
 
 def _cell_rows_and_columns() -> tuple[torch.Tensor, torch.Tensor]:

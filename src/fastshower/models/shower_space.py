@@ -251,14 +251,6 @@ class ShowerSpace(nn.Module):
         cells = self.cells.decode(x[:, self.head :], condition[:, :1] * _MEV_PER_GEV)
         return self._fit_layers(x[:, : self.head], cells, condition)
 
-    def decode_head(
-        self, head: torch.Tensor, cells_mev: torch.Tensor, condition: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        """Cells (N, 504) in MeV made by another model (the shower RNN) fitted to standardised
-        layer summaries (N, ``head``) as ``decode`` fits its own: each layer rescaled to its
-        energy, its hottest cell set."""
-        return self._fit_layers(self.raw_head(head), cells_mev, condition)
-
     def raw_head(self, head: torch.Tensor) -> torch.Tensor:
         """Standardised layer summaries (N, ``head``) -> unstandardised, each at most its
         largest training value."""
@@ -269,14 +261,25 @@ class ShowerSpace(nn.Module):
         """Each layer's energy (N, 3) in MeV from unstandardised summaries (``raw_head``)."""
         return self._layer_energies(raw_head[:, :_N_LAYERS], condition[:, :1] * _MEV_PER_GEV)
 
+    def layer_rests(self, raw_head: torch.Tensor, layer_energies: torch.Tensor) -> torch.Tensor:
+        """Each layer's energy outside its hottest cell (N, 3) in MeV, float64, from
+        unstandardised summaries (``raw_head``, with ``layer_peaks``) and the layers' energies:
+        between 0 and the layer's energy."""
+        delta = self.settings.noise_mev
+        energies = layer_energies.double()
+        log_rests = raw_head[:, self.head - _N_LAYERS : self.head].double()
+        rests = torch.exp(log_rests) * (energies + delta) - delta / 2
+        return torch.minimum(rests.clamp(min=0.0), energies)
+
     def _fit_layers(
         self, head: torch.Tensor, cells: torch.Tensor, condition: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """Cells (N, 504) in MeV -> per layer (N, n_cells), rescaled to the (unstandardised)
         layer summaries ``head``'s energy, with its hottest cell set and its faint cells
         mapped."""
-        delta = self.settings.noise_mev
         layer_energy = self.layer_energies(head, condition)
+        if self.settings.layer_peaks:
+            rests = self.layer_rests(head, layer_energy)
         if self.faint is not None:
             particle = (condition[:, 1:2] == self.pdg).to(torch.int64).argmax(1)
         out = []
@@ -287,11 +290,9 @@ class ShowerSpace(nn.Module):
             layer = layer * scale
             if self.settings.layer_peaks:
                 # in float64: the peak is energy - rest, which can cancel to a few digits
-                e64 = energy.double()
-                log_rest = head[:, self.head - _N_LAYERS + i].unsqueeze(1).double()
-                rest = torch.exp(log_rest) * (e64 + delta) - delta / 2
-                rest = torch.minimum(rest.clamp(min=0.0), e64)
-                layer = _set_peak(layer, (e64 - rest).to(head.dtype), rest.to(head.dtype))
+                rest = rests[:, i : i + 1]
+                peak = energy.double() - rest
+                layer = _set_peak(layer, peak.to(head.dtype), rest.to(head.dtype))
             if self.faint is not None:
                 layer = self.faint(layer, i, particle)
             out.append(layer)
