@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shower RNN (docs/flows.md, "shower-rnn") on pions: the first pi+ training block (20k
-# showers, 10 % held out for validation), 20 epochs at batch 64 (~190 s each on one core beside
+# showers, 10 % held out for validation), 16 epochs at batch 64 (~210 s each on one core beside
 # the reference production). model/best is the epoch with the best likelihood of the validation
 # showers. Resumable: rerun and the training continues. Judged against the pi+ test set with
 # the shipped calo-flow and Geant4 beside it (the last lines).
@@ -15,7 +15,7 @@ SEED=2024  # generation seed, used by nothing else
 R=()
 [ -f "$OUT/model/checkpoint.pt" ] && R=(--resume)
 $FS train shower-rnn --data "$DATA/piplus-train-s3.h5" --out "$OUT/model" \
-    --epochs "${EPOCHS:-20}" "${R[@]}"
+    --epochs "${EPOCHS:-16}" "${R[@]}"
 for spec in "$OUT/model/best:shower-rnn" calo-flow:calo-flow; do
   IFS=: read -r model name <<< "$spec"
   [ -f "$OUT/$name-piplus.h5" ] || $FS generate --model "$model" --particle pi+ --energy 1:100 \

@@ -92,6 +92,9 @@ class Tokens(NamedTuple):
     """int64: the highest bin allowed (the hit at most the previous one)."""
     left: torch.Tensor
     """float: log of the layer's energy left before each hit, as a share of the incident one."""
+    room: torch.Tensor
+    """float: log of the previous hit's energy over what is left (at most 0; 0 for a layer's
+    hottest): the most a hit may take."""
     counts: torch.Tensor
     """(N, 3) int64: hits per layer."""
     summary: torch.Tensor
@@ -155,6 +158,7 @@ class ShowerTokens(nn.Module):
         left = ((energy[..., None] * in_layer).flip(1).cumsum(1).flip(1) * in_layer).sum(-1)
         previous = torch.cat([energy[:, :1], energy[:, :-1]], 1)
         low, high = self.bounds(count - written, previous, left)
+        room = self.room(previous, left).masked_fill(~live | (written == 0), 0.0)
         f = energy / left.clamp_min(1e-300)
         bins = self.bin_of(f.clamp_min(1e-300).log()).clamp(low, high)
         drawn = _drawn(written, count, live)
@@ -164,6 +168,7 @@ class ShowerTokens(nn.Module):
             low=torch.where(drawn, low, 0),
             high=torch.where(drawn, high, 0),
             left=torch.where(live, left.clamp_min(1e-300).log(), 0.0).to(cells_mev.dtype),
+            room=room.to(cells_mev.dtype),
             counts=counts,
             summary=summary,
         )
@@ -179,8 +184,13 @@ class ShowerTokens(nn.Module):
         """The lowest and highest bins of a hit's log f: at least ``1 / hits_left``, at most
         ``previous / left`` (the previous hit's energy over what is left) and 1."""
         low = self.bin_of(-torch.log(hits_left.clamp_min(1).to(left.dtype)))
-        ceiling = (previous.clamp_min(1e-300) / left.clamp_min(1e-300)).log().clamp_max(0.0)
-        return low, torch.maximum(self.bin_of(ceiling), low)
+        return low, torch.maximum(self.bin_of(self.room(previous, left)), low)
+
+    @staticmethod
+    def room(previous: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+        """log(previous / left), at most 0: the largest log f a hit may have."""
+        tiny = torch.finfo(left.dtype).tiny  # (a layer drawn empty leaves 0 over 0)
+        return (previous.clamp_min(tiny) / left.clamp_min(tiny)).log().clamp_max(0.0)
 
     def log_f(self, bins: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
         """log f at ``place`` in [0, 1) of bins ``bins``."""
@@ -240,7 +250,7 @@ class ShowerRNNGenerator(nn.Module):
             shapes=[(summary_bins,), (summary_bins,), (summary_bins - 1,)],
         )
         self.shower_embedding = nn.Linear(context + head, width)
-        self.progress_embedding = nn.Linear(_N_LAYERS + 4, width)
+        self.progress_embedding = nn.Linear(_N_LAYERS + 6, width)
         rows, columns = _cell_rows_and_columns()
         self.register_buffer("cell_row", rows)
         self.register_buffer("cell_column", columns)
@@ -277,10 +287,12 @@ class ShowerRNNGenerator(nn.Module):
         count: torch.Tensor,
         left: torch.Tensor,
         layer_share: torch.Tensor,
+        room: torch.Tensor,
     ) -> torch.Tensor:
-        """(..., 7): the layer being written (one-hot), the share of its count written, the log
+        """(..., 9): the layer being written (one-hot), the share of its count written, the log
         of the hits left, the log of its energy left over its energy and over the hits left
-        (``left``: log of the energy left as a share of the incident one)."""
+        (``left``: log of the energy left as a share of the incident one), and how much a hit
+        may take (``room``, ``Tokens.room``), also against the least it must (1 / hits left)."""
         written, count = written.to(left.dtype), count.to(left.dtype)
         hits_left = (count - written).clamp_min(1.0)
         return torch.cat(
@@ -290,6 +302,8 @@ class ShowerRNNGenerator(nn.Module):
                 hits_left.log()[..., None] / 6.0,
                 ((left - layer_share.clamp_min(1e-30).log()) / 10.0).clamp(-3.0, 1.0)[..., None],
                 ((left - hits_left.log()) / 10.0).clamp(-4.0, 1.0)[..., None],
+                (room / 5.0).clamp_min(-2.0)[..., None],
+                ((room + hits_left.log()) / 5.0).clamp(0.0, 2.0)[..., None],
             ],
             -1,
         )
@@ -343,7 +357,7 @@ class ShowerRNNGenerator(nn.Module):
     def log_prob(self, tokens: Tokens, condition: torch.Tensor) -> torch.Tensor:
         """Log-likelihood (N,) in nats of ``Tokens``: the summaries' under flow I plus the
         hits' given them."""
-        cells, bins, low, high, left, counts, summary = tokens
+        cells, bins, low, high, left, room, counts, summary = tokens
         n, length = cells.shape
         place, written, count, layer, live = _places(counts, length)
         drawn = _drawn(written, count, live)
@@ -353,7 +367,7 @@ class ShowerRNNGenerator(nn.Module):
         shares = torch.where(drawn, bins, self.space.bins)
         previous_shares = torch.cat([none * 0 + self.space.bins, shares[:, :-1]], 1)
         layer_shares = self.space.targets(summary, condition)[0].gather(1, layer)
-        progress = self._progress(layer, written, count, left, layer_shares)
+        progress = self._progress(layer, written, count, left, layer_shares, room)
         x = self._cell_table()[previous] + self.share.weight[previous_shares]
         x = x + self._shower_vector(condition, summary)[:, None] + self.progress_embedding(progress)
         h = self.norm(self.recurrent(x)[0])
@@ -421,7 +435,8 @@ class ShowerRNNGenerator(nn.Module):
             layer_share = layer_shares[rows].gather(1, layer[:, None])[:, 0]
             left_now = torch.where(written == 0, layer_share, left[rows])
             log_left = left_now.clamp_min(1e-30).log()
-            progress = self._progress(layer, written, count, log_left, layer_share)
+            room = self.space.room(previous[rows], left_now).masked_fill(written == 0, 0.0)
+            progress = self._progress(layer, written, count, log_left, layer_share, room)
             x = table[cell[rows]] + self.share.weight[share_token[rows]] + shower[rows]
             x = x + self.progress_embedding(progress)
             h, state = gru_step(self.recurrent, x, None if state is None else state[:, rows])
@@ -439,15 +454,18 @@ class ShowerRNNGenerator(nn.Module):
             # within the bin, f kept to its bounds: then every hit is at most the one before,
             # and the last (the rest) too
             hits_left = (count - written).clamp_min(1).to(left_now.dtype)
-            ceiling = (previous[rows] / left_now.clamp_min(1e-30)).log()
             log_f = torch.maximum(self.space.log_f(bins, place), -hits_left.log())
-            log_f = torch.minimum(log_f, ceiling)
+            log_f = torch.minimum(log_f, room)
             first, last = written == 0, written == count - 1
-            peak = layer_share - rests[rows].gather(1, layer[:, None])[:, 0]
+            rest = rests[rows].gather(1, layer[:, None])[:, 0]
             drawn_energy = left_now * log_f.exp()
-            new_energy = torch.where(last, left_now, torch.where(first, peak, drawn_energy))
+            new_energy = torch.where(
+                last, left_now, torch.where(first, layer_share - rest, drawn_energy)
+            )
+            # (after the hottest, flow I's rest itself: the layer minus its hottest could
+            # cancel to nothing in float32)
             new_left = torch.where(
-                last, 0.0, torch.where(first, left_now - peak, -left_now * torch.expm1(log_f))
+                last, 0.0, torch.where(first, rest, -left_now * torch.expm1(log_f))
             )
             # added, not set: a shower that has ended (in a trace) adds nothing where it draws
             added = new_energy * alive
