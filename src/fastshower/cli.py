@@ -1205,7 +1205,7 @@ def train_calo_flow_command(
 
 @train_group.command("shower-rnn")
 @_SHOWER_FILES
-@_training_options(epochs=20, batch_size=64)
+@_training_options(epochs=16, batch_size=64)
 @click.option("--lr", type=float, default=5e-4, show_default=True, help="Cosine-decayed to 0.")
 @click.option("--width", type=click.IntRange(min=8), default=128, show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
@@ -1219,7 +1219,7 @@ def train_shower_rnn_command(
 ) -> None:
     """An autoregressive recurrent network (GRU) of showers (each layer's hit cells, hottest
     first, each a cell and an energy bin) after a flow of the layer summaries: maximum
-    likelihood, Adam 5e-4 cosine-decayed, batch 64, 20 epochs."""
+    likelihood, Adam 5e-4 cosine-decayed, batch 64, 16 epochs."""
     from fastshower.training.trainers import SHOWER_RNN_TRAINING, train_shower_rnn
 
     _require_files(data)

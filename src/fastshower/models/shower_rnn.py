@@ -55,6 +55,7 @@ from torch.nn import functional as F
 
 from fastshower.detector import CALORIMETER
 from fastshower.models.autoregressive import invert_flow
+from fastshower.models.faint_cells import FaintCellMap
 from fastshower.models.family import flow_family
 from fastshower.models.hit_lists import draw, draw_split, gru_step, mlp
 from fastshower.models.layers import tracing
@@ -105,11 +106,18 @@ class ShowerTokens(nn.Module):
     """Showers <-> what the network learns: the layer summaries of a ``ShowerSpace`` (which it
     standardises) and each shower's hit list."""
 
-    def __init__(self, particles: Sequence[str], bins: int, noise_mev: float) -> None:
+    def __init__(
+        self, particles: Sequence[str], bins: int, noise_mev: float, faint_mev: float = 0.0
+    ) -> None:
         super().__init__()
-        # the summaries the hits are written towards: energies, hit counts, hottest cells
+        # the summaries the hits are written towards: energies, hit counts, hottest cells; and
+        # the faint-cell map, fitted after training (``fastshower calibrate``)
         settings = ShowerSpaceSettings(
-            noise_mev=noise_mev, layer_hits=True, layer_peaks=True, layer_energies="shares"
+            noise_mev=noise_mev,
+            layer_hits=True,
+            layer_peaks=True,
+            layer_energies="shares",
+            faint_mev=faint_mev,
         )
         self.summaries = ShowerSpace(particles, settings)
         self.head = self.summaries.head
@@ -131,6 +139,15 @@ class ShowerTokens(nn.Module):
     @property
     def particles(self) -> list[str]:
         return self.summaries.particles
+
+    @property
+    def faint(self) -> FaintCellMap | None:
+        """The summaries' faint-cell map (``fastshower calibrate`` fits it; None: no map)."""
+        return self.summaries.faint
+
+    @faint.setter
+    def faint(self, value: FaintCellMap | None) -> None:
+        self.summaries.faint = value
 
     @torch.no_grad()
     def fit(self, cells_mev: torch.Tensor, condition: torch.Tensor, seed: int = 0) -> ShowerTokens:
@@ -231,13 +248,16 @@ class ShowerRNNGenerator(nn.Module):
         summary_hidden: int = 64,
         summary_bins: int = 8,
         max_hits: int = N_CELLS,
+        faint_mev: float = 0.0,
     ) -> None:
+        """``faint_mev``: generated cells below it are moved onto Geant4's spectrum of such
+        cells by a map fitted after training (``fastshower calibrate``); 0: no map."""
         super().__init__()
         if not 1 <= max_hits <= N_CELLS:
             raise ValueError(f"max_hits must be in 1-{N_CELLS}, got {max_hits}")
         if bins % _FINE:
             raise ValueError(f"bins must be a multiple of {_FINE}, got {bins}")
-        self.space = ShowerTokens(particles, bins, noise_mev)
+        self.space = ShowerTokens(particles, bins, noise_mev, faint_mev)
         head, context = self.space.head, self.space.context_size
         self.max_hits = max_hits
         self.latent_size = head + 3 * max_hits
@@ -479,6 +499,10 @@ class ShowerRNNGenerator(nn.Module):
         if order is not None:
             shares = torch.empty_like(shares).index_copy_(0, order, shares)
         layers = (shares * energy).split(_LAYER_SIZES, dim=1)
+        faint = self.space.faint
+        if faint is not None:
+            particle = (condition[:, 1:2] == self.space.pdg).to(torch.int64).argmax(1)
+            layers = tuple(faint(cells, i, particle) for i, cells in enumerate(layers))
         return tuple(
             c.reshape(-1, *layer.shape) for c, layer in zip(layers, CALORIMETER.layers, strict=True)
         )
