@@ -789,7 +789,7 @@ def refine_command(
     "--model",
     type=click.Path(path_type=Path),
     required=True,
-    help="Shower flow: a model folder or a shipped model's name.",
+    help="Shower flow or shower RNN: a model folder or a shipped model's name.",
 )
 @click.option(
     "--data",
@@ -812,8 +812,9 @@ def refine_command(
 def calibrate_command(
     model: Path, data: tuple[Path, ...], out: Path, faint_mev: float, seed: int, no_progress: bool
 ) -> None:
-    """Fit a shower flow's faint cells to Geant4's after training: per particle and layer, a
-    monotone map of the cells below --faint-mev, written as a new model folder."""
+    """Fit a shower model's faint cells (a shower flow's or the shower RNN's) to Geant4's after
+    training: per particle and layer, a monotone map of the cells below --faint-mev, written as
+    a new model folder."""
     from fastshower.modelfile import ModelFileError
     from fastshower.training.faint_cells import fit_faint_cells
 

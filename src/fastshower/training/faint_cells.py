@@ -1,4 +1,4 @@
-"""Fit a shower flow's faint-cell map (``fastshower.models.faint_cells``) after its training:
+"""Fit a shower model's faint-cell map (``fastshower.models.faint_cells``) after its training:
 the model generates showers at the conditions of Geant4 training showers, and each particle's
 and layer's map takes the generated faint cells onto Geant4's. Written as a new model folder."""
 
@@ -42,7 +42,7 @@ def fit_faint_cells(
     flow = cast(ShowerFlow, model.generator)
     if not hasattr(flow, "space"):
         raise ValueError(
-            f"{model_dir}: a {model.name!r} model has no faint-cell map (shower flows)"
+            f"{model_dir}: a {model.name!r} model has no faint-cell map (shower flows, shower-rnn)"
         )
     showers = load_shower_vectors(list(data))
     unknown = sorted(set(showers.particles) - set(flow.space.particles))
