@@ -3,13 +3,14 @@ list; validated on the likelihood of held-out jets, with the jet mass per class 
 
 from __future__ import annotations
 
-from typing import ClassVar, cast
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from fastshower.models.jet_rnn import JetRNNGenerator
 from fastshower.training.jet_flow import JetFlowRecipe
+from fastshower.training.shower_recipe import held_out_nats
 
 __all__ = ["JetRNNRecipe"]
 
@@ -37,13 +38,5 @@ class JetRNNRecipe(JetFlowRecipe):
         if self.validation is None:
             return scores
         images, labels = self.validation
-        model = cast(JetRNNGenerator, generator)  # the loop's sampler: the recipe's generator
-        device = next(model.parameters()).device
-        total = 0.0
-        with torch.no_grad():
-            for start in range(0, len(images), _VALIDATION_BATCH):
-                batch = images[start : start + _VALIDATION_BATCH].to(device)
-                batch_labels = labels[start : start + _VALIDATION_BATCH].to(device)
-                encoded = model.space.encode(batch, batch_labels, rng)
-                total -= float(model(encoded, batch_labels, True).sum())
-        return {**scores, "mass_score": scores["score"], "score": total / len(images)}
+        nats = held_out_nats(generator, images, labels, rng, _VALIDATION_BATCH)
+        return {**scores, "mass_score": scores["score"], "score": nats}

@@ -22,7 +22,7 @@ from fastshower.detector import CALORIMETER
 from fastshower.models.shower_space import ShowerFlow
 from fastshower.training.recipe import Update
 
-__all__ = ["ShowerRecipe", "SpaceRecipe", "shower_distance"]
+__all__ = ["ShowerRecipe", "SpaceRecipe", "held_out_nats", "shower_distance"]
 
 
 class SpaceRecipe:
@@ -85,6 +85,29 @@ class SpaceRecipe:
 
     def validate(self, generator: nn.Module, rng: torch.Generator) -> dict[str, float]:
         raise NotImplementedError
+
+
+def held_out_nats(
+    model: nn.Module,
+    events: torch.Tensor,
+    condition: torch.Tensor,
+    rng: torch.Generator,
+    batch_size: int = 250,
+) -> float:
+    """The mean negative log-likelihood, in nats per event, of held-out events under a model
+    whose ``space`` encodes them and whose ``forward(encoded, condition, True)`` is their
+    log-likelihood (the jet and shower RNNs): their validation score."""
+    device = next(model.parameters()).device
+    space = cast(Any, model).space
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(events), batch_size):
+            batch = events[start : start + batch_size].to(device)
+            batch_condition = condition[start : start + batch_size].to(device)
+            total -= float(
+                model(space.encode(batch, batch_condition, rng), batch_condition, True).sum()
+            )
+    return total / len(events)
 
 
 class ShowerRecipe(SpaceRecipe):

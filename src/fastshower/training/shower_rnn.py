@@ -4,13 +4,13 @@ the shower observables' distances beside it."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from fastshower.models.shower_rnn import ShowerRNNGenerator
-from fastshower.training.shower_recipe import ShowerRecipe
+from fastshower.training.shower_recipe import ShowerRecipe, held_out_nats
 
 __all__ = ["ShowerRNNRecipe"]
 
@@ -45,14 +45,5 @@ class ShowerRNNRecipe(ShowerRecipe):
         scores = super().validate(generator, rng)
         if self.validation is None:
             return scores
-        cells, condition = (x[: self.n_validation] for x in self.validation)
-        model = cast(ShowerRNNGenerator, generator)
-        device = next(model.parameters()).device
-        total = 0.0
-        with torch.no_grad():
-            for start in range(0, len(cells), _VALIDATION_BATCH):
-                batch = cells[start : start + _VALIDATION_BATCH].to(device)
-                batch_condition = condition[start : start + _VALIDATION_BATCH].to(device)
-                encoded = model.space.encode(batch, batch_condition, rng)
-                total -= float(model(encoded, batch_condition, True).sum())
-        return {**scores, "observables_score": scores["score"], "score": total / len(cells)}
+        nats = held_out_nats(generator, *self.validation, rng, _VALIDATION_BATCH)
+        return {**scores, "observables_score": scores["score"], "score": nats}
