@@ -174,8 +174,9 @@ class ShowerTokens(nn.Module):
         # what each hit's layer has left before it: the sum of it and the hits after it
         left = ((energy[..., None] * in_layer).flip(1).cumsum(1).flip(1) * in_layer).sum(-1)
         previous = torch.cat([energy[:, :1], energy[:, :-1]], 1)
-        low, high = self.bounds(count - written, previous, left)
-        room = self.room(previous, left).masked_fill(~live | (written == 0), 0.0)
+        room = self.room(previous, left)
+        low, high = self.bounds(count - written, room)
+        room = room.masked_fill(~live | (written == 0), 0.0)
         f = energy / left.clamp_min(1e-300)
         bins = self.bin_of(f.clamp_min(1e-300).log()).clamp(low, high)
         drawn = _drawn(written, count, live)
@@ -196,12 +197,12 @@ class ShowerTokens(nn.Module):
         return bins.clamp(0, self.bins - 1).long()
 
     def bounds(
-        self, hits_left: torch.Tensor, previous: torch.Tensor, left: torch.Tensor
+        self, hits_left: torch.Tensor, room: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The lowest and highest bins of a hit's log f: at least ``1 / hits_left``, at most
-        ``previous / left`` (the previous hit's energy over what is left) and 1."""
-        low = self.bin_of(-torch.log(hits_left.clamp_min(1).to(left.dtype)))
-        return low, torch.maximum(self.bin_of(self.room(previous, left)), low)
+        ``room`` (``room``: the previous hit's energy over what is left)."""
+        low = self.bin_of(-torch.log(hits_left.clamp_min(1).to(room.dtype)))
+        return low, torch.maximum(self.bin_of(room), low)
 
     @staticmethod
     def room(previous: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
@@ -335,6 +336,16 @@ class ShowerRNNGenerator(nn.Module):
         h = h + self.chosen(cell.clamp_max(N_CELLS - 1))
         return h, self.coarse_head(h)
 
+    def _fine_logits(
+        self, h: torch.Tensor, coarse: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+    ) -> torch.Tensor:
+        """The fine bins' logits within coarse bin ``coarse``, those outside [low, high]
+        excluded (h with the chosen cell)."""
+        low_coarse, high_coarse = _coarse(low, high)
+        fine_low = torch.where(coarse == low_coarse, low.remainder(_FINE), 0)
+        fine_high = torch.where(coarse == high_coarse, high.remainder(_FINE), _FINE - 1)
+        return _within(self.fine_head(h + self.chosen_coarse(coarse)), fine_low, fine_high)
+
     def _share_nll(
         self,
         h: torch.Tensor,
@@ -346,11 +357,8 @@ class ShowerRNNGenerator(nn.Module):
         """-log p (N, L) of each hit's bin of log f given its cell, within [low, high]."""
         h, coarse_logits = self._share_logits(h, cell)
         coarse, fine = bins.div(_FINE, rounding_mode="floor"), bins.remainder(_FINE)
-        low_coarse, high_coarse = (b.div(_FINE, rounding_mode="floor") for b in (low, high))
-        coarse_logits = _within(coarse_logits, low_coarse, high_coarse)
-        fine_low = torch.where(coarse == low_coarse, low.remainder(_FINE), 0)
-        fine_high = torch.where(coarse == high_coarse, high.remainder(_FINE), _FINE - 1)
-        fine_logits = _within(self.fine_head(h + self.chosen_coarse(coarse)), fine_low, fine_high)
+        coarse_logits = _within(coarse_logits, *_coarse(low, high))
+        fine_logits = self._fine_logits(h, coarse, low, high)
         return F.cross_entropy(
             coarse_logits.transpose(1, 2), coarse, reduction="none"
         ) + F.cross_entropy(fine_logits.transpose(1, 2), fine, reduction="none")
@@ -366,12 +374,8 @@ class ShowerRNNGenerator(nn.Module):
         """The bin of log f of the new hit in ``cell``, within [low, high], by the inverse CDF
         at ``u`` (coarse then fine, as ``_share_nll`` scores it), and where ``u`` fell in it."""
         h, coarse_logits = self._share_logits(h, cell)
-        low_coarse, high_coarse = (b.div(_FINE, rounding_mode="floor") for b in (low, high))
-        coarse, rest = draw_split(_within(coarse_logits, low_coarse, high_coarse), u)
-        fine_low = torch.where(coarse == low_coarse, low.remainder(_FINE), 0)
-        fine_high = torch.where(coarse == high_coarse, high.remainder(_FINE), _FINE - 1)
-        fine_logits = _within(self.fine_head(h + self.chosen_coarse(coarse)), fine_low, fine_high)
-        fine, place = draw_split(fine_logits, rest)
+        coarse, rest = draw_split(_within(coarse_logits, *_coarse(low, high)), u)
+        fine, place = draw_split(self._fine_logits(h, coarse, low, high), rest)
         return coarse * _FINE + fine, place
 
     def log_prob(self, tokens: Tokens, condition: torch.Tensor) -> torch.Tensor:
@@ -455,7 +459,9 @@ class ShowerRNNGenerator(nn.Module):
             layer_share = layer_shares[rows].gather(1, layer[:, None])[:, 0]
             left_now = torch.where(written == 0, layer_share, left[rows])
             log_left = left_now.clamp_min(1e-30).log()
-            room = self.space.room(previous[rows], left_now).masked_fill(written == 0, 0.0)
+            room = self.space.room(previous[rows], left_now)
+            low, high = self.space.bounds(count - written, room)
+            room = room.masked_fill(written == 0, 0.0)
             progress = self._progress(layer, written, count, log_left, layer_share, room)
             x = table[cell[rows]] + self.share.weight[share_token[rows]] + shower[rows]
             x = x + self.progress_embedding(progress)
@@ -469,7 +475,6 @@ class ShowerRNNGenerator(nn.Module):
             cell_logits = self.cell_head(h + self.chosen_group(group))
             new_cell = group * _GROUP + draw(cell_logits.masked_fill_(taken, -torch.inf), rest)
             # the share of what is left: the hottest is flow I's, the last takes the rest
-            low, high = self.space.bounds(count - written, previous[rows], left_now)
             bins, place = self._draw_share(h, new_cell, low, high, u[:, 1])
             # within the bin, f kept to its bounds: then every hit is at most the one before,
             # and the last (the rest) too
@@ -523,6 +528,11 @@ def _places(counts: torch.Tensor, length: int) -> tuple[torch.Tensor, ...]:
 def _drawn(written: torch.Tensor, count: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
     """The hits whose share is drawn: not a layer's hottest (flow I's) or its last (the rest)."""
     return live & (written > 0) & (written < count - 1)
+
+
+def _coarse(low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The coarse bins of the bins ``low`` and ``high``."""
+    return low.div(_FINE, rounding_mode="floor"), high.div(_FINE, rounding_mode="floor")
 
 
 def _within(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
