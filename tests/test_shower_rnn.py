@@ -71,6 +71,30 @@ def test_hit_lists_give_each_layer_s_cells_back_hottest_first(
     np.testing.assert_allclose((shares - rests) * e, hottest, rtol=1e-3, atol=1e-3)
 
 
+def test_a_cell_s_place_against_the_hottest_is_its_row_and_column_offsets() -> None:
+    """The index the network reads for cell a against its layer's hottest b depends only on
+    their row and column offsets: the same wherever the pair sits, different for different
+    offsets, never shared by two layers; cells of different layers, or no cell, have none."""
+    model = ShowerRNNGenerator(particles=["e+"], width=8)
+    offsets, none = model.offsets, model.no_offset
+    starts, shapes = (0, 288, 432), ((3, 96), (12, 12), (12, 6))
+    seen: set[int] = set()
+    for start, (rows, columns) in zip(starts, shapes, strict=True):
+        size = rows * columns
+        block = offsets[start : start + size, start : start + size]
+        row, column = torch.arange(size) // columns, torch.arange(size) % columns
+        key = (row[:, None] - row[None]) * 1000 + (column[:, None] - column[None])
+        # one index per offset: the map from offsets to indices is one to one
+        pairs = torch.stack([key.flatten(), block.flatten()], 1).unique(dim=0)
+        assert len(pairs) == len(key.unique()) == len(block.unique())
+        assert len(key.unique()) == (2 * rows - 1) * (2 * columns - 1)
+        indices = set(block.unique().tolist())
+        assert not indices & seen and none not in indices
+        seen |= indices
+    assert offsets[0, 300] == offsets[300, 0] == offsets[504, 10] == offsets[10, 504] == none
+    assert len(seen) == none
+
+
 def test_samples_have_the_summary_s_hits_and_energies_and_a_finite_likelihood(
     positrons: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
 ) -> None:

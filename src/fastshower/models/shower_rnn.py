@@ -14,25 +14,32 @@ energy outside its hottest cell (``ShowerSpace``). Then a GRU writes layer 0's h
 1's, then layer 2's, **exactly as many as flow I drew** (the hit count is the sparsity the
 classifier sees first, and a small flow learns it better than a stop decision taken step by
 step), each the hottest of the layer's hits still to come. Each step reads the previous hit,
-the condition and summaries, and how far the layer has got (its share of the count written,
-the energy left), and predicts:
+the condition and summaries, how far the layer has got (its share of the count written, the
+energy left) and where the previous hit lies against its layer's hottest, and predicts:
 
 - the next cell: its group of 24 (a quarter of a layer-0 row of strips, two rows of layer 1,
   four of layer 2; groups of other layers and full groups excluded), then the cell within the
-  group, cells already hit excluded;
-- its energy, as its share ``f`` of the layer's energy not yet written (stick-breaking): one
-  of ``bins`` bins of ``log f`` between ``log(1/504)`` and 0, as a coarse bin of 16 and the bin
-  within it, ``f`` uniform in log within its bin. ``f`` is at least ``1 / (hits left)`` (the
+  group, cells already hit excluded; each candidate group and cell weighed also by its place
+  (row and column offsets) against the layer's hottest hit, once that is written;
+- its energy, given the cell and its place against the hottest, as its share ``f`` of the
+  layer's energy not yet written (stick-breaking): one of ``bins`` bins of ``log f`` between
+  ``log(1/504)`` and 0, as a coarse bin of 16 and the bin within it, ``f`` uniform in log
+  within its bin. ``f`` is at least ``1 / (hits left)`` (the
   hottest of the rest holds at least their mean) and at most what keeps the hit below the
   previous one. The hottest hit is flow I's (the layer's energy minus the energy outside its
   hottest cell) and the last takes what is left: neither is drawn.
+
+Why places against the hottest: a pion's core moves from shower to shower (the hottest cell of
+layer 1 is not always the centre's), and a cell's energy follows its distance from the core; a
+cell's own vector says where it is in the calorimeter, not where it is in its shower.
 
 Why shares of what is left: written as energies of their own (bins of ``log(cell / E)``), the
 hits of a pion's layer summed to 0.2-3.8x flow I's energy (5-95 %, after 3 epochs), and rescaling
 the layer to it moved every cell by that factor. Shares of the rest sum to the layer's energy
 by construction, and each is learnt at the scale of what is left, so the faintest cells at the
 end of a layer are written as precisely as the hottest. Every hit Geant4 leaves down to
-``noise_mev`` (1 eV) is a hit here: no faint-cell map is needed.
+``noise_mev`` (1 eV) is a hit here (``fastshower calibrate`` still fits a faint-cell map, as
+``calo_flow``'s: the faintest hits come out too hot).
 
 ``forward(latent, condition)`` samples: latent (N, 9 + 3 * ``max_hits``) standard normal (flow
 I's, then three numbers per step, turned into uniforms: the cell's, the bin's and the place in
@@ -76,6 +83,9 @@ _NONE = N_CELLS
 _MEV_PER_GEV = 1000.0
 _LOG_SMALLEST_SHARE = -math.log(N_CELLS)
 """The lower end of the bins of log f: the hottest of 504 hits holds at least 1/504 of them."""
+_KEY = 16
+"""The size of the keys by which a candidate cell's place against its layer's hottest weighs
+on its choice."""
 
 
 class Tokens(NamedTuple):
@@ -277,6 +287,24 @@ class ShowerRNNGenerator(nn.Module):
         self.register_buffer("cell_column", columns)
         self.cell_row: torch.Tensor
         self.cell_column: torch.Tensor
+        offsets, n_offsets = _offsets_from_hottest()
+        self.register_buffer("offsets", offsets, persistent=False)
+        self.register_buffer("group_first", torch.arange(_N_GROUPS) * _GROUP, persistent=False)
+        self.offsets: torch.Tensor
+        self.group_first: torch.Tensor
+        self.no_offset = n_offsets
+        # a hit's place against its layer's hottest (a shower's core moves from shower to
+        # shower, and a cell's energy follows its distance from it): read with the previous
+        # hit and with the cell whose energy is drawn, and as keys that weigh on which group
+        # and cell come next
+        # (from zero: the network starts as one that does not know them, and the many places
+        # seldom seen, far from the core, do not start as large random logits)
+        self.offset = nn.Embedding(n_offsets + 1, width)
+        self.offset_key = nn.Embedding(n_offsets + 1, _KEY)
+        nn.init.zeros_(self.offset.weight)
+        nn.init.zeros_(self.offset_key.weight)
+        self.group_query = nn.Linear(width, _KEY)
+        self.cell_query = nn.Linear(width, _KEY)
         # a cell is told by its own vector and those of its row and column in its layer
         self.cell = nn.Embedding(N_CELLS + 1, width)
         self.row = nn.Embedding(int(rows.max()) + 1, width)
@@ -330,11 +358,20 @@ class ShowerRNNGenerator(nn.Module):
         )
 
     def _share_logits(
-        self, h: torch.Tensor, cell: torch.Tensor
+        self, h: torch.Tensor, cell: torch.Tensor, offset: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h with the chosen cell, the coarse bins' logits)."""
-        h = h + self.chosen(cell.clamp_max(N_CELLS - 1))
+        """(h with the chosen cell and its place against its layer's hottest, the coarse bins'
+        logits)."""
+        h = h + self.chosen(cell.clamp_max(N_CELLS - 1)) + self.offset(offset)
         return h, self.coarse_head(h)
+
+    def _place_bias(
+        self, h: torch.Tensor, query: nn.Linear, cells: torch.Tensor, hottest: torch.Tensor
+    ) -> torch.Tensor:
+        """(..., K): what the places of candidate ``cells`` (..., K) against their layer's
+        ``hottest`` (..., ``_NONE`` while it is being chosen) add to their logits."""
+        keys = self.offset_key(self.offsets[cells, hottest[..., None]])
+        return (keys @ query(h)[..., None])[..., 0]
 
     def _fine_logits(
         self, h: torch.Tensor, coarse: torch.Tensor, low: torch.Tensor, high: torch.Tensor
@@ -350,12 +387,13 @@ class ShowerRNNGenerator(nn.Module):
         self,
         h: torch.Tensor,
         cell: torch.Tensor,
+        offset: torch.Tensor,
         bins: torch.Tensor,
         low: torch.Tensor,
         high: torch.Tensor,
     ) -> torch.Tensor:
         """-log p (N, L) of each hit's bin of log f given its cell, within [low, high]."""
-        h, coarse_logits = self._share_logits(h, cell)
+        h, coarse_logits = self._share_logits(h, cell, offset)
         coarse, fine = bins.div(_FINE, rounding_mode="floor"), bins.remainder(_FINE)
         coarse_logits = _within(coarse_logits, *_coarse(low, high))
         fine_logits = self._fine_logits(h, coarse, low, high)
@@ -367,13 +405,14 @@ class ShowerRNNGenerator(nn.Module):
         self,
         h: torch.Tensor,
         cell: torch.Tensor,
+        offset: torch.Tensor,
         low: torch.Tensor,
         high: torch.Tensor,
         u: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The bin of log f of the new hit in ``cell``, within [low, high], by the inverse CDF
         at ``u`` (coarse then fine, as ``_share_nll`` scores it), and where ``u`` fell in it."""
-        h, coarse_logits = self._share_logits(h, cell)
+        h, coarse_logits = self._share_logits(h, cell, offset)
         coarse, rest = draw_split(_within(coarse_logits, *_coarse(low, high)), u)
         fine, place = draw_split(self._fine_logits(h, coarse, low, high), rest)
         return coarse * _FINE + fine, place
@@ -392,9 +431,15 @@ class ShowerRNNGenerator(nn.Module):
         previous_shares = torch.cat([none * 0 + self.space.bins, shares[:, :-1]], 1)
         layer_shares = self.space.targets(summary, condition)[0].gather(1, layer)
         progress = self._progress(layer, written, count, left, layer_shares, room)
+        # each hit's layer's hottest (the layer's first hit), and each hit's place against it
+        hottest = torch.where(live, cells.gather(1, (place - written).clamp(0, length - 1)), _NONE)
+        offset = self.offsets[cells, hottest]
+        previous_offset = torch.cat([none * 0 + self.no_offset, offset[:, :-1]], 1)
         x = self._cell_table()[previous] + self.share.weight[previous_shares]
-        x = x + self._shower_vector(condition, summary)[:, None] + self.progress_embedding(progress)
+        x = x + self.offset.weight[previous_offset] + self.progress_embedding(progress)
+        x = x + self._shower_vector(condition, summary)[:, None]
         h = self.norm(self.recurrent(x)[0])
+        known = torch.where(written > 0, hottest, _NONE)  # (not while the hottest is chosen)
         # the cell: its group among the layer's groups not full, then the cell among those free
         # (the masks only where there is a hit: a padded place may have nothing left)
         hit_at = torch.full((n, N_CELLS + 1), length, dtype=torch.long, device=cells.device)
@@ -402,15 +447,23 @@ class ShowerRNNGenerator(nn.Module):
         taken = (hit_at[:, None, :N_CELLS] < place[:, None]) & live[..., None]
         taken = taken.unflatten(-1, (_N_GROUPS, _GROUP))  # (N, L, groups, 24): hit before
         other_layer = (self.space.group_layer != layer[..., None]) & live[..., None]
-        group_logits = self.group_head(h).masked_fill(other_layer | taken.all(-1), -torch.inf)
+        group_logits = self.group_head(h) + self._place_bias(
+            h, self.group_query, self.group_first, known
+        )
+        group_logits = group_logits.masked_fill(other_layer | taken.all(-1), -torch.inf)
         group = cells.clamp_max(N_CELLS - 1).div(_GROUP, rounding_mode="floor")
         group_nll = F.cross_entropy(group_logits.transpose(1, 2), group, reduction="none")
         in_group = taken.gather(2, group[..., None, None].expand(n, length, 1, _GROUP))[:, :, 0]
-        cell_logits = self.cell_head(h + self.chosen_group(group)).masked_fill(in_group, -torch.inf)
+        h_group = h + self.chosen_group(group)
+        candidates = group[..., None] * _GROUP + torch.arange(_GROUP, device=cells.device)
+        cell_logits = self.cell_head(h_group) + self._place_bias(
+            h_group, self.cell_query, candidates, known
+        )
+        cell_logits = cell_logits.masked_fill(in_group, -torch.inf)
         cell_nll = F.cross_entropy(
             cell_logits.transpose(1, 2), cells.remainder(_GROUP) * live, reduction="none"
         )
-        share_nll = self._share_nll(h, cells, bins, low, high)
+        share_nll = self._share_nll(h, cells, offset, bins, low, high)
         nll = torch.where(live, group_nll + cell_nll, 0.0) + torch.where(drawn, share_nll, 0.0)
         context = self.space.summaries.context(condition)
         return self.summary_flow(context).log_prob(summary) - nll.sum(1)
@@ -446,6 +499,9 @@ class ShowerRNNGenerator(nn.Module):
         group_hits = torch.zeros_like(counts[:, :1]).repeat(1, _N_GROUPS)
         cell = torch.zeros_like(counts[:, 0]) + _NONE
         share_token = torch.zeros_like(cell) + self.space.bins
+        hottest = torch.zeros_like(counts) + _NONE  # each layer's, once written
+        offset = torch.zeros_like(cell) + self.no_offset  # the previous hit's against it
+        in_group = torch.arange(_GROUP, device=latent.device)
         left = torch.zeros_like(shares[:, 0])  # the layer's energy left (share of E)
         previous = torch.zeros_like(left)  # the previous hit's
         state: torch.Tensor | None = None
@@ -464,18 +520,28 @@ class ShowerRNNGenerator(nn.Module):
             room = room.masked_fill(written == 0, 0.0)
             progress = self._progress(layer, written, count, log_left, layer_share, room)
             x = table[cell[rows]] + self.share.weight[share_token[rows]] + shower[rows]
-            x = x + self.progress_embedding(progress)
+            x = x + self.offset.weight[offset[rows]] + self.progress_embedding(progress)
             h, state = gru_step(self.recurrent, x, None if state is None else state[:, rows])
             h = self.norm(h)
             u = uniforms[rows, step]
+            known = hottest[rows].gather(1, layer[:, None])[:, 0]  # _NONE for the hottest
             full = (self.space.group_layer != layer[:, None]) | (group_hits[rows] >= _GROUP)
-            group, rest = draw_split(self.group_head(h).masked_fill_(full, -torch.inf), u[:, 0])
+            group_logits = self.group_head(h) + self._place_bias(
+                h, self.group_query, self.group_first[None], known
+            )
+            group, rest = draw_split(group_logits.masked_fill_(full, -torch.inf), u[:, 0])
             taken = hit[rows].unflatten(1, (_N_GROUPS, _GROUP))
             taken = taken.gather(1, group[:, None, None].expand(-1, 1, _GROUP))[:, 0]
-            cell_logits = self.cell_head(h + self.chosen_group(group))
+            h_group = h + self.chosen_group(group)
+            candidates = group[:, None] * _GROUP + in_group
+            cell_logits = self.cell_head(h_group) + self._place_bias(
+                h_group, self.cell_query, candidates, known
+            )
             new_cell = group * _GROUP + draw(cell_logits.masked_fill_(taken, -torch.inf), rest)
+            known = torch.where(written == 0, new_cell, known)
+            new_offset = self.offsets[new_cell, known]
             # the share of what is left: the hottest is flow I's, the last takes the rest
-            bins, place = self._draw_share(h, new_cell, low, high, u[:, 1])
+            bins, place = self._draw_share(h, new_cell, new_offset, low, high, u[:, 1])
             # within the bin, f kept to its bounds: then every hit is at most the one before,
             # and the last (the rest) too
             hits_left = (count - written).clamp_min(1).to(left_now.dtype)
@@ -498,7 +564,8 @@ class ShowerRNNGenerator(nn.Module):
             hit[rows].scatter_(1, new_cell[:, None], True)
             group_hits[rows].scatter_add_(1, group[:, None], alive.long()[:, None])
             drawn = ~(first | last)
-            cell[rows] = new_cell
+            cell[rows], offset[rows] = new_cell, new_offset
+            hottest[rows].scatter_(1, layer[:, None], known[:, None])
             share_token[rows] = torch.where(drawn, bins, self.space.bins)
             left[rows], previous[rows] = new_left, new_energy
         if order is not None:
@@ -540,6 +607,25 @@ def _within(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torc
     categories = torch.arange(logits.shape[-1], device=logits.device)
     outside = (categories < low[..., None]) | (categories > high[..., None])
     return logits.masked_fill(outside, -torch.inf)
+
+
+def _offsets_from_hottest() -> tuple[torch.Tensor, int]:
+    """(505, 505) int64: at [a, b], the index of cell a's place against cell b of the same
+    layer (its row and column offsets), numbered across the layers; and their number, n, the
+    index of pairs of different layers or with no cell (index 504)."""
+    blocks, first, n = [], 0, 0
+    for layer in CALORIMETER.layers:
+        n_rows, n_columns = layer.shape
+        index = torch.arange(layer.n_cells)
+        row, column = index // n_columns, index % n_columns
+        rows = row[:, None] - row[None, :] + n_rows - 1
+        columns = column[:, None] - column[None, :] + n_columns - 1
+        blocks.append((first, layer.n_cells, n + rows * (2 * n_columns - 1) + columns))
+        first, n = first + layer.n_cells, n + (2 * n_rows - 1) * (2 * n_columns - 1)
+    table = torch.full((N_CELLS + 1, N_CELLS + 1), n, dtype=torch.long)
+    for start, size, block in blocks:
+        table[start : start + size, start : start + size] = block
+    return table, n
 
 
 def _cell_rows_and_columns() -> tuple[torch.Tensor, torch.Tensor]:
