@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shower RNN (docs/flows.md, "shower-rnn") on pions: the first pi+ training block (20k
-# showers, 10 % held out for validation), 16 epochs at batch 64 (~210 s each on one core beside
+# showers, 10 % held out for validation), 16 epochs at batch 64 (~300 s each on one core beside
 # the reference production); model/best is the epoch with the best likelihood of the validation
 # showers. Then its faint-cell map, fitted on the same training showers, as calo-flow's. Judged
 # against the 20k pi+ test showers beside the shipped calo-flow and Geant4 (the floor) in one
