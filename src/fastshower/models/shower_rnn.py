@@ -24,10 +24,10 @@ energy left) and where the previous hit lies against its layer's hottest, and pr
 - its energy, given the cell and its place against the hottest, as its share ``f`` of the
   layer's energy not yet written (stick-breaking): one of ``bins`` bins of ``log f`` between
   ``log(1/504)`` and 0, as a coarse bin of 16 and the bin within it, ``f`` uniform in log
-  within its bin. ``f`` is at least ``1 / (hits left)`` (the
-  hottest of the rest holds at least their mean) and at most what keeps the hit below the
-  previous one. The hottest hit is flow I's (the layer's energy minus the energy outside its
-  hottest cell) and the last takes what is left: neither is drawn.
+  within its bin. ``f`` is at least ``1 / (hits left)`` (the hottest of the rest holds at least
+  their mean) and at most what keeps the hit below the previous one. The hottest hit is flow
+  I's (the layer's energy minus the energy outside its hottest cell) and the last takes what is
+  left: neither is drawn.
 
 Why places against the hottest: a pion's core moves from shower to shower (the hottest cell of
 layer 1 is not always the centre's), and a cell's energy follows its distance from the core; a
@@ -290,8 +290,10 @@ class ShowerRNNGenerator(nn.Module):
         offsets, n_offsets = _offsets_from_hottest()
         self.register_buffer("offsets", offsets, persistent=False)
         self.register_buffer("group_first", torch.arange(_N_GROUPS) * _GROUP, persistent=False)
+        self.register_buffer("within_group", torch.arange(_GROUP), persistent=False)
         self.offsets: torch.Tensor
         self.group_first: torch.Tensor
+        self.within_group: torch.Tensor
         self.no_offset = n_offsets
         # a hit's place against its layer's hottest (a shower's core moves from shower to
         # shower, and a cell's energy follows its distance from it): read with the previous
@@ -455,7 +457,7 @@ class ShowerRNNGenerator(nn.Module):
         group_nll = F.cross_entropy(group_logits.transpose(1, 2), group, reduction="none")
         in_group = taken.gather(2, group[..., None, None].expand(n, length, 1, _GROUP))[:, :, 0]
         h_group = h + self.chosen_group(group)
-        candidates = group[..., None] * _GROUP + torch.arange(_GROUP, device=cells.device)
+        candidates = group[..., None] * _GROUP + self.within_group
         cell_logits = self.cell_head(h_group) + self._place_bias(
             h_group, self.cell_query, candidates, known
         )
@@ -501,7 +503,6 @@ class ShowerRNNGenerator(nn.Module):
         share_token = torch.zeros_like(cell) + self.space.bins
         hottest = torch.zeros_like(counts) + _NONE  # each layer's, once written
         offset = torch.zeros_like(cell) + self.no_offset  # the previous hit's against it
-        in_group = torch.arange(_GROUP, device=latent.device)
         left = torch.zeros_like(shares[:, 0])  # the layer's energy left (share of E)
         previous = torch.zeros_like(left)  # the previous hit's
         state: torch.Tensor | None = None
@@ -533,7 +534,7 @@ class ShowerRNNGenerator(nn.Module):
             taken = hit[rows].unflatten(1, (_N_GROUPS, _GROUP))
             taken = taken.gather(1, group[:, None, None].expand(-1, 1, _GROUP))[:, 0]
             h_group = h + self.chosen_group(group)
-            candidates = group[:, None] * _GROUP + in_group
+            candidates = group[:, None] * _GROUP + self.within_group
             cell_logits = self.cell_head(h_group) + self._place_bias(
                 h_group, self.cell_query, candidates, known
             )

@@ -45,5 +45,6 @@ class ShowerRNNRecipe(ShowerRecipe):
         scores = super().validate(generator, rng)
         if self.validation is None:
             return scores
-        nats = held_out_nats(generator, *self.validation, rng, _VALIDATION_BATCH)
+        cells, condition = (x[: self.n_validation] for x in self.validation)
+        nats = held_out_nats(generator, cells, condition, rng, _VALIDATION_BATCH)
         return {**scores, "observables_score": scores["score"], "score": nats}
