@@ -7,10 +7,11 @@
 - **each generator** (model folders given, else the shipped trained models and the published
   architectures with fresh weights: timing does not depend on the values of the weights): the
   generator's forward pass only, in ``torch.inference_mode``, on inputs made beforehand, for
-  every batch size; on the CPU with all threads and with one, through onnxruntime (float, and
-  int8-quantized) when the ``onnx`` extra is installed, and on the GPU when there is one (fp32
-  and fp16, clocks synchronised). Warm-up, then the median of repeats, with the spread (half
-  the range).
+  every batch size; on the CPU with all threads and with one, as one single-threaded process
+  per core generating a batch each at once (what ``fastshower generate --workers N`` does),
+  through onnxruntime (float, and int8-quantized) when the ``onnx`` extra is installed, and on
+  the GPU when there is one (fp32 and fp16, clocks synchronised). Warm-up, then the median of
+  repeats, with the spread (half the range).
 
 Output: a table in the seeds' form (method, hardware, batch, ms/shower, speed-up over Geant4,
 peak memory while generating), ``bench.json`` and a log-log plot of ms/shower against batch
@@ -27,7 +28,9 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -61,12 +64,13 @@ def run_bench(
     repeats = 1 if quick else repeats
     geant4 = _geant4(2 if quick else geant4_events)
     rows = []
-    for name, folder in _models(model_dirs, out):
-        # a smoke run neither compiles nor exports (an export is minutes for the flows and the
-        # jet RNN; the generator contract's tests export every family)
-        for backend, run in _backends(folder, compiled=not quick, onnx=not quick):
-            sizes = COMPILED_BATCH_SIZES if "compiled" in backend else batches
-            rows += _time_backend(name, backend, run, sizes, repeats, geant4["ms_per_shower"])
+    with _worker_processes(usable_cpus()) as client:
+        for name, folder in _models(model_dirs, out):
+            # a smoke run neither compiles nor exports (an export is minutes for the flows and
+            # the jet RNN; the generator contract's tests export every family)
+            for backend, run in _backends(folder, client, compiled=not quick, onnx=not quick):
+                sizes = COMPILED_BATCH_SIZES if "compiled" in backend else batches
+                rows += _time_backend(name, backend, run, sizes, repeats, geant4["ms_per_shower"])
     result = {
         "machine": {
             "platform": platform.platform(),
@@ -92,15 +96,15 @@ def format_table(result: dict[str, Any]) -> str:
     """The seeds' table: method, hardware, batch size, ms/shower, speed-up over Geant4."""
     g4 = result["geant4"]
     lines = [
-        f"{'method':28s} {'hardware':26s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}"
+        f"{'method':28s} {'hardware':32s} {'batch':>6s} {'ms/shower':>12s} {'speed-up':>10s}"
         f" {'peak MB':>8s}",
-        f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':26s} {'1':>6s} "
+        f"{'Geant4 ' + g4['version']:28s} {'CPU, 1 core':32s} {'1':>6s} "
         f"{g4['ms_per_shower']:12.4g} {1:10.3g}",
     ]
     for r in result["results"]:
         memory = r.get("peak_memory_mb")
         lines.append(
-            f"{r['model']:28s} {r['backend']:26s} {r['batch']:6d} "
+            f"{r['model']:28s} {r['backend']:32s} {r['batch']:6d} "
             f"{r['ms_per_shower']:12.4g} {r['speedup_vs_geant4']:10.3g} "
             f"{'-' if memory is None else f'{memory:.0f}':>8s}"
         )
@@ -156,11 +160,12 @@ def _label(folder: Path) -> str:
 
 
 def _backends(
-    folder: Path, *, compiled: bool = True, onnx: bool = True
+    folder: Path, client: Any = None, *, compiled: bool = True, onnx: bool = True
 ) -> list[tuple[str, Callable[[int], Callable[[], Any]]]]:
-    """(backend label, make(batch) -> a call that generates one batch); ``compiled``: with
-    torch.compile's (``fastshower generate --compile``); ``onnx``: with onnxruntime's (when
-    the extra is installed)."""
+    """(backend label, make(batch) -> a call that generates one batch); ``client``: a Dask
+    client of single-threaded worker processes (``_worker_processes``), None where there is one
+    core; ``compiled``: with torch.compile's (``fastshower generate --compile``); ``onnx``: with
+    onnxruntime's (when the extra is installed)."""
     from fastshower.modelfile import load_model
 
     model = load_model(folder)
@@ -191,6 +196,10 @@ def _backends(
         (f"torch CPU, {all_threads} threads", torch_cpu(all_threads)),
         ("torch CPU, 1 thread", torch_cpu(1)),
     ]
+    if client is not None:
+        backends.append(
+            (f"torch CPU, {all_threads} x 1-thread processes", _on_workers(folder, client))
+        )
     if compiled:
         backends.append(
             (f"torch CPU compiled, {all_threads} threads", torch_cpu(all_threads, True))
@@ -203,6 +212,79 @@ def _backends(
         for dtype, label in ((torch.float32, "fp32"), (torch.float16, "fp16")):
             backends.append((f"torch GPU {label}", _gpu_backend(model, latent, dtype)))
     return backends
+
+
+@contextmanager
+def _worker_processes(cores: int) -> Iterator[Any]:
+    """A Dask client of one single-threaded worker process per core (None with one core), as
+    ``fastshower generate --workers N`` runs. A generator whose step is many small operations
+    (the jet RNN writes a jet one hit per step) gains little from a second thread in one
+    process, and all of a second core in a process of its own."""
+    if cores < 2:
+        yield None
+        return
+    from fastshower.simulate.production import _dask_client
+
+    with ExitStack() as stack:
+        yield stack.enter_context(_dask_client(cores, None))
+
+
+@dataclass(frozen=True)
+class _Round:
+    """What one call of a multi-process backend measured itself: the wall time from the
+    moment every worker was told to start to the last one's end, for ``events`` in all."""
+
+    seconds: float
+    events: int
+
+
+_START_DELAY_S = 0.05  # time for a task to reach every worker before their common start
+
+
+def _on_workers(folder: Path, client: Any) -> Callable[[int], Callable[[], _Round]]:
+    """Every worker generates one batch at once, from the same moment; a round's time is the
+    slowest worker's."""
+    workers = sorted(client.scheduler_info()["workers"])
+
+    def make(batch: int) -> Callable[[], _Round]:
+        def call() -> _Round:
+            start = time.time() + _START_DELAY_S
+            futures = [
+                client.submit(_worker_batch, str(folder), batch, start, workers=[w], pure=False)
+                for w in workers
+            ]
+            ends = client.gather(futures)
+            return _Round(max(ends) - start, batch * len(workers))
+
+        return call
+
+    return make
+
+
+_WORKER_INPUTS: dict[tuple[str, int], tuple[Any, torch.Tensor, torch.Tensor]] = {}
+
+
+def _worker_batch(folder: str, batch: int, start: float) -> float:
+    """In a worker: one batch at ``start`` (time.time()); returns when it ended. The model and
+    its inputs stay loaded in the worker between rounds, and a new batch size is warmed up
+    before its first timed round."""
+    from fastshower.modelfile import load_model
+
+    torch.set_num_threads(1)
+    key = (folder, batch)
+    if key not in _WORKER_INPUTS:
+        model = load_model(folder)
+        latent = cast(int, model.generator.latent_size)
+        z, c = torch.from_numpy(_noise(batch, latent)), _condition(model, batch)
+        with torch.inference_mode():
+            model.generator(z, c)
+        _WORKER_INPUTS.clear()  # one model at a time in memory
+        _WORKER_INPUTS[key] = (model.generator, z, c)
+    generator, z, c = _WORKER_INPUTS[key]
+    time.sleep(max(0.0, start - time.time()))
+    with torch.inference_mode():
+        generator(z, c)
+    return time.time()
 
 
 def _onnx_backends(folder: Path, model: Any, latent: int) -> list[tuple[str, Callable]]:
@@ -284,26 +366,31 @@ def _time_backend(
         try:
             call = make(batch)
             call()  # warm-up: allocations, lazy initialisation, kernel selection
-            times = []
+            times, events = [], batch
             for _ in range(repeats):
                 start = time.perf_counter()
-                call()
+                done = call()
                 times.append(time.perf_counter() - start)
+                if isinstance(done, _Round):  # timed where it ran
+                    times[-1], events = done.seconds, done.events
         except (RuntimeError, MemoryError) as exc:  # out of memory at a large batch: stop there
             if not rows:  # not a large batch: this backend cannot run the model at all
                 warnings.warn(f"{model} on {backend}: {exc}", RuntimeWarning, stacklevel=2)
             break
-        ms = statistics.median(times) / batch * 1000
+        ms = statistics.median(times) / events * 1000
         rows.append(
             {
                 "model": model,
                 "backend": backend,
                 "batch": batch,
                 "ms_per_shower": ms,
-                "spread_ms": (max(times) - min(times)) / 2 / batch * 1000,
+                "spread_ms": (max(times) - min(times)) / 2 / events * 1000,
                 "repeats": repeats,
                 "speedup_vs_geant4": geant4_ms / ms,
-                "peak_memory_mb": _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
+                # a worker's memory is not this process's
+                "peak_memory_mb": None
+                if events != batch
+                else _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
             }
         )
         if statistics.median(times) * (repeats + 1) > _BUDGET_S:
