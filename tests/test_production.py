@@ -243,9 +243,9 @@ def test_dask_workers_give_the_same_file(tmp_path: Path) -> None:
 def test_local_workers_keep_freed_memory_as_a_plain_process_does() -> None:
     """Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which made a generator's
     batches 1.4-3x slower there than in this process; ours inherit this process's setting."""
-    from fastshower.simulate.production import _dask_client
+    from fastshower.simulate.production import dask_client
 
     ours = os.environ.get("MALLOC_TRIM_THRESHOLD_")  # before: Dask's would be written here too
-    with _dask_client(1, None) as client:
+    with dask_client(1, None) as client:
         (value,) = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()
     assert value == ours

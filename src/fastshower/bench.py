@@ -29,7 +29,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -218,15 +218,15 @@ def _backends(
 def _worker_processes(cores: int) -> Iterator[Any]:
     """A Dask client of one single-threaded worker process per core (None with one core), as
     ``fastshower generate --workers N`` runs. A generator whose step is many small operations
-    (the jet RNN writes a jet one hit per step) gains little from a second thread in one
-    process, and all of a second core in a process of its own."""
+    gains less from a second thread in one process than from a process of its own per core
+    (the jet RNN, which writes a jet one hit per step: 1.4-1.7x, ``docs/performance.md``)."""
     if cores < 2:
         yield None
         return
-    from fastshower.simulate.production import _dask_client
+    from fastshower.simulate.production import dask_client
 
-    with ExitStack() as stack:
-        yield stack.enter_context(_dask_client(cores, None))
+    with dask_client(cores, None) as client:
+        yield client
 
 
 @dataclass(frozen=True)

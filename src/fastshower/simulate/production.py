@@ -51,6 +51,7 @@ __all__ = [
     "ProductionJob",
     "check_digests",
     "chunk_seed",
+    "dask_client",
     "parts_dir",
     "plan_chunks",
     "produce",
@@ -195,7 +196,7 @@ def produce(
         if workers == 0 or not todo:
             results = _in_process(job, todo)
         else:
-            results = _on_dask(stack.enter_context(_dask_client(workers, scheduler)), job, todo)
+            results = _on_dask(stack.enter_context(dask_client(workers, scheduler)), job, todo)
         bar = tqdm(
             total=n_events, initial=done_events, unit="events", desc=out.name, disable=not progress
         )  # started once the cluster is up, so the rate and ETA are the simulation's
@@ -357,7 +358,7 @@ def _in_process(
 
 
 @contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A client of ``scheduler``, or of a local cluster; both closed on errors and Ctrl-C.
 
     The local workers keep glibc's default of when to hand freed memory back to the system

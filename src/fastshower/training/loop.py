@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sized
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,45 +48,11 @@ from tqdm.auto import tqdm
 from fastshower._cpus import bfloat16_matrix_units
 from fastshower.checkpoint import load_checkpoint, save_checkpoint
 from fastshower.modelfile import save_model
-from fastshower.training.recipe import GanRecipe, Recipe, Update
+from fastshower.training.recipe import GanRecipe, Recipe, TrainConfig, Update
 
 __all__ = ["GanRecipe", "Recipe", "TrainConfig", "Update", "train"]
 
 _CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How long and how fast to train; the published values are each recipe's defaults."""
-
-    epochs: int = 50
-    batch_size: int = 100
-    lr_generator: float = 2e-4
-    lr_discriminator: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    generator_steps: int = 1
-    """Generator updates per discriminator update (CaloGAN: 2)."""
-    seed: int = 0
-    lr_schedule: str = "constant"
-    """``constant`` or ``cosine`` (decays to 0 at the last step)."""
-    ema: float = 0.0
-    """Decay of the generator's weight average per step (0: no average; flows use 0.999). It
-    warms up as min(ema, (1 + step) / (10 + step)), so early epochs are not the initial weights."""
-    validate_every: int = 1
-    """Validate (and consider for ``best/``) every this many epochs, and after the last."""
-
-    def __post_init__(self) -> None:
-        if min(self.epochs, self.batch_size, self.generator_steps, self.validate_every) < 1:
-            raise ValueError(
-                f"epochs, batch_size, generator_steps and validate_every must be positive: {self}"
-            )
-        if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(_SCHEDULES)}: {self}")
-        if not 0 <= self.ema < 1:
-            raise ValueError(f"ema must be in [0, 1): {self}")
-
-
-_SCHEDULES = ("constant", "cosine")
 
 
 def train(
