@@ -253,7 +253,10 @@ def _on_workers(folder: Path, client: Any) -> Callable[[int], Callable[[], _Roun
                 client.submit(_worker_batch, str(folder), batch, start, workers=[w], pure=False)
                 for w in workers
             ]
-            ends = client.gather(futures)
+            try:
+                ends = client.gather(futures)
+            except Exception as exc:  # a worker out of memory, or killed by the system for it
+                raise RuntimeError(f"a worker failed: {exc}") from exc
             return _Round(max(ends) - start, batch * len(workers))
 
         return call
