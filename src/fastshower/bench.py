@@ -392,7 +392,7 @@ def _time_backend(
                 "speedup_vs_geant4": geant4_ms / ms,
                 # a worker's memory is not this process's
                 "peak_memory_mb": None
-                if events != batch
+                if isinstance(done, _Round)
                 else _peak_memory_mb(call, gpu=backend.startswith("torch GPU")),
             }
         )

@@ -363,8 +363,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 
     The local workers keep glibc's default of when to hand freed memory back to the system
     (or the environment's own ``MALLOC_TRIM_THRESHOLD_``), not Dask's 64 kB: with that, every
-    batch a generator makes touches its megabytes of fresh pages again, and `calo-flow`
-    sampled 2-3x slower in a worker than in a plain process (`jet-rnn` and `lagan` 1.4x)."""
+    batch a generator makes touches its megabytes of fresh pages again, and ``calo-flow``
+    sampled 2-3x slower in a worker than in a plain process (``jet-rnn`` and ``lagan`` 1.4x)."""
     import dask
     from distributed import Client, LocalCluster
 
