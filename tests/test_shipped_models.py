@@ -1,6 +1,7 @@
 """The shipped models give the same samples for the same seed as before the family contract
 (``tests/data/shipped_samples.json``: each event's sum of every array, recorded with the
-per-family samplers that the contract replaced)."""
+per-family samplers that the contract replaced; LAGAN's recorded again when its model file was
+replaced)."""
 
 from __future__ import annotations
 
