@@ -5,9 +5,9 @@
 # jet RNN and Pythia against the 10k held-out jets. Each run reports the network and the boosted
 # trees, their learning curves at 1k, 2k, 5k, 10k and 20k events per class, FPD and KPD. Needs
 # studies/reference_data.sh's files; a particle whose test set is not there yet is skipped.
-# CaloGAN enters where studies/calogan.sh has trained it (its last epoch), LAGAN's 50 epochs where
-# studies/lagan.sh has run them (its last, beside the shipped 5-epoch one). Last, each jet
-# model's W and QCD jets in one sample against both test sets pooled: the W/QCD taggers.
+# CaloGAN enters where studies/calogan.sh has trained it (its last epoch); the shipped `lagan` is
+# studies/lagan.sh's last epoch. Last, each jet model's W and QCD jets in one sample against both
+# test sets pooled: the W/QCD taggers.
 # Resumable: generated samples and finished reports are kept and not made again.
 #
 #   FASTSHOWER_DATA=/data/fastshower RUNS=runs bash studies/judge.sh
@@ -45,11 +45,6 @@ for spec in pi+:piplus:3 e+:eplus:1 gamma:gamma:2; do
       --max-events 20000 --out "$OUT/report-$f"
 done
 JET_MODELS=(lagan jet-flow jet-rnn)
-# LAGAN as published (studies/lagan.sh) once it has its 50 epochs: its last, as the paper kept
-if [ -f "$RUNS/lagan/model/history.json" ] &&
-  [ "$(grep -c '"epoch"' "$RUNS/lagan/model/history.json")" -ge 50 ]; then
-  JET_MODELS+=("$RUNS/lagan/model/last")
-fi
 for spec in w:11 qcd:12; do
   IFS=: read -r c floor <<< "$spec"
   if [ ! -f "$DATA/jets_$c-test.h5" ] || [ ! -f "$DATA/jets_$c-train-s$floor.h5" ]; then
