@@ -1,0 +1,126 @@
+"""How far a two-flow shower model (``calo-flow``) is from Geant4 when its flow I is perfect.
+
+``calo-flow`` draws each layer's summaries first (flow I: energy, number of hits, energy outside
+the hottest cell), then the cells given them (flow II). Which of the two the judge sees is not
+obvious from the model's own sample. This writes two samples at the conditions of a Geant4 file,
+from the same cell noise: the model as it is, and its flow II given the summaries of the Geant4
+showers themselves, decoded as the model decodes (faint-cell map included). Judged in one
+``fastshower evaluate`` run against a test set, the second sample's AUC is what no better flow I
+can go below. Give Geant4 *training* showers, never the test set the samples are judged against.
+With ``--judge TEST``, the boosted trees also tell each sample's layer summaries alone (what flow
+I draws: per layer the energy, the hits, the energy outside the hottest cell) from the test set's.
+
+    python benchmarks/summaries_oracle.py --model calo-flow --data piplus-train-s3.h5 \
+        --particle pi+ --out oracle/ [--judge piplus-test.h5]
+    fastshower evaluate --reference piplus-test.h5 --candidate oracle/model.h5 \
+        --candidate oracle/geant4-summaries.h5 --candidate piplus-train-s3.h5 --out report
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fastshower.detector import CALORIMETER
+from fastshower.evaluate.classifier import ClassifierConfig, judge
+from fastshower.io import read_showers, write_showers
+from fastshower.models.calo_flow import TwoFlows
+from fastshower.particles import pdg_code
+from fastshower.pretrained import resolve_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="calo-flow", help="a shipped name or a model folder")
+    parser.add_argument("--data", required=True, help="Geant4 training showers of one particle")
+    parser.add_argument("--particle", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--judge", help="Geant4 test showers to judge the summaries against")
+    args = parser.parse_args()
+
+    from fastshower.modelfile import load_model
+
+    loaded = load_model(resolve_model(args.model))
+    model = loaded.generator.float().eval()
+    if not isinstance(model, TwoFlows):
+        parser.error(f"{args.model}: not a two-flow shower model (calo-flow)")
+    space = model.space
+    geant4 = read_showers(args.data)
+    n = len(geant4)
+    cells = np.concatenate([geant4[layer.key].reshape(n, -1) for layer in CALORIMETER.layers], 1)
+    cells = torch.from_numpy(cells).float()
+    energy = torch.from_numpy(geant4["energy"].reshape(-1)).float()
+    position = torch.from_numpy(geant4["position"]).float()
+    pdg = float(pdg_code(args.particle))
+    condition = torch.cat([energy[:, None], torch.full((n, 1), pdg), position], dim=1)
+    generator = torch.Generator().manual_seed(args.seed)
+    latent = torch.randn(n, model.latent_size, generator=generator)
+    with torch.inference_mode():
+        # Geant4's summaries in the model's coordinates (dequantised as in training)
+        truth = space.encode(cells, condition, generator)[:, : space.head]
+        samples: dict[str, list[tuple[torch.Tensor, ...]]] = {"model": [], "geant4-summaries": []}
+        for start in range(0, n, args.batch_size):
+            part = slice(start, start + args.batch_size)
+            context = space.context(condition[part])
+            drawn = model.sample_space(latent[part], condition[part])
+            summaries = {"model": drawn[:, : space.head], "geant4-summaries": truth[part]}
+            for name, head in summaries.items():
+                flow_ii = model.sample_cells(
+                    latent[part, space.head :], torch.cat([context, head], dim=1)
+                )
+                x = torch.cat([head, flow_ii], dim=1)
+                samples[name].append(space.decode(x, condition[part]))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, parts in samples.items():
+        arrays = {
+            layer.key: torch.cat([p[i] for p in parts]).reshape(geant4[layer.key].shape).numpy()
+            for i, layer in enumerate(CALORIMETER.layers)
+        }
+        arrays |= {
+            "energy": geant4["energy"],
+            "overflow": np.zeros_like(geant4["overflow"]),
+            "particle": geant4["particle"],
+            "position": geant4["position"],
+        }
+        provenance = {
+            "generator": f"{args.model} ({name})",
+            "model": loaded.name,  # a model's sample to evaluate, not a simulation (the floor)
+            "model_config": loaded.config,
+            "summaries_from": str(args.data) if name == "geant4-summaries" else "flow I",
+            "seed": args.seed,
+        }
+        print("wrote", write_showers(args.out / f"{name}.h5", arrays, provenance))
+        if args.judge:
+            test = read_showers(args.judge).arrays
+            config = ClassifierConfig(epochs=1)  # the trees are the point
+            trees = judge(layer_summaries(test), layer_summaries(arrays), config).trees
+            assert trees is not None
+            print(
+                f"  its layer summaries against {args.judge}, trees: {trees.auc:.3f} +- "
+                f"{trees.auc_uncertainty:.3f} ({trees.n_per_class} per class)"
+            )
+
+
+def layer_summaries(showers: dict[str, np.ndarray]) -> np.ndarray:
+    """log10 of the incident energy, then per layer log10 of its energy, its number of hits
+    of at least 1 keV and log10 of its energy outside the hottest cell (MeV)."""
+    energy = showers["energy"].reshape(-1, 1)
+    columns = [np.log10(energy)]
+    for layer in CALORIMETER.layers:
+        cells = showers[layer.key].reshape(len(energy), -1).astype(np.float64)
+        total = cells.sum(1, keepdims=True)
+        columns += [
+            np.log10(total + 1e-3),
+            (cells >= 1e-3).sum(1, keepdims=True),
+            np.log10(total - cells.max(1, keepdims=True) + 1e-3),
+        ]
+    return np.hstack(columns).astype(np.float32)
+
+
+if __name__ == "__main__":
+    main()
