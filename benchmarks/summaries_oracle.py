@@ -11,7 +11,7 @@ With ``--judge TEST``, the boosted trees also tell each sample's layer summaries
 I draws: per layer the energy, the hits, the energy outside the hottest cell) from the test set's.
 
     python benchmarks/summaries_oracle.py --model calo-flow --data piplus-train-s3.h5 \
-        --particle pi+ --out oracle/ [--judge piplus-test.h5]
+        --out oracle/ [--judge piplus-test.h5]
     fastshower evaluate --reference piplus-test.h5 --candidate oracle/model.h5 \
         --candidate oracle/geant4-summaries.h5 --candidate piplus-train-s3.h5 --out report
 """
@@ -27,23 +27,20 @@ import torch
 from fastshower.detector import CALORIMETER
 from fastshower.evaluate.classifier import ClassifierConfig, judge
 from fastshower.io import read_showers, write_showers
+from fastshower.modelfile import load_model
 from fastshower.models.calo_flow import TwoFlows
-from fastshower.particles import pdg_code
 from fastshower.pretrained import resolve_model
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="calo-flow", help="a shipped name or a model folder")
-    parser.add_argument("--data", required=True, help="Geant4 training showers of one particle")
-    parser.add_argument("--particle", required=True)
+    parser.add_argument("--data", required=True, help="Geant4 training showers")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--judge", help="Geant4 test showers to judge the summaries against")
     args = parser.parse_args()
-
-    from fastshower.modelfile import load_model
 
     loaded = load_model(resolve_model(args.model))
     model = loaded.generator.float().eval()
@@ -52,12 +49,14 @@ def main() -> None:
     space = model.space
     geant4 = read_showers(args.data)
     n = len(geant4)
+    if not np.isin(geant4["particle"], space.pdg.cpu().numpy()).all():
+        parser.error(f"{args.data}: a particle the model did not learn ({space.particles})")
     cells = np.concatenate([geant4[layer.key].reshape(n, -1) for layer in CALORIMETER.layers], 1)
     cells = torch.from_numpy(cells).float()
     energy = torch.from_numpy(geant4["energy"].reshape(-1)).float()
     position = torch.from_numpy(geant4["position"]).float()
-    pdg = float(pdg_code(args.particle))
-    condition = torch.cat([energy[:, None], torch.full((n, 1), pdg), position], dim=1)
+    pdg = torch.from_numpy(geant4["particle"].reshape(-1, 1)).float()
+    condition = torch.cat([energy[:, None], pdg, position], dim=1)
     generator = torch.Generator().manual_seed(args.seed)
     latent = torch.randn(n, model.latent_size, generator=generator)
     with torch.inference_mode():
@@ -66,15 +65,15 @@ def main() -> None:
         samples: dict[str, list[tuple[torch.Tensor, ...]]] = {"model": [], "geant4-summaries": []}
         for start in range(0, n, args.batch_size):
             part = slice(start, start + args.batch_size)
-            context = space.context(condition[part])
-            drawn = model.sample_space(latent[part], condition[part])
-            summaries = {"model": drawn[:, : space.head], "geant4-summaries": truth[part]}
-            for name, head in summaries.items():
-                flow_ii = model.sample_cells(
-                    latent[part, space.head :], torch.cat([context, head], dim=1)
-                )
-                x = torch.cat([head, flow_ii], dim=1)
-                samples[name].append(space.decode(x, condition[part]))
+            samples["model"].append(
+                space.decode(model.sample_space(latent[part], condition[part]), condition[part])
+            )
+            # the same cell noise, given Geant4's summaries instead of flow I's
+            context = torch.cat([space.context(condition[part]), truth[part]], dim=1)
+            flow_ii = model.sample_cells(latent[part, space.head :], context)
+            x = torch.cat([truth[part], flow_ii], dim=1)
+            samples["geant4-summaries"].append(space.decode(x, condition[part]))
+    test = read_showers(args.judge).arrays if args.judge else None
     args.out.mkdir(parents=True, exist_ok=True)
     for name, parts in samples.items():
         arrays = {
@@ -95,8 +94,7 @@ def main() -> None:
             "seed": args.seed,
         }
         print("wrote", write_showers(args.out / f"{name}.h5", arrays, provenance))
-        if args.judge:
-            test = read_showers(args.judge).arrays
+        if test is not None:
             config = ClassifierConfig(epochs=1)  # the trees are the point
             trees = judge(layer_summaries(test), layer_summaries(arrays), config).trees
             assert trees is not None
