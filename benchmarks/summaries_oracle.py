@@ -29,7 +29,9 @@ from fastshower.evaluate.classifier import ClassifierConfig, judge
 from fastshower.io import read_showers, write_showers
 from fastshower.modelfile import load_model
 from fastshower.models.calo_flow import TwoFlows
+from fastshower.observables.calo import layer_energies, max_cell_energies
 from fastshower.pretrained import resolve_model
+from fastshower.training.data import load_shower_vectors
 
 
 def main() -> None:
@@ -47,16 +49,12 @@ def main() -> None:
     if not isinstance(model, TwoFlows):
         parser.error(f"{args.model}: not a two-flow shower model (calo-flow)")
     space = model.space
-    geant4 = read_showers(args.data)
+    geant4 = load_shower_vectors(args.data)
+    unknown = set(geant4.particles) - set(space.particles)
+    if unknown:
+        parser.error(f"{args.data}: {sorted(unknown)}, which the model did not learn")
+    cells, condition = geant4.cells, geant4.condition
     n = len(geant4)
-    if not np.isin(geant4["particle"], space.pdg.cpu().numpy()).all():
-        parser.error(f"{args.data}: a particle the model did not learn ({space.particles})")
-    cells = np.concatenate([geant4[layer.key].reshape(n, -1) for layer in CALORIMETER.layers], 1)
-    cells = torch.from_numpy(cells).float()
-    energy = torch.from_numpy(geant4["energy"].reshape(-1)).float()
-    position = torch.from_numpy(geant4["position"]).float()
-    pdg = torch.from_numpy(geant4["particle"].reshape(-1, 1)).float()
-    condition = torch.cat([energy[:, None], pdg, position], dim=1)
     generator = torch.Generator().manual_seed(args.seed)
     latent = torch.randn(n, model.latent_size, generator=generator)
     with torch.inference_mode():
@@ -77,14 +75,14 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, parts in samples.items():
         arrays = {
-            layer.key: torch.cat([p[i] for p in parts]).reshape(geant4[layer.key].shape).numpy()
+            layer.key: torch.cat([p[i] for p in parts]).reshape(n, *layer.shape).numpy()
             for i, layer in enumerate(CALORIMETER.layers)
         }
         arrays |= {
-            "energy": geant4["energy"],
-            "overflow": np.zeros_like(geant4["overflow"]),
-            "particle": geant4["particle"],
-            "position": geant4["position"],
+            "energy": condition[:, :1].numpy(),
+            "overflow": np.zeros((n, len(CALORIMETER.layers)), dtype=np.float32),
+            "particle": condition[:, 1].numpy().astype(np.int32),
+            "position": condition[:, 2:].numpy(),
         }
         provenance = {
             "generator": f"{args.model} ({name})",
@@ -107,16 +105,18 @@ def main() -> None:
 def layer_summaries(showers: dict[str, np.ndarray]) -> np.ndarray:
     """log10 of the incident energy, then per layer log10 of its energy, its number of hits
     of at least 1 keV and log10 of its energy outside the hottest cell (MeV)."""
-    energy = showers["energy"].reshape(-1, 1)
-    columns = [np.log10(energy)]
-    for layer in CALORIMETER.layers:
-        cells = showers[layer.key].reshape(len(energy), -1).astype(np.float64)
-        total = cells.sum(1, keepdims=True)
-        columns += [
-            np.log10(total + 1e-3),
-            (cells >= 1e-3).sum(1, keepdims=True),
-            np.log10(total - cells.max(1, keepdims=True) + 1e-3),
-        ]
+    energies = layer_energies(showers).astype(np.float64)
+    hits = [
+        (showers[layer.key] >= 1e-3).reshape(len(energies), -1).sum(1)
+        for layer in CALORIMETER.layers
+    ]
+    outside = energies - max_cell_energies(showers)
+    columns = [
+        np.log10(showers["energy"].reshape(-1, 1)),
+        np.log10(energies + 1e-3),
+        np.column_stack(hits),
+        np.log10(outside + 1e-3),
+    ]
     return np.hstack(columns).astype(np.float32)
 
 
