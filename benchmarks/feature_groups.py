@@ -25,16 +25,17 @@ from fastshower.observables.calo import (
 )
 
 
-def feature_groups(showers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each observable, each layer's spectrum and all of each, every group beside log10 of the
-    incident energy: {name: (N, k) float32}."""
+def feature_groups(showers: dict[str, np.ndarray], spectra: np.ndarray) -> dict[str, np.ndarray]:
+    """Each observable, each layer's spectrum (``spectra``: the showers'
+    ``cell_energy_spectra``) and all of each, every group beside log10 of the incident energy:
+    {name: (N, k) float32}."""
     energy = np.log10(np.asarray(showers["energy"], dtype=np.float64).reshape(-1, 1))
     observables = shower_observables(showers)
-    spectra = np.split(cell_energy_spectra(showers), len(CALORIMETER.layers), axis=1)
+    per_layer = np.split(spectra, len(CALORIMETER.layers), axis=1)
     groups = {name: values[:, None] for name, values in observables.items()}
-    groups |= {f"spectrum, layer {i}": spectrum for i, spectrum in enumerate(spectra)}
+    groups |= {f"spectrum, layer {i}": spectrum for i, spectrum in enumerate(per_layer)}
     groups["all observables"] = np.column_stack(list(observables.values()))
-    groups["all spectra"] = np.column_stack(spectra)
+    groups["all spectra"] = spectra
     return {name: np.hstack([energy, g]).astype(np.float32) for name, g in groups.items()}
 
 
@@ -50,7 +51,9 @@ def main() -> None:
     candidate = read_showers(args.candidate, stop=args.max_events).arrays
     n = min(len(reference["energy"]), len(candidate["energy"]))
     config = ClassifierConfig(epochs=1)  # the trees are the point; one network epoch is cheap
-    ref_groups, cand_groups = feature_groups(reference), feature_groups(candidate)
+    ref_spectra, cand_spectra = cell_energy_spectra(reference), cell_energy_spectra(candidate)
+    ref_groups = feature_groups(reference, ref_spectra)
+    cand_groups = feature_groups(candidate, cand_spectra)
     rows = []
     for name in ref_groups:
         trees = judge(ref_groups[name], cand_groups[name], config).trees
@@ -60,7 +63,6 @@ def main() -> None:
     for auc, error, name in sorted(rows, reverse=True)[: args.top]:
         print(f"  {auc:.3f} +- {error:.3f}  {name}")
 
-    ref_spectra, cand_spectra = cell_energy_spectra(reference), cell_energy_spectra(candidate)
     edges = SPECTRUM_EDGES_LOG10_MEV
     n_bins = len(edges) - 1
     print("hit cells per shower by energy (log10 MeV): reference, candidate / reference, pull")

@@ -71,7 +71,7 @@ def main() -> None:
             flow_ii = model.sample_cells(latent[part, space.head :], context)
             x = torch.cat([truth[part], flow_ii], dim=1)
             samples["geant4-summaries"].append(space.decode(x, condition[part]))
-    test = read_showers(args.judge).arrays if args.judge else None
+    test = layer_summaries(read_showers(args.judge).arrays) if args.judge else None
     args.out.mkdir(parents=True, exist_ok=True)
     for name, parts in samples.items():
         arrays = {
@@ -94,7 +94,7 @@ def main() -> None:
         print("wrote", write_showers(args.out / f"{name}.h5", arrays, provenance))
         if test is not None:
             config = ClassifierConfig(epochs=1)  # the trees are the point
-            trees = judge(layer_summaries(test), layer_summaries(arrays), config).trees
+            trees = judge(test, layer_summaries(arrays), config).trees
             assert trees is not None
             print(
                 f"  its layer summaries against {args.judge}, trees: {trees.auc:.3f} +- "
